@@ -1,0 +1,1 @@
+//! Data: loaders, splits, preprocessing, augmentation and batching. No UI dependency.

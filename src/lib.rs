@@ -1,0 +1,10 @@
+//! convtop: `top` for ConvNet training.
+//!
+//! `nn` (the engine), `data` (loaders, splits, preprocessing, augmentation) and `train` (the trainer
+//! thread, run directory, diagnostics) never depend on a UI crate; `tui` draws the dashboard from
+//! the trainer's events and turns key presses into its commands.
+
+pub mod data;
+pub mod nn;
+pub mod train;
+pub mod tui;

@@ -1,0 +1,325 @@
+//! The messages between the trainer thread and whoever watches it (the dashboard, the headless
+//! logger, a socket viewer). Everything here is owned, serialisable data: a viewer never touches
+//! the network.
+
+use serde::{Deserialize, Serialize};
+
+/// The knobs a person can turn while training runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Knob {
+    LearningRate,
+    Lambda,
+    Momentum,
+    BatchSize,
+    AugmentCrop,
+    AugmentFlip,
+}
+
+impl Knob {
+    pub const ALL: [Knob; 6] = [
+        Knob::LearningRate,
+        Knob::Lambda,
+        Knob::Momentum,
+        Knob::BatchSize,
+        Knob::AugmentCrop,
+        Knob::AugmentFlip,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Knob::LearningRate => "learning rate",
+            Knob::Lambda => "λ (L2)",
+            Knob::Momentum => "momentum",
+            Knob::BatchSize => "batch size",
+            Knob::AugmentCrop => "random crops",
+            Knob::AugmentFlip => "h-flips",
+        }
+    }
+
+    /// Booleans are carried as 0.0 / 1.0 so every knob change has the same record shape.
+    pub fn is_switch(self) -> bool {
+        matches!(self, Knob::AugmentCrop | Knob::AugmentFlip)
+    }
+}
+
+/// The knob values the trainer is actually using.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Knobs {
+    pub learning_rate: f32,
+    pub lambda: f32,
+    pub momentum: f32,
+    pub is_nesterov: bool,
+    pub batch_size: usize,
+    pub augment_crop: bool,
+    pub augment_flip: bool,
+}
+
+impl Knobs {
+    pub fn get(&self, knob: Knob) -> f64 {
+        match knob {
+            Knob::LearningRate => self.learning_rate as f64,
+            Knob::Lambda => self.lambda as f64,
+            Knob::Momentum => self.momentum as f64,
+            Knob::BatchSize => self.batch_size as f64,
+            Knob::AugmentCrop => f64::from(u8::from(self.augment_crop)),
+            Knob::AugmentFlip => f64::from(u8::from(self.augment_flip)),
+        }
+    }
+}
+
+/// What a viewer asks of the trainer. Read at every iteration boundary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
+pub enum Command {
+    /// Set a knob; switches take 0.0 (off) or 1.0 (on). Invalid values are refused with an
+    /// `Event::Message` of level `Warn`, the old value kept.
+    SetKnob {
+        knob: Knob,
+        value: f64,
+    },
+    Pause,
+    Resume,
+    /// One iteration while paused.
+    Step,
+    EvaluateNow,
+    SaveCheckpoint,
+    RollbackToBest,
+    /// Ask for filters, activation maps of validation image `input_index`, and per-layer statistics.
+    RequestSnapshot {
+        input_index: usize,
+    },
+    /// Ask for sample images with predictions, the mean image and an augmentation example.
+    RequestDataView,
+    /// Finish cleanly: a checkpoint is written, then `Event::State(Stopped)` and the thread ends.
+    Stop,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    Starting,
+    Running,
+    Paused,
+    /// Paused by the trainer itself after a non-finite or exploding loss.
+    Diverged,
+    Finished,
+    Stopped,
+}
+
+impl RunState {
+    pub fn label(self) -> &'static str {
+        match self {
+            RunState::Starting => "starting",
+            RunState::Running => "running",
+            RunState::Paused => "paused",
+            RunState::Diverged => "diverged",
+            RunState::Finished => "finished",
+            RunState::Stopped => "stopped",
+        }
+    }
+}
+
+/// Sent once when the trainer starts, before any other event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    pub run_id: String,
+    pub run_dir: String,
+    pub data_name: String,
+    /// The network spec as given (`mnist` or `conv8k5p2 relu pool2 ...`) and resolved.
+    pub net_spec: String,
+    pub net_resolved: String,
+    pub classes: Vec<String>,
+    /// Network input (c, h, w), after any crop.
+    pub input_shape: [usize; 3],
+    pub train_size: usize,
+    pub val_size: usize,
+    pub test_size: usize,
+    pub iters_per_epoch: u64,
+    pub total_epochs: u32,
+    pub knobs: Knobs,
+    pub preprocess: String,
+    pub seed: u64,
+    /// Per-layer structure known at build time (formula, shape, parameters, FLOPs).
+    pub layers: Vec<LayerInfo>,
+}
+
+/// One layer as built: what `convtop inspect` prints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerInfo {
+    /// For example `conv1`, `relu1`, `pool1`, `fc1`.
+    pub name: String,
+    /// For example `conv 8 5×5 s1 p2`.
+    pub kind: String,
+    /// The output-size formula with the numbers filled in, empty where it does not apply.
+    pub formula: String,
+    pub out_shape: [usize; 3],
+    pub params: usize,
+    pub flops: u64,
+}
+
+/// One training iteration.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct IterStats {
+    pub iteration: u64,
+    /// Fractional epoch: iteration / iters_per_epoch.
+    pub epoch: f64,
+    pub data_loss: f32,
+    pub reg_loss: f32,
+    /// Accuracy on this iteration's batch.
+    pub batch_accuracy: f32,
+    pub knobs: Knobs,
+    pub images_per_sec: f32,
+}
+
+/// One evaluation: the full validation split and a same-size sample of training data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalStats {
+    pub iteration: u64,
+    pub epoch: f64,
+    pub train_loss: f32,
+    pub train_accuracy: f32,
+    pub val_loss: f32,
+    pub val_accuracy: f32,
+    /// confusion[true][predicted] on the validation split.
+    pub confusion: Vec<Vec<u32>>,
+    pub is_best: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct KnobChange {
+    pub iteration: u64,
+    pub knob: Knob,
+    pub old: f64,
+    pub new: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiagnosticKind {
+    Overfitting,
+    Underfitting,
+    Divergence,
+    Plateau,
+    LearningRateTooLow,
+    InitialLoss,
+    DeadRelu,
+    UpdateRatio,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Info,
+    Warn,
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Diagnostic {
+    pub iteration: u64,
+    pub kind: DiagnosticKind,
+    pub severity: Severity,
+    /// One line: what is wrong.
+    pub title: String,
+    /// The numbers and iterations it saw.
+    pub evidence: String,
+    /// The knob change it suggests.
+    pub suggestion: String,
+}
+
+/// A stack of 2-D planes (c, h, w), row-major, for display.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Planes {
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    pub data: Vec<f32>,
+}
+
+impl Planes {
+    pub fn plane(&self, i: usize) -> &[f32] {
+        let size = self.h * self.w;
+        &self.data[i * size..(i + 1) * size]
+    }
+}
+
+/// The filters of one conv layer: c_out filters of (c_in, kh, kw).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FilterBank {
+    pub layer: String,
+    pub c_out: usize,
+    pub c_in: usize,
+    pub kh: usize,
+    pub kw: usize,
+    /// (c_out, c_in, kh, kw), row-major.
+    pub weights: Vec<f32>,
+    /// Same shape: the gradient of the last iteration.
+    pub grads: Vec<f32>,
+}
+
+/// Per-layer health, measured at the last iteration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerStats {
+    pub name: String,
+    pub weight_norm: f32,
+    pub grad_norm: f32,
+    /// ‖lr·update‖ / ‖W‖: healthy near 1e-3.
+    pub update_ratio: f32,
+    /// Fraction of units that were zero for every input of the last batch (ReLU layers only).
+    pub dead_fraction: Option<f32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub iteration: u64,
+    pub filters: Vec<FilterBank>,
+    pub layer_stats: Vec<LayerStats>,
+    /// Index of the chosen input within the validation split.
+    pub input_index: usize,
+    /// The chosen input as the person sees it (raw pixels scaled to 0..1).
+    pub input: Planes,
+    pub label: usize,
+    pub probabilities: Vec<f32>,
+    /// The activation maps of every layer for the chosen input: (layer name, planes).
+    pub activations: Vec<(String, Planes)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SampleImage {
+    pub image: Planes,
+    pub label: usize,
+    pub predicted: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataView {
+    pub samples: Vec<SampleImage>,
+    /// The preprocessing's mean image (c, h, w) in pixel units 0..1, if it has one.
+    pub mean_image: Option<Planes>,
+    pub augment_before: Planes,
+    pub augment_after: Planes,
+    /// Class counts per split: (split name, counts per class).
+    pub class_counts: Vec<(String, Vec<usize>)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Event {
+    Started(Box<RunInfo>),
+    /// One or more iterations; several are coalesced into one event when the viewer lags.
+    Iterations(Vec<IterStats>),
+    Evaluation(EvalStats),
+    KnobChanged(KnobChange),
+    State(RunState),
+    Diagnostic(Diagnostic),
+    Snapshot(Box<Snapshot>),
+    DataView(Box<DataView>),
+    CheckpointSaved {
+        iteration: u64,
+        path: String,
+    },
+    Message {
+        level: Severity,
+        text: String,
+    },
+}

@@ -1,0 +1,5 @@
+//! The trainer: a background thread that owns the network, steered by `Command`s, reporting `Event`s.
+
+pub mod events;
+
+pub use events::*;
