@@ -1,1 +1,25 @@
 //! The ConvNet engine: layers with forward and backward, network specs, SGD. No UI dependency.
+//!
+//! Tensors are ndarray arrays in NCHW order: n = batch, c = channels, h w = height and width.
+//! Each layer's forward saves what its backward reads; backward adds into the parameter
+//! gradients, which `Network::zero_grad` clears.
+
+pub mod conv;
+pub mod error;
+pub mod gemm;
+pub mod gradcheck;
+pub mod init;
+pub mod linear;
+pub mod loss;
+pub mod net;
+pub mod optim;
+pub mod pool;
+pub mod relu;
+pub mod shape;
+pub mod spec;
+
+pub use error::NnError;
+pub use gemm::Float;
+pub use net::{BatchLoss, Layer, Network, ParamMut};
+pub use optim::{ParamUpdate, Sgd, SgdConfig};
+pub use spec::{LayerInfo, PRESETS, Plan, Preset, parse, plan, preset};

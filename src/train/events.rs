@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::nn::LayerInfo;
+
 /// The knobs a person can turn while training runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -142,20 +144,6 @@ pub struct RunInfo {
     pub seed: u64,
     /// Per-layer structure known at build time (formula, shape, parameters, FLOPs).
     pub layers: Vec<LayerInfo>,
-}
-
-/// One layer as built: what `convtop inspect` prints.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LayerInfo {
-    /// For example `conv1`, `relu1`, `pool1`, `fc1`.
-    pub name: String,
-    /// For example `conv 8 5×5 s1 p2`.
-    pub kind: String,
-    /// The output-size formula with the numbers filled in, empty where it does not apply.
-    pub formula: String,
-    pub out_shape: [usize; 3],
-    pub params: usize,
-    pub flops: u64,
 }
 
 /// One training iteration.

@@ -1,0 +1,308 @@
+//! A network: a sequence of layers built from a spec, every shape checked when it is built.
+//!
+//! Tensors between layers are (n, c, h, w); a fully connected layer's output is (n, d, 1, 1).
+
+use ndarray::{Array1, Array4};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::conv::{Conv2d, ConvGeom};
+use super::error::NnError;
+use super::gemm::Float;
+use super::init::{Init, fill_normal};
+use super::linear::Linear;
+use super::loss::{SoftmaxLoss, softmax_cross_entropy};
+use super::pool::{AvgPool2d, MaxPool2d, PoolGeom};
+use super::relu::Relu;
+use super::spec::{LayerInfo, LayerSpec, Plan, parse, plan};
+
+#[derive(Debug, Clone)]
+pub enum Layer<F: Float> {
+    Conv(Conv2d<F>),
+    MaxPool(MaxPool2d),
+    AvgPool(AvgPool2d),
+    Relu(Relu<F>),
+    Linear(Linear<F>),
+}
+
+/// One parameter tensor with its gradient and its L2 multiplier (1 for weights, 0 for biases).
+pub struct ParamMut<'a, F: Float> {
+    /// PyTorch-style name: `conv1.weight`, `conv1.bias`, `fc1.weight`, …
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub w: &'a mut [F],
+    pub dw: &'a [F],
+    pub l2: F,
+}
+
+/// The losses of one training batch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BatchLoss {
+    pub data_loss: f64,
+    /// λ/2 · Σ‖W‖² over weights (not biases).
+    pub reg_loss: f64,
+    pub correct: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Network<F: Float = f32> {
+    pub spec: String,
+    pub plan: Plan,
+    pub layers: Vec<Layer<F>>,
+}
+
+fn contiguous_mut<F: Float, D: ndarray::Dimension>(a: &mut ndarray::Array<F, D>) -> &mut [F] {
+    a.as_slice_mut().expect("parameters are kept in standard layout")
+}
+
+fn contiguous<F: Float, D: ndarray::Dimension>(a: &ndarray::Array<F, D>) -> &[F] {
+    a.as_slice().expect("parameters are kept in standard layout")
+}
+
+impl<F: Float> Network<F> {
+    /// Parses `spec` (or a preset name), checks every shape against `input` (c, h, w) and draws
+    /// the initial weights from `seed`.
+    pub fn build(spec: &str, input: [usize; 3], seed: u64) -> Result<Network<F>, NnError> {
+        let plan = plan(&parse(spec)?, input)?;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut layers = Vec::with_capacity(plan.layers.len());
+        for pl in &plan.layers {
+            let [c, h, w] = pl.in_shape;
+            let [c_out, oh, ow] = pl.info.out_shape;
+            let init = if pl.is_followed_by_relu { Init::He } else { Init::Glorot };
+            let layer = match pl.spec {
+                LayerSpec::Conv { kh, kw, stride, pad, .. } => {
+                    let geom = ConvGeom { c_in: c, h, w, kh, kw, stride, pad, oh, ow };
+                    let mut conv = Conv2d::new(geom, c_out);
+                    let std = init.std(c * kh * kw, c_out * kh * kw);
+                    draw(&mut rng, std, contiguous_mut(&mut conv.w));
+                    Layer::Conv(conv)
+                }
+                LayerSpec::Relu => Layer::Relu(Relu::default()),
+                LayerSpec::MaxPool { k, stride } => Layer::MaxPool(MaxPool2d::new(PoolGeom { c, h, w, k, stride, oh, ow })),
+                LayerSpec::AvgPool { k, stride } => Layer::AvgPool(AvgPool2d::new(PoolGeom { c, h, w, k, stride, oh, ow })),
+                LayerSpec::Fc { d_out } => {
+                    let mut fc = Linear::new(c * h * w, d_out);
+                    let std = init.std(c * h * w, d_out);
+                    draw(&mut rng, std, contiguous_mut(&mut fc.w));
+                    Layer::Linear(fc)
+                }
+            };
+            layers.push(layer);
+        }
+        Ok(Network { spec: spec.to_string(), plan, layers })
+    }
+
+    pub fn input_shape(&self) -> [usize; 3] {
+        self.plan.input
+    }
+
+    pub fn num_classes(&self) -> usize {
+        self.plan.num_classes()
+    }
+
+    pub fn infos(&self) -> Vec<LayerInfo> {
+        self.plan.layers.iter().map(|l| l.info.clone()).collect()
+    }
+
+    fn check_input(&self, x: &Array4<F>) -> Result<(), NnError> {
+        let (_, c, h, w) = x.dim();
+        if [c, h, w] != self.plan.input {
+            let [ec, eh, ew] = self.plan.input;
+            return Err(NnError::Shape {
+                layer: "input".into(),
+                expected: format!("(n, {ec}, {eh}, {ew})"),
+                got: format!("(n, {c}, {h}, {w})"),
+            });
+        }
+        Ok(())
+    }
+
+    /// x: (n, c, h, w) -> logits (n, classes, 1, 1). Saves what backward needs.
+    pub fn forward(&mut self, x: &Array4<F>) -> Result<Array4<F>, NnError> {
+        self.check_input(x)?;
+        let mut a = x.to_owned();
+        for layer in &mut self.layers {
+            a = forward_layer(layer, a);
+        }
+        Ok(a)
+    }
+
+    /// Like `forward`, also returning every layer's output (for activation maps).
+    pub fn forward_collect(&mut self, x: &Array4<F>) -> Result<Vec<Array4<F>>, NnError> {
+        self.check_input(x)?;
+        let mut outs = Vec::with_capacity(self.layers.len());
+        let mut a = x.to_owned();
+        for layer in &mut self.layers {
+            a = forward_layer(layer, a);
+            outs.push(a.clone());
+        }
+        Ok(outs)
+    }
+
+    /// dlogits: (n, classes, 1, 1) -> dx: (n, c, h, w); adds into every parameter gradient.
+    /// With `need_dx` false the first layer skips its input gradient.
+    pub fn backward(&mut self, dlogits: Array4<F>, need_dx: bool) -> Array4<F> {
+        let mut d = dlogits;
+        let last = self.layers.len().saturating_sub(1);
+        for (i, layer) in self.layers.iter_mut().rev().enumerate() {
+            let is_first = i == last;
+            d = match layer {
+                Layer::Conv(l) => l.backward(&d, need_dx || !is_first),
+                Layer::MaxPool(l) => l.backward(&d),
+                Layer::AvgPool(l) => l.backward(&d),
+                Layer::Relu(l) => l.backward(&d),
+                Layer::Linear(l) => l.backward(&d),
+            };
+        }
+        d
+    }
+
+    pub fn zero_grad(&mut self) {
+        for layer in &mut self.layers {
+            match layer {
+                Layer::Conv(l) => l.zero_grad(),
+                Layer::Linear(l) => l.zero_grad(),
+                _ => {}
+            }
+        }
+    }
+
+    fn check_labels(&self, n: usize, labels: &[usize]) -> Result<(), NnError> {
+        let classes = self.num_classes();
+        if labels.len() != n {
+            return Err(NnError::Shape { layer: "labels".into(), expected: format!("{n} labels"), got: labels.len().to_string() });
+        }
+        if let Some(bad) = labels.iter().find(|&&y| y >= classes) {
+            return Err(NnError::Shape {
+                layer: "labels".into(),
+                expected: format!("labels in 0..{classes} (the last layer is fc{classes})"),
+                got: format!("label {bad}"),
+            });
+        }
+        Ok(())
+    }
+
+    /// Forward and loss only (evaluation).
+    pub fn evaluate(&mut self, x: &Array4<F>, labels: &[usize]) -> Result<SoftmaxLoss<F>, NnError> {
+        self.check_labels(x.dim().0, labels)?;
+        let logits = self.forward(x)?;
+        Ok(softmax_cross_entropy(contiguous(&logits), self.num_classes(), labels))
+    }
+
+    /// Zeroes the gradients, then forward, softmax loss and backward: gradients of the data loss
+    /// (averaged over the batch). The L2 term's gradient λ·W is added by the optimiser.
+    pub fn train_batch(&mut self, x: &Array4<F>, labels: &[usize], lambda: F) -> Result<BatchLoss, NnError> {
+        self.check_labels(x.dim().0, labels)?;
+        self.zero_grad();
+        let logits = self.forward(x)?;
+        let loss = softmax_cross_entropy(contiguous(&logits), self.num_classes(), labels);
+        let dlogits = Array4::from_shape_vec(logits.dim(), loss.dlogits).expect("one gradient a logit");
+        self.backward(dlogits, false);
+        Ok(BatchLoss { data_loss: loss.loss, reg_loss: self.reg_loss(lambda), correct: loss.correct })
+    }
+
+    /// λ/2 · Σ‖W‖² over weights; independent of the batch size.
+    pub fn reg_loss(&self, lambda: F) -> f64 {
+        let sq: f64 = self
+            .layers
+            .iter()
+            .map(|l| match l {
+                Layer::Conv(c) => c.w.iter().map(|v| v.as_f64() * v.as_f64()).sum(),
+                Layer::Linear(f) => f.w.iter().map(|v| v.as_f64() * v.as_f64()).sum(),
+                _ => 0.0,
+            })
+            .sum();
+        0.5 * lambda.as_f64() * sq
+    }
+
+    /// Every parameter tensor in a fixed order, weights before biases, layer by layer.
+    pub fn params_mut(&mut self) -> Vec<ParamMut<'_, F>> {
+        let mut out = Vec::new();
+        for (layer, pl) in self.layers.iter_mut().zip(&self.plan.layers) {
+            let name = &pl.info.name;
+            let (w, dw, b, db) = match layer {
+                Layer::Conv(c) => (contiguous_mut(&mut c.w), contiguous(&c.dw), contiguous_mut(&mut c.b), contiguous(&c.db)),
+                Layer::Linear(f) => (contiguous_mut(&mut f.w), contiguous(&f.dw), contiguous_mut(&mut f.b), contiguous(&f.db)),
+                _ => continue,
+            };
+            let (w_shape, b_len) = layer_ref_shape(&pl.spec, pl.in_shape);
+            out.push(ParamMut { name: format!("{name}.weight"), shape: w_shape, w, dw, l2: F::one() });
+            out.push(ParamMut { name: format!("{name}.bias"), shape: vec![b_len], w: b, dw: db, l2: F::zero() });
+        }
+        out
+    }
+
+    /// Named tensors (name, shape, values) in PyTorch layout: conv weight (c_out, c_in, kh, kw),
+    /// linear weight (out, in), biases (out).
+    pub fn tensors(&self) -> Vec<(String, Vec<usize>, Vec<F>)> {
+        let mut out = Vec::new();
+        for (layer, pl) in self.layers.iter().zip(&self.plan.layers) {
+            let name = &pl.info.name;
+            let (w, b): (&[F], &Array1<F>) = match layer {
+                Layer::Conv(c) => (contiguous(&c.w), &c.b),
+                Layer::Linear(f) => (contiguous(&f.w), &f.b),
+                _ => continue,
+            };
+            let (w_shape, b_len) = layer_ref_shape(&pl.spec, pl.in_shape);
+            out.push((format!("{name}.weight"), w_shape, w.to_vec()));
+            out.push((format!("{name}.bias"), vec![b_len], b.to_vec()));
+        }
+        out
+    }
+
+    /// Loads every parameter by name; a missing tensor or a wrong shape is an error naming it.
+    pub fn load_tensors(&mut self, find: impl Fn(&str) -> Option<(Vec<usize>, Vec<F>)>) -> Result<(), NnError> {
+        for p in self.params_mut() {
+            let Some((shape, values)) = find(&p.name) else {
+                return Err(NnError::Tensor { name: p.name, problem: "missing from the checkpoint".into() });
+            };
+            if shape != p.shape || values.len() != p.w.len() {
+                return Err(NnError::Tensor {
+                    name: p.name,
+                    problem: format!("shape {shape:?} in the checkpoint, {:?} in this network", p.shape),
+                });
+            }
+            p.w.copy_from_slice(&values);
+        }
+        Ok(())
+    }
+}
+
+impl Network<f32> {
+    /// Each ReLU layer's dead fraction on the last batch, by layer index (None for other layers).
+    pub fn dead_fractions(&self) -> Vec<Option<f32>> {
+        self.layers
+            .iter()
+            .map(|l| match l {
+                Layer::Relu(r) => r.dead_fraction(),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+fn draw<F: Float>(rng: &mut ChaCha8Rng, std: f32, out: &mut [F]) {
+    let mut tmp = vec![0.0f32; out.len()];
+    fill_normal(rng, std, &mut tmp);
+    out.iter_mut().zip(&tmp).for_each(|(o, &v)| *o = F::of(v as f64));
+}
+
+/// (weight shape, bias length) of a conv or fc layer.
+fn layer_ref_shape(spec: &LayerSpec, in_shape: [usize; 3]) -> (Vec<usize>, usize) {
+    match *spec {
+        LayerSpec::Conv { c_out, kh, kw, .. } => (vec![c_out, in_shape[0], kh, kw], c_out),
+        LayerSpec::Fc { d_out } => (vec![d_out, in_shape.iter().product()], d_out),
+        _ => (Vec::new(), 0),
+    }
+}
+
+fn forward_layer<F: Float>(layer: &mut Layer<F>, a: Array4<F>) -> Array4<F> {
+    match layer {
+        Layer::Conv(l) => l.forward(a),
+        Layer::MaxPool(l) => l.forward(&a),
+        Layer::AvgPool(l) => l.forward(&a),
+        Layer::Relu(l) => l.forward(a),
+        Layer::Linear(l) => l.forward(&a),
+    }
+}

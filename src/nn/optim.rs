@@ -1,0 +1,80 @@
+//! Mini-batch SGD with momentum (classical or Nesterov) and L2 weight decay.
+
+use super::gemm::Float;
+use super::net::Network;
+
+/// The optimiser's knobs; all may change between iterations.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SgdConfig {
+    pub learning_rate: f32,
+    pub momentum: f32,
+    pub is_nesterov: bool,
+    /// L2 strength λ in L = L_data + λ/2·Σ‖W‖².
+    pub lambda: f32,
+}
+
+/// What one step did to one parameter tensor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamUpdate {
+    pub name: String,
+    pub weight_norm: f32,
+    /// ‖dL/dW‖ including the L2 term.
+    pub grad_norm: f32,
+    /// ‖ΔW‖, the step actually taken.
+    pub update_norm: f32,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Sgd {
+    /// One velocity buffer per parameter tensor, in `Network::params_mut` order.
+    pub velocity: Vec<Vec<f32>>,
+}
+
+impl Sgd {
+    /// One update of every parameter from the gradients in the network:
+    /// g = dW + l2·λ·W; v ← μ·v − lr·g; classical: W += v; Nesterov: W += −μ·v_prev + (1 + μ)·v.
+    pub fn step(&mut self, net: &mut Network<f32>, cfg: &SgdConfig) -> Vec<ParamUpdate> {
+        let params = net.params_mut();
+        if self.velocity.len() != params.len() {
+            self.velocity = params.iter().map(|p| vec![0.0; p.w.len()]).collect();
+        }
+        let (lr, mu) = (cfg.learning_rate, cfg.momentum);
+        params
+            .into_iter()
+            .zip(&mut self.velocity)
+            .map(|(p, v)| {
+                let decay = p.l2 * cfg.lambda;
+                let (mut w_sq, mut g_sq, mut u_sq) = (0.0f64, 0.0f64, 0.0f64);
+                for ((w, &dw), v) in p.w.iter_mut().zip(p.dw).zip(v.iter_mut()) {
+                    let g = dw + decay * *w;
+                    let v_prev = *v;
+                    *v = mu * *v - lr * g;
+                    let delta = if cfg.is_nesterov { -mu * v_prev + (1.0 + mu) * *v } else { *v };
+                    *w += delta;
+                    w_sq += (*w as f64).powi(2);
+                    g_sq += (g as f64).powi(2);
+                    u_sq += (delta as f64).powi(2);
+                }
+                ParamUpdate {
+                    name: p.name,
+                    weight_norm: w_sq.sqrt() as f32,
+                    grad_norm: g_sq.sqrt() as f32,
+                    update_norm: u_sq.sqrt() as f32,
+                }
+            })
+            .collect()
+    }
+}
+
+/// Converts a network's parameters to another float type (for f64 gradient checks).
+pub fn convert<A: Float, B: Float>(net: &Network<A>) -> Result<Network<B>, super::NnError> {
+    let mut out = Network::<B>::build(&net.spec, net.input_shape(), 0)?;
+    let tensors = net.tensors();
+    out.load_tensors(|name| {
+        tensors
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .map(|(_, s, v)| (s.clone(), v.iter().map(|x| B::of(x.as_f64())).collect()))
+    })?;
+    Ok(out)
+}

@@ -1,0 +1,200 @@
+//! Max and average pooling over k×k windows with stride s and no padding, each (image, channel)
+//! plane independently; planes are processed in parallel.
+//!
+//! n = batch, c = channels, h w = input size, oh ow = output size.
+
+use ndarray::Array4;
+
+use super::gemm::Float;
+use rayon::prelude::*;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolGeom {
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    pub k: usize,
+    pub stride: usize,
+    pub oh: usize,
+    pub ow: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct MaxPool2d {
+    pub geom: PoolGeom,
+    argmax: Vec<u32>, // (n, c, oh, ow): index of the winning input inside its (h, w) plane
+    n: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct AvgPool2d {
+    pub geom: PoolGeom,
+    n: usize,
+}
+
+fn contiguous<F: Float>(x: &Array4<F>) -> std::borrow::Cow<'_, [F]> {
+    match x.as_slice() {
+        Some(s) => std::borrow::Cow::Borrowed(s),
+        None => std::borrow::Cow::Owned(x.iter().copied().collect()),
+    }
+}
+
+impl MaxPool2d {
+    pub fn new(geom: PoolGeom) -> MaxPool2d {
+        MaxPool2d { geom, argmax: Vec::new(), n: 0 }
+    }
+
+    /// # Shapes
+    /// - x:   (n, c, h, w)
+    /// - out: (n, c, oh, ow), oh = ⌊(h − k)/s⌋ + 1
+    pub fn forward<F: Float>(&mut self, x: &Array4<F>) -> Array4<F> {
+        let g = self.geom;
+        let n = x.dim().0;
+        let xs = contiguous(x);
+        let (plane_in, plane_out) = (g.h * g.w, g.oh * g.ow);
+        let mut out = Array4::<F>::zeros((n, g.c, g.oh, g.ow));
+        self.argmax.resize(n * g.c * plane_out, 0);
+        self.n = n;
+        out.as_slice_mut()
+            .expect("fresh array is contiguous")
+            .par_chunks_mut(plane_out)
+            .zip(self.argmax.par_chunks_mut(plane_out))
+            .zip(xs.par_chunks(plane_in))
+            .for_each(|((o, a), xp)| {
+                for oy in 0..g.oh {
+                    for ox in 0..g.ow {
+                        let (y0, x0) = (oy * g.stride, ox * g.stride);
+                        let mut best = y0 * g.w + x0;
+                        for ky in 0..g.k {
+                            let row = (y0 + ky) * g.w;
+                            for kx in 0..g.k {
+                                // strict > keeps the first maximum on ties
+                                if xp[row + x0 + kx] > xp[best] {
+                                    best = row + x0 + kx;
+                                }
+                            }
+                        }
+                        o[oy * g.ow + ox] = xp[best];
+                        a[oy * g.ow + ox] = best as u32;
+                    }
+                }
+            });
+        out
+    }
+
+    /// dout: (n, c, oh, ow) -> dx: (n, c, h, w); each output's gradient goes to its arg-max
+    /// input (added, so overlapping windows that share a winner get both).
+    pub fn backward<F: Float>(&mut self, dout: &Array4<F>) -> Array4<F> {
+        let g = self.geom;
+        let ds = contiguous(dout);
+        let mut dx = Array4::<F>::zeros((self.n, g.c, g.h, g.w));
+        dx.as_slice_mut()
+            .expect("fresh array is contiguous")
+            .par_chunks_mut(g.h * g.w)
+            .zip(self.argmax.par_chunks(g.oh * g.ow))
+            .zip(ds.par_chunks(g.oh * g.ow))
+            .for_each(|((dxp, a), dp)| {
+                for (&i, &d) in a.iter().zip(dp) {
+                    dxp[i as usize] += d;
+                }
+            });
+        dx
+    }
+}
+
+impl AvgPool2d {
+    pub fn new(geom: PoolGeom) -> AvgPool2d {
+        AvgPool2d { geom, n: 0 }
+    }
+
+    /// # Shapes
+    /// - x:   (n, c, h, w)
+    /// - out: (n, c, oh, ow), the mean of each k×k window
+    pub fn forward<F: Float>(&mut self, x: &Array4<F>) -> Array4<F> {
+        let g = self.geom;
+        let n = x.dim().0;
+        self.n = n;
+        let xs = contiguous(x);
+        let scale = F::of(1.0 / (g.k * g.k) as f64);
+        let mut out = Array4::<F>::zeros((n, g.c, g.oh, g.ow));
+        out.as_slice_mut()
+            .expect("fresh array is contiguous")
+            .par_chunks_mut(g.oh * g.ow)
+            .zip(xs.par_chunks(g.h * g.w))
+            .for_each(|(o, xp)| {
+                for oy in 0..g.oh {
+                    for ox in 0..g.ow {
+                        let mut s = F::zero();
+                        for ky in 0..g.k {
+                            let row = (oy * g.stride + ky) * g.w + ox * g.stride;
+                            s += xp[row..row + g.k].iter().copied().sum::<F>();
+                        }
+                        o[oy * g.ow + ox] = s * scale;
+                    }
+                }
+            });
+        out
+    }
+
+    /// dout: (n, c, oh, ow) -> dx: (n, c, h, w); each window's inputs get dout / k².
+    pub fn backward<F: Float>(&mut self, dout: &Array4<F>) -> Array4<F> {
+        let g = self.geom;
+        let ds = contiguous(dout);
+        let scale = F::of(1.0 / (g.k * g.k) as f64);
+        let mut dx = Array4::<F>::zeros((self.n, g.c, g.h, g.w));
+        dx.as_slice_mut()
+            .expect("fresh array is contiguous")
+            .par_chunks_mut(g.h * g.w)
+            .zip(ds.par_chunks(g.oh * g.ow))
+            .for_each(|(dxp, dp)| {
+                for oy in 0..g.oh {
+                    for ox in 0..g.ow {
+                        let d = dp[oy * g.ow + ox] * scale;
+                        for ky in 0..g.k {
+                            let row = (oy * g.stride + ky) * g.w + ox * g.stride;
+                            dxp[row..row + g.k].iter_mut().for_each(|v| *v += d);
+                        }
+                    }
+                }
+            });
+        dx
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_pool_routes_gradient_to_the_argmax() {
+        // 1×1×4×4, k2 s2: out = (4 − 2)/2 + 1 = 2
+        let x = Array4::<f32>::from_shape_vec(
+            (1, 1, 4, 4),
+            vec![1., 2., 5., 0., 3., 4., 1., 1., 0., 0., 2., 9., 7., 0., 3., 1.],
+        )
+        .unwrap();
+        let g = PoolGeom { c: 1, h: 4, w: 4, k: 2, stride: 2, oh: 2, ow: 2 };
+        let mut pool = MaxPool2d::new(g);
+        let out = pool.forward(&x);
+        assert_eq!(out.iter().copied().collect::<Vec<_>>(), vec![4., 5., 7., 9.]);
+        let dout = Array4::<f32>::from_shape_vec((1, 1, 2, 2), vec![1., 2., 3., 4.]).unwrap();
+        let dx = pool.backward(&dout);
+        let want = vec![0., 0., 2., 0., 0., 1., 0., 0., 0., 0., 0., 4., 3., 0., 0., 0.];
+        assert_eq!(dx.iter().copied().collect::<Vec<_>>(), want);
+    }
+
+    #[test]
+    fn avg_pool_averages() {
+        // 1×1×3×3, k2 s1: out = (3 − 2)/1 + 1 = 2; windows overlap
+        let x = Array4::<f32>::from_shape_vec((1, 1, 3, 3), (1..=9).map(|v| v as f32).collect()).unwrap();
+        let g = PoolGeom { c: 1, h: 3, w: 3, k: 2, stride: 1, oh: 2, ow: 2 };
+        let mut pool = AvgPool2d::new(g);
+        let out = pool.forward(&x);
+        // (1+2+4+5)/4 = 3, (2+3+5+6)/4 = 4, (4+5+7+8)/4 = 6, (5+6+8+9)/4 = 7
+        assert_eq!(out.iter().copied().collect::<Vec<_>>(), vec![3., 4., 6., 7.]);
+        let dx = pool.backward(&Array4::<f32>::ones((1, 1, 2, 2)));
+        // the centre is in all four windows: 4 · 1/4 = 1; corners in one: 0.25
+        assert_eq!(dx[[0, 0, 1, 1]], 1.0);
+        assert_eq!(dx[[0, 0, 0, 0]], 0.25);
+    }
+}

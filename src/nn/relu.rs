@@ -1,0 +1,57 @@
+//! ReLU: out = max(0, x).
+
+use ndarray::{Array4, Zip};
+
+use super::gemm::Float;
+
+#[derive(Debug, Clone)]
+pub struct Relu<F: Float> {
+    out: Array4<F>, // (n, c, h, w): the output, whose sign is the backward mask
+}
+
+impl<F: Float> Default for Relu<F> {
+    fn default() -> Self {
+        Relu { out: Array4::zeros((0, 0, 0, 0)) }
+    }
+}
+
+impl<F: Float> Relu<F> {
+    /// x: (n, c, h, w) -> out: same shape.
+    pub fn forward(&mut self, mut x: Array4<F>) -> Array4<F> {
+        x.par_mapv_inplace(|v| v.max(F::zero()));
+        self.out = x.clone();
+        x
+    }
+
+    /// dout -> dx, zero where the unit was off.
+    pub fn backward(&mut self, dout: &Array4<F>) -> Array4<F> {
+        let mut dx = dout.to_owned();
+        Zip::from(&mut dx).and(&self.out).par_for_each(|d, &o| {
+            if o <= F::zero() {
+                *d = F::zero();
+            }
+        });
+        dx
+    }
+
+    /// Fraction of units (c, h, w) that were zero for every image of the last batch.
+    pub fn dead_fraction(&self) -> Option<f32> {
+        let (n, c, h, w) = self.out.dim();
+        if n == 0 {
+            return None;
+        }
+        let units = c * h * w;
+        let mut is_alive = vec![false; units];
+        for img in self.out.outer_iter() {
+            for (a, &v) in is_alive.iter_mut().zip(img.iter()) {
+                *a |= v > F::zero();
+            }
+        }
+        Some(is_alive.iter().filter(|a| !**a).count() as f32 / units as f32)
+    }
+
+    /// The last output, for activation snapshots.
+    pub fn output(&self) -> &Array4<F> {
+        &self.out
+    }
+}

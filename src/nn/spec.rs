@@ -1,0 +1,417 @@
+//! The one-line network spec and the presets.
+//!
+//! ```text
+//! spec   := item { item }                      items separated by spaces or commas
+//! item   := layer | "(" spec ")x" N            a group repeated N times
+//! layer  := "conv" F ["k" K ["x" K]] ["s" S] ["p" P]    F filters, K×K kernel (default 3), stride (1), pad (0)
+//!         | "relu"
+//!         | ("pool" | "maxpool") K ["s" S]     max pooling, stride defaults to K
+//!         | "avgpool" K ["s" S]                average pooling
+//!         | "fc" N                             fully connected; the last layer sets the class count
+//! ```
+//! Example: `conv8k5p2 relu pool2 conv16k5p2 relu pool3 fc10`.
+
+use serde::{Deserialize, Serialize};
+
+use super::error::NnError;
+use super::shape::out_size;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LayerSpec {
+    Conv { c_out: usize, kh: usize, kw: usize, stride: usize, pad: usize },
+    Relu,
+    MaxPool { k: usize, stride: usize },
+    AvgPool { k: usize, stride: usize },
+    Fc { d_out: usize },
+}
+
+/// A named preset: the spec and the input (c, h, w) it was designed for.
+pub struct Preset {
+    pub name: &'static str,
+    pub spec: &'static str,
+    pub input: [usize; 3],
+    pub about: &'static str,
+}
+
+pub const PRESETS: [Preset; 4] = [
+    Preset {
+        name: "mnist",
+        spec: "conv8k5p2 relu pool2 conv16k5p2 relu pool3 fc10",
+        input: [1, 28, 28],
+        about: "ConvNetJS's MNIST net: two 5×5 conv layers, 1.57 MFLOP an image",
+    },
+    Preset {
+        name: "cifar",
+        spec: "conv16k5p2 relu pool2 conv20k5p2 relu pool2 conv20k5p2 relu pool2 fc10",
+        input: [3, 32, 32],
+        about: "ConvNetJS's CIFAR-10 net: three 5×5 conv-relu-pool stages",
+    },
+    Preset {
+        name: "seed",
+        spec: "(conv10k3p1 relu conv10k3p1 relu pool2)x3 fc10",
+        input: [3, 32, 32],
+        about: "(CONV-RELU-CONV-RELU-POOL)×3 with 10 3×3 filters, a tiny VGG",
+    },
+    Preset {
+        name: "vggish",
+        spec: "conv32k3p1 relu conv32k3p1 relu pool2 conv64k3p1 relu conv64k3p1 relu pool2 \
+               conv128k3p1 relu conv128k3p1 relu pool2 fc10",
+        input: [3, 32, 32],
+        about: "as seed with 32,32 / 64,64 / 128,128 filters",
+    },
+];
+
+pub fn preset(name: &str) -> Option<&'static Preset> {
+    PRESETS.iter().find(|p| p.name == name)
+}
+
+/// The spec text a name stands for: a preset's spec, or the text itself.
+pub fn resolve(spec_or_preset: &str) -> &str {
+    preset(spec_or_preset.trim()).map_or(spec_or_preset, |p| p.spec)
+}
+
+/// One layer as built: what `convtop inspect` prints and the dashboard's network view shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerInfo {
+    /// For example `conv1`, `relu1`, `pool1`, `fc1`.
+    pub name: String,
+    /// For example `conv 8 5×5 s1 p2`.
+    pub kind: String,
+    /// The output-size formula with the numbers filled in; empty where it does not apply.
+    pub formula: String,
+    pub out_shape: [usize; 3],
+    pub params: usize,
+    /// Forward multiply-adds × 2 for one image (conv and fc; ReLU and pooling count 0).
+    pub flops: u64,
+}
+
+fn spec_err(token: &str, position: usize, problem: impl Into<String>) -> NnError {
+    NnError::Spec { token: token.to_string(), position, problem: problem.into() }
+}
+
+/// Reads `letters digits` and then `letter digits` pairs: `conv8k5x3p2` → ("conv", 8, [(k,5),(x,3),(p,2)]).
+fn split_token(tok: &str) -> Option<(&str, Option<usize>, Vec<(char, usize)>)> {
+    let head_end = tok.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(tok.len());
+    let (head, mut rest) = tok.split_at(head_end);
+    let number = |s: &str| -> Option<(usize, usize)> {
+        let end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        if end == 0 { None } else { s[..end].parse().ok().map(|v| (v, end)) }
+    };
+    let mut first = None;
+    if let Some((v, used)) = number(rest) {
+        first = Some(v);
+        rest = &rest[used..];
+    }
+    let mut pairs = Vec::new();
+    while let Some(c) = rest.chars().next() {
+        let (v, used) = number(&rest[1..])?;
+        pairs.push((c, v));
+        rest = &rest[1 + used..];
+    }
+    Some((head, first, pairs))
+}
+
+fn parse_layer(tok: &str, position: usize) -> Result<LayerSpec, NnError> {
+    let lower = tok.to_ascii_lowercase();
+    let Some((head, first, pairs)) = split_token(&lower) else {
+        return Err(spec_err(tok, position, "expected a layer like conv8k5p2, relu, pool2, avgpool2 or fc10"));
+    };
+    let need = |what: &str| spec_err(tok, position, format!("`{head}` needs {what}"));
+    let zero = |what: &str| spec_err(tok, position, format!("{what} must be at least 1"));
+    let bad_option = |c: char| spec_err(tok, position, format!("unknown option `{c}` for `{head}`"));
+    let layer = match head {
+        "conv" => {
+            let c_out = first.ok_or_else(|| need("a filter count, e.g. conv8k5p2"))?;
+            let (mut kh, mut kw, mut stride, mut pad) = (3, 3, 1, 0);
+            let mut last = ' ';
+            for (c, v) in pairs {
+                match (c, last) {
+                    ('k', _) => (kh, kw) = (v, v),
+                    ('x', 'k') => kw = v,
+                    ('s', _) => stride = v,
+                    ('p', _) => pad = v,
+                    _ => return Err(bad_option(c)),
+                }
+                last = c;
+            }
+            if c_out == 0 {
+                return Err(zero("the filter count"));
+            }
+            if kh == 0 || kw == 0 || stride == 0 {
+                return Err(zero("kernel size and stride"));
+            }
+            LayerSpec::Conv { c_out, kh, kw, stride, pad }
+        }
+        "relu" if first.is_none() && pairs.is_empty() => LayerSpec::Relu,
+        "pool" | "maxpool" | "avgpool" => {
+            let k = first.ok_or_else(|| need("a window size, e.g. pool2"))?;
+            let mut stride = k;
+            for (c, v) in pairs {
+                match c {
+                    's' => stride = v,
+                    _ => return Err(bad_option(c)),
+                }
+            }
+            if k == 0 || stride == 0 {
+                return Err(zero("window size and stride"));
+            }
+            if head == "avgpool" { LayerSpec::AvgPool { k, stride } } else { LayerSpec::MaxPool { k, stride } }
+        }
+        "fc" if pairs.is_empty() => {
+            let d_out = first.ok_or_else(|| need("an output count, e.g. fc10"))?;
+            if d_out == 0 {
+                return Err(zero("the output count"));
+            }
+            LayerSpec::Fc { d_out }
+        }
+        _ => {
+            return Err(spec_err(
+                tok,
+                position,
+                "unknown layer; expected convF[kK][sS][pP], relu, poolK[sS], avgpoolK[sS], fcN or (…)xN",
+            ));
+        }
+    };
+    Ok(layer)
+}
+
+/// Parses a spec (or a preset name) into its flat list of layers, groups expanded.
+pub fn parse(spec_or_preset: &str) -> Result<Vec<LayerSpec>, NnError> {
+    let text = resolve(spec_or_preset).replace('(', " ( ").replace(')', " ) ").replace(',', " ");
+    let tokens: Vec<&str> = text.split_whitespace().collect();
+    if tokens.is_empty() {
+        return Err(spec_err("", 0, "the spec is empty; try `mnist` or `conv8k5p2 relu pool2 fc10`"));
+    }
+    // each open group: where its layers start
+    let mut stack: Vec<usize> = Vec::new();
+    let mut layers = Vec::new();
+    let mut i = 0;
+    while i < tokens.len() {
+        let tok = tokens[i];
+        let position = i + 1;
+        match tok {
+            "(" => stack.push(layers.len()),
+            ")" => {
+                let start = stack.pop().ok_or_else(|| spec_err(tok, position, "`)` without a matching `(`"))?;
+                let times = tokens
+                    .get(i + 1)
+                    .and_then(|t| t.strip_prefix('x').or_else(|| t.strip_prefix('*')))
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .filter(|&n| n >= 1)
+                    .ok_or_else(|| spec_err(tok, position, "a group must be followed by its repeat count, e.g. (conv8 relu)x3"))?;
+                let group: Vec<LayerSpec> = layers[start..].to_vec();
+                for _ in 1..times {
+                    layers.extend_from_slice(&group);
+                }
+                i += 1;
+            }
+            _ => layers.push(parse_layer(tok, position)?),
+        }
+        i += 1;
+    }
+    if !stack.is_empty() {
+        return Err(spec_err("(", tokens.len(), "a `(` is never closed"));
+    }
+    Ok(layers)
+}
+
+/// A layer with its geometry resolved against the input.
+#[derive(Debug, Clone)]
+pub struct PlannedLayer {
+    pub spec: LayerSpec,
+    pub info: LayerInfo,
+    pub in_shape: [usize; 3],
+    /// The next layer is a ReLU: initialise with He rather than Glorot.
+    pub is_followed_by_relu: bool,
+}
+
+/// Every shape inferred and checked up front.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub input: [usize; 3],
+    pub layers: Vec<PlannedLayer>,
+    /// Legal but probably unintended (windows that leave pixels uncovered).
+    pub warnings: Vec<String>,
+}
+
+impl Plan {
+    pub fn num_classes(&self) -> usize {
+        self.layers.last().map_or(0, |l| l.info.out_shape[0])
+    }
+    pub fn params(&self) -> usize {
+        self.layers.iter().map(|l| l.info.params).sum()
+    }
+    pub fn flops(&self) -> u64 {
+        self.layers.iter().map(|l| l.info.flops).sum()
+    }
+}
+
+/// Resolves every layer's output shape with the output-size rule; an impossible layer is an
+/// error naming it, its numbers and the formula.
+pub fn plan(layers: &[LayerSpec], input: [usize; 3]) -> Result<Plan, NnError> {
+    if input.contains(&0) {
+        return Err(NnError::Shape {
+            layer: "input".into(),
+            expected: "c, h, w ≥ 1".into(),
+            got: format!("{}×{}×{}", input[0], input[1], input[2]),
+        });
+    }
+    match layers.last() {
+        Some(LayerSpec::Fc { .. }) => {}
+        _ => {
+            return Err(NnError::Impossible {
+                layer: "output".into(),
+                problem: "the spec must end with a classifier `fcN` (N = number of classes)".into(),
+            });
+        }
+    }
+    let mut counts = [0usize; 4];
+    let mut shape = input;
+    let mut planned = Vec::with_capacity(layers.len());
+    let mut warnings = Vec::new();
+    for (i, &spec) in layers.iter().enumerate() {
+        let [c, h, w] = shape;
+        let slot = match spec {
+            LayerSpec::Conv { .. } => 0,
+            LayerSpec::Relu => 1,
+            LayerSpec::MaxPool { .. } | LayerSpec::AvgPool { .. } => 2,
+            LayerSpec::Fc { .. } => 3,
+        };
+        counts[slot] += 1;
+        let name = format!("{}{}", ["conv", "relu", "pool", "fc"][slot], counts[slot]);
+        let mut window = |kh: usize, kw: usize, s: usize, p: usize, what: &str| -> Result<(usize, usize, String), NnError> {
+            let fh = super::shape::formula(h, kh, s, p);
+            let fw = super::shape::formula(w, kw, s, p);
+            let (Some(oy), Some(ox)) = (out_size(h, kh, s, p), out_size(w, kw, s, p)) else {
+                return Err(NnError::Impossible {
+                    layer: name.clone(),
+                    problem: format!(
+                        "the {kh}×{kw} {what} does not fit the {h}×{w} input padded by {p} ({}×{}); \
+                         out = ⌊(in + 2·pad − k)/stride⌋ + 1: height {fh}, width {fw}",
+                        h + 2 * p,
+                        w + 2 * p
+                    ),
+                });
+            };
+            if oy.dropped > 0 || ox.dropped > 0 {
+                warnings.push(format!(
+                    "{name}: stride {s} leaves {} row(s) and {} column(s) of the {h}×{w} input uncovered \
+                     ((in + 2·pad − k) mod stride); pick a kernel, stride or pad that tiles it",
+                    oy.dropped, ox.dropped
+                ));
+            }
+            let formula = if h == w && kh == kw { fh } else { format!("h: {fh}; w: {fw}") };
+            Ok((oy.out, ox.out, formula))
+        };
+        let (out_shape, kind, formula, params, flops) = match spec {
+            LayerSpec::Conv { c_out, kh, kw, stride, pad } => {
+                let (oh, ow, formula) = window(kh, kw, stride, pad, "kernel")?;
+                let k = c * kh * kw;
+                let flops = 2 * (c_out * oh * ow * k) as u64;
+                ([c_out, oh, ow], format!("conv {c_out} {kh}×{kw} s{stride} p{pad}"), formula, c_out * k + c_out, flops)
+            }
+            LayerSpec::Relu => (shape, "relu".to_string(), String::new(), 0, 0),
+            LayerSpec::MaxPool { k, stride } | LayerSpec::AvgPool { k, stride } => {
+                let (oh, ow, formula) = window(k, k, stride, 0, "pooling window")?;
+                let what = if matches!(spec, LayerSpec::MaxPool { .. }) { "maxpool" } else { "avgpool" };
+                ([c, oh, ow], format!("{what} {k}×{k} s{stride}"), formula, 0, 0)
+            }
+            LayerSpec::Fc { d_out } => {
+                let d_in = c * h * w;
+                let formula = format!("{c}·{h}·{w} = {d_in} → {d_out}");
+                ([d_out, 1, 1], format!("fc {d_out}"), formula, d_in * d_out + d_out, 2 * (d_in * d_out) as u64)
+            }
+        };
+        let is_followed_by_relu = matches!(layers.get(i + 1), Some(LayerSpec::Relu));
+        planned.push(PlannedLayer {
+            spec,
+            info: LayerInfo { name, kind, formula, out_shape, params, flops },
+            in_shape: shape,
+            is_followed_by_relu,
+        });
+        shape = out_shape;
+    }
+    Ok(Plan { input, layers: planned, warnings })
+}
+
+/// Parses `CxHxW` (e.g. `3x32x32`) or `HxW` (one channel).
+pub fn parse_input(text: &str) -> Result<[usize; 3], NnError> {
+    let parts: Vec<Option<usize>> = text.split(['x', '×']).map(|p| p.trim().parse().ok()).collect();
+    match parts.as_slice() {
+        [Some(c), Some(h), Some(w)] => Ok([*c, *h, *w]),
+        [Some(h), Some(w)] => Ok([1, *h, *w]),
+        _ => Err(spec_err(text, 0, "an input shape is CxHxW, e.g. 1x28x28 or 3x32x32")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_mnist_preset() {
+        let layers = parse("mnist").unwrap();
+        assert_eq!(layers.len(), 7);
+        assert_eq!(layers[0], LayerSpec::Conv { c_out: 8, kh: 5, kw: 5, stride: 1, pad: 2 });
+        assert_eq!(layers[5], LayerSpec::MaxPool { k: 3, stride: 3 });
+        assert_eq!(layers[6], LayerSpec::Fc { d_out: 10 });
+    }
+
+    #[test]
+    fn groups_repeat() {
+        let layers = parse("seed").unwrap();
+        assert_eq!(layers.len(), 16); // 5 × 3 + fc
+        let nonsquare = parse("conv4k3x5s2p1 relu fc2").unwrap();
+        assert_eq!(nonsquare[0], LayerSpec::Conv { c_out: 4, kh: 3, kw: 5, stride: 2, pad: 1 });
+    }
+
+    #[test]
+    fn bad_tokens_are_named() {
+        let e = parse("conv8k5 relu pooly fc10").unwrap_err().to_string();
+        assert!(e.contains("pooly") && e.contains("token 3"), "{e}");
+        let e = parse("conv8q3 fc10").unwrap_err().to_string();
+        assert!(e.contains("unknown option `q`"), "{e}");
+        assert!(parse("(conv8 relu fc10").is_err());
+        assert!(parse("conv8 relu) fc10").is_err());
+        assert!(parse("(conv8 relu) fc10").is_err());
+        assert!(parse("").is_err());
+    }
+
+    #[test]
+    fn lecture_shapes() {
+        // one 5×5×3 filter over 32×32×3: (32 − 5)/1 + 1 = 28
+        let p = plan(&parse("conv1k5 fc10").unwrap(), [3, 32, 32]).unwrap();
+        assert_eq!(p.layers[0].info.out_shape, [1, 28, 28]);
+        // six of them: 28×28×6
+        let p = plan(&parse("conv6k5 fc10").unwrap(), [3, 32, 32]).unwrap();
+        assert_eq!(p.layers[0].info.out_shape, [6, 28, 28]);
+        // 7×7, k3, pad 1, stride 2: (7 + 2 − 3)/2 + 1 = 4
+        let p = plan(&parse("conv1k3s2p1 fc10").unwrap(), [1, 7, 7]).unwrap();
+        assert_eq!(p.layers[0].info.out_shape, [1, 4, 4]);
+        // k3 s1 p1 keeps 13×13
+        let p = plan(&parse("conv2k3p1 fc10").unwrap(), [1, 13, 13]).unwrap();
+        assert_eq!(p.layers[0].info.out_shape, [2, 13, 13]);
+    }
+
+    #[test]
+    fn preset_flops_match_the_published_figures() {
+        // mnist: 2·8·784·25 + 2·16·196·200 + 2·256·10 = 313,600 + 1,254,400 + 5,120 = 1,573,120
+        let p = plan(&parse("mnist").unwrap(), [1, 28, 28]).unwrap();
+        assert_eq!(p.flops(), 1_573_120);
+        assert_eq!(p.layers[5].info.out_shape, [16, 4, 4]);
+        // pool3 on 14×14: (14 − 3) mod 3 = 2 rows dropped
+        assert!(p.warnings[0].contains("2 row(s)"), "{:?}", p.warnings);
+        let p = plan(&parse("cifar").unwrap(), [3, 32, 32]).unwrap();
+        // 2·16·1024·75 + 2·20·256·400 + 2·20·64·500 + 2·320·10 = 7,840,000
+        assert_eq!(p.flops(), 7_840_000);
+    }
+
+    #[test]
+    fn impossible_specs_name_layer_numbers_and_formula() {
+        let e = plan(&parse("conv8k5 relu pool2 conv8k9 fc10").unwrap(), [1, 12, 12]).unwrap_err().to_string();
+        // 12 → conv k5: 8 → pool2: 4 → conv k9 does not fit 4×4
+        assert!(e.contains("conv2") && e.contains("9×9") && e.contains("4×4") && e.contains("⌊"), "{e}");
+        let e = plan(&parse("conv8k3 relu").unwrap(), [1, 8, 8]).unwrap_err().to_string();
+        assert!(e.contains("fcN"), "{e}");
+    }
+}

@@ -1,0 +1,76 @@
+//! Gradient checks: f64 central differences against the analytic gradients, for every layer
+//! type, strides > 1, padding, non-square inputs and kernels, and pooling windows that overlap
+//! or do not tile.
+
+use convtop::nn::gradcheck::{CheckSetup, check};
+
+/// f64 central differences agree with correct analytic gradients to ~1e-8; a wrong index or a
+/// missing term shows up as ≥ 1e-2.
+const MAX_REL: f64 = 1e-5;
+
+/// Whole presets stack up to six ReLUs and three max-pools: a bias step moves thousands of units
+/// at once, so some kink almost always lies within ±h and bends the difference by O(h·jump),
+/// ~1e-4. Gradient-checking practice (CS231n) counts ≤ 1e-3 as correct for such nets.
+const MAX_REL_DEEP: f64 = 1e-3;
+
+fn assert_checks(spec: &str, input: [usize; 3]) {
+    assert_checks_within(spec, input, MAX_REL);
+}
+
+fn assert_checks_within(spec: &str, input: [usize; 3], max_rel: f64) {
+    let setup = CheckSetup { batch: 3, lambda: 0.05, seed: 11, max_per_tensor: 60 };
+    let rows = check(spec, input, &setup).unwrap();
+    assert!(rows.iter().any(|r| r.name == "input"));
+    for r in &rows {
+        assert!(r.checked > 0);
+        assert!(r.kinks * 5 < r.checked, "{}: {} of {} entries sat on kinks", r.name, r.kinks, r.checked);
+        assert!(
+            r.worst_rel < max_rel,
+            "{spec} on {input:?}: {} worst relative error {:.3e} (analytic {:.6e}, numeric {:.6e})",
+            r.name,
+            r.worst_rel,
+            r.analytic,
+            r.numeric
+        );
+    }
+}
+
+#[test]
+fn fully_connected() {
+    assert_checks("fc5", [2, 3, 4]);
+}
+
+#[test]
+fn conv_stride_pad_nonsquare() {
+    // 7×5 input, 3×2 kernel, stride 2, pad 1: h (7 + 2 − 3)/2 + 1 = 4, w (5 + 2 − 2)/2 + 1 = 3
+    assert_checks("conv3k3x2s2p1 fc4", [2, 7, 5]);
+    // 5×5 kernel, pad 2 keeps 6×6
+    assert_checks("conv2k5p2 fc3", [1, 6, 6]);
+}
+
+#[test]
+fn relu_after_conv() {
+    assert_checks("conv4k3p1 relu fc3", [2, 5, 6]);
+}
+
+#[test]
+fn max_pool_tiling_overlapping_and_not_tiling() {
+    assert_checks("conv3k3p1 pool2 fc3", [1, 6, 6]);
+    // k3 s2 windows overlap: (7 − 3)/2 + 1 = 3
+    assert_checks("conv3k3p1 pool3s2 fc3", [1, 7, 7]);
+    // k3 s3 on 8×7: (8 − 3)/3 + 1 = 2 with 2 rows dropped, (7 − 3)/3 + 1 = 2 with 1 column dropped
+    assert_checks("conv2k1 pool3 fc3", [2, 8, 7]);
+}
+
+#[test]
+fn avg_pool_tiling_and_overlapping() {
+    assert_checks("conv3k3p1 avgpool2 fc3", [1, 6, 6]);
+    assert_checks("conv3k3p1 avgpool3s2 fc3", [1, 7, 7]);
+}
+
+#[test]
+fn presets_whole_network() {
+    assert_checks_within("mnist", [1, 28, 28], MAX_REL_DEEP);
+    assert_checks_within("cifar", [3, 32, 32], MAX_REL_DEEP);
+    assert_checks_within("seed", [3, 32, 32], MAX_REL_DEEP);
+}
