@@ -18,12 +18,23 @@ fn assert_checks(spec: &str, input: [usize; 3]) {
 }
 
 fn assert_checks_within(spec: &str, input: [usize; 3], max_rel: f64) {
-    let setup = CheckSetup { batch: 3, lambda: 0.05, seed: 11, max_per_tensor: 60 };
+    let setup = CheckSetup {
+        batch: 3,
+        lambda: 0.05,
+        seed: 11,
+        max_per_tensor: 60,
+    };
     let rows = check(spec, input, &setup).unwrap();
     assert!(rows.iter().any(|r| r.name == "input"));
     for r in &rows {
         assert!(r.checked > 0);
-        assert!(r.kinks * 5 < r.checked, "{}: {} of {} entries sat on kinks", r.name, r.kinks, r.checked);
+        assert!(
+            r.kinks * 5 < r.checked,
+            "{}: {} of {} entries sat on kinks",
+            r.name,
+            r.kinks,
+            r.checked
+        );
         assert!(
             r.worst_rel < max_rel,
             "{spec} on {input:?}: {} worst relative error {:.3e} (analytic {:.6e}, numeric {:.6e})",

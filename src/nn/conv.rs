@@ -67,7 +67,11 @@ fn im2col<F: Float>(x: &[F], g: &ConvGeom, col: &mut [F], ld: usize, col0: usize
                     let src = &plane[iy as usize * g.w..(iy as usize + 1) * g.w];
                     for (ox, v) in out_row.iter_mut().enumerate() {
                         let ix = (ox * g.stride + kj) as isize - g.pad as isize;
-                        *v = if ix < 0 || ix >= g.w as isize { F::zero() } else { src[ix as usize] };
+                        *v = if ix < 0 || ix >= g.w as isize {
+                            F::zero()
+                        } else {
+                            src[ix as usize]
+                        };
                     }
                 }
             }
@@ -216,17 +220,36 @@ impl<F: Float> Conv2d<F> {
 }
 
 fn slice<F: Float, D: ndarray::Dimension>(a: &ndarray::Array<F, D>) -> &[F] {
-    a.as_slice().expect("layer arrays are kept in standard layout")
+    a.as_slice()
+        .expect("layer arrays are kept in standard layout")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn geom(c_in: usize, h: usize, w: usize, kh: usize, kw: usize, stride: usize, pad: usize) -> ConvGeom {
+    fn geom(
+        c_in: usize,
+        h: usize,
+        w: usize,
+        kh: usize,
+        kw: usize,
+        stride: usize,
+        pad: usize,
+    ) -> ConvGeom {
         let oh = (h + 2 * pad - kh) / stride + 1;
         let ow = (w + 2 * pad - kw) / stride + 1;
-        ConvGeom { c_in, h, w, kh, kw, stride, pad, oh, ow }
+        ConvGeom {
+            c_in,
+            h,
+            w,
+            kh,
+            kw,
+            stride,
+            pad,
+            oh,
+            ow,
+        }
     }
 
     #[test]
@@ -235,9 +258,13 @@ mod tests {
         let g = geom(2, 5, 4, 3, 2, 2, 1);
         assert_eq!((g.oh, g.ow), (3, 3));
         let mut conv = Conv2d::<f32>::new(g, 3);
-        conv.w = Array4::from_shape_fn((3, 2, 3, 2), |(a, b, c, d)| ((a * 7 + b * 5 + c * 3 + d) as f32 * 0.1).sin());
+        conv.w = Array4::from_shape_fn((3, 2, 3, 2), |(a, b, c, d)| {
+            ((a * 7 + b * 5 + c * 3 + d) as f32 * 0.1).sin()
+        });
         conv.b = Array1::from(vec![0.1, -0.2, 0.3]);
-        let x = Array4::from_shape_fn((2, 2, 5, 4), |(a, b, c, d)| ((a * 11 + b * 13 + c * 4 + d) as f32 * 0.3).cos());
+        let x = Array4::from_shape_fn((2, 2, 5, 4), |(a, b, c, d)| {
+            ((a * 11 + b * 13 + c * 4 + d) as f32 * 0.3).cos()
+        });
         let out = conv.forward(x.clone());
         for n in 0..2 {
             for co in 0..3 {
@@ -250,7 +277,8 @@ mod tests {
                                     let iy = (oy * 2 + ki) as isize - 1;
                                     let ix = (ox * 2 + kj) as isize - 1;
                                     if (0..5).contains(&iy) && (0..4).contains(&ix) {
-                                        s += conv.w[[co, ci, ki, kj]] * x[[n, ci, iy as usize, ix as usize]];
+                                        s += conv.w[[co, ci, ki, kj]]
+                                            * x[[n, ci, iy as usize, ix as usize]];
                                     }
                                 }
                             }

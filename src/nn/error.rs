@@ -4,11 +4,19 @@ use thiserror::Error;
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum NnError {
     #[error("network spec: {problem} (at `{token}`, token {position})")]
-    Spec { token: String, position: usize, problem: String },
+    Spec {
+        token: String,
+        position: usize,
+        problem: String,
+    },
     #[error("layer {layer}: {problem}")]
     Impossible { layer: String, problem: String },
     #[error("layer {layer}: expected shape {expected}, got {got}")]
-    Shape { layer: String, expected: String, got: String },
+    Shape {
+        layer: String,
+        expected: String,
+        got: String,
+    },
     #[error("tensor `{name}`: {problem}")]
     Tensor { name: String, problem: String },
 }

@@ -80,8 +80,21 @@ impl_float!(f64, matrixmultiply::dgemm);
 /// `c (m, n) = a (m, k) · b (k, n) + beta · c`, all row-major; `Op::T` reads an operand stored
 /// transposed (a as (k, m), b as (n, k)).
 #[allow(clippy::too_many_arguments)]
-pub fn gemm<F: Float>(m: usize, k: usize, n: usize, a: &[F], op_a: Op, b: &[F], op_b: Op, beta: F, c: &mut [F]) {
-    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n, "gemm: operand too short");
+pub fn gemm<F: Float>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[F],
+    op_a: Op,
+    b: &[F],
+    op_b: Op,
+    beta: F,
+    c: &mut [F],
+) {
+    assert!(
+        a.len() >= m * k && b.len() >= k * n && c.len() >= m * n,
+        "gemm: operand too short"
+    );
     let (rsa, csa) = match op_a {
         Op::N => (k as isize, 1),
         Op::T => (1, m as isize),
@@ -93,7 +106,22 @@ pub fn gemm<F: Float>(m: usize, k: usize, n: usize, a: &[F], op_a: Op, b: &[F], 
     // SAFETY: the assert above proves every index the strides reach lies inside its slice:
     // a reaches (m−1)·rsa + (k−1)·csa < m·k, b likewise < k·n, c < m·n; c is the only
     // mutable operand and cannot alias a or b (a Rust &mut).
-    unsafe { F::raw_gemm(m, k, n, a.as_ptr(), rsa, csa, b.as_ptr(), rsb, csb, beta, c.as_mut_ptr(), n as isize) }
+    unsafe {
+        F::raw_gemm(
+            m,
+            k,
+            n,
+            a.as_ptr(),
+            rsa,
+            csa,
+            b.as_ptr(),
+            rsb,
+            csb,
+            beta,
+            c.as_mut_ptr(),
+            n as isize,
+        )
+    }
 }
 
 #[cfg(test)]

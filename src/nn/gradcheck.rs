@@ -45,7 +45,12 @@ pub struct CheckSetup {
     pub max_per_tensor: usize,
 }
 
-fn total_loss(net: &mut Network<f64>, x: &Array4<f64>, labels: &[usize], lambda: f64) -> Result<f64, NnError> {
+fn total_loss(
+    net: &mut Network<f64>,
+    x: &Array4<f64>,
+    labels: &[usize],
+    lambda: f64,
+) -> Result<f64, NnError> {
     Ok(net.evaluate(x, labels)?.loss + net.reg_loss(lambda))
 }
 
@@ -58,7 +63,11 @@ fn relative(a: f64, n: f64) -> f64 {
 fn central(mut f: impl FnMut(f64) -> Result<f64, NnError>) -> Result<Option<f64>, NnError> {
     let wide = (f(H)? - f(-H)?) / (2.0 * H);
     let narrow = (f(H / 10.0)? - f(-H / 10.0)?) / (0.2 * H);
-    Ok(if relative(wide, narrow) > KINK { None } else { Some(wide) })
+    Ok(if relative(wide, narrow) > KINK {
+        None
+    } else {
+        Some(wide)
+    })
 }
 
 fn sample(total: usize, max: usize, rng: &mut ChaCha8Rng) -> Vec<usize> {
@@ -75,13 +84,16 @@ pub fn check(spec: &str, input: [usize; 3], setup: &CheckSetup) -> Result<Vec<Ch
     // biases start at zero; give them values so their gradients are checked off the origin
     for p in net.params_mut() {
         if p.l2 == 0.0 {
-            p.w.iter_mut().for_each(|b| *b = rng.random_range(-0.1..0.1));
+            p.w.iter_mut()
+                .for_each(|b| *b = rng.random_range(-0.1..0.1));
         }
     }
     let [c, h, w] = input;
     let x = Array4::from_shape_fn((setup.batch, c, h, w), |_| rng.random_range(-1.0..1.0));
     let classes = net.num_classes();
-    let labels: Vec<usize> = (0..setup.batch).map(|_| rng.random_range(0..classes)).collect();
+    let labels: Vec<usize> = (0..setup.batch)
+        .map(|_| rng.random_range(0..classes))
+        .collect();
 
     net.zero_grad();
     let logits = net.forward(&x)?;
@@ -94,7 +106,11 @@ pub fn check(spec: &str, input: [usize; 3], setup: &CheckSetup) -> Result<Vec<Ch
         .params_mut()
         .into_iter()
         .map(|p| {
-            let g = p.dw.iter().zip(p.w.iter()).map(|(&d, &w)| d + p.l2 * setup.lambda * w).collect();
+            let g =
+                p.dw.iter()
+                    .zip(p.w.iter())
+                    .map(|(&d, &w)| d + p.l2 * setup.lambda * w)
+                    .collect();
             (p.name, g)
         })
         .collect();
@@ -102,7 +118,15 @@ pub fn check(spec: &str, input: [usize; 3], setup: &CheckSetup) -> Result<Vec<Ch
     let mut rows = Vec::new();
     for (ti, (name, grad)) in analytic.iter().enumerate() {
         let idx = sample(grad.len(), setup.max_per_tensor, &mut rng);
-        let mut row = CheckRow { name: name.clone(), checked: idx.len(), total: grad.len(), kinks: 0, worst_rel: 0.0, analytic: 0.0, numeric: 0.0 };
+        let mut row = CheckRow {
+            name: name.clone(),
+            checked: idx.len(),
+            total: grad.len(),
+            kinks: 0,
+            worst_rel: 0.0,
+            analytic: 0.0,
+            numeric: 0.0,
+        };
         for i in idx {
             let old = net.params_mut()[ti].w[i];
             let numeric = central(|dh| {
@@ -125,7 +149,15 @@ pub fn check(spec: &str, input: [usize; 3], setup: &CheckSetup) -> Result<Vec<Ch
 
     let flat: Vec<f64> = dx.iter().copied().collect();
     let idx = sample(flat.len(), setup.max_per_tensor, &mut rng);
-    let mut row = CheckRow { name: "input".into(), checked: idx.len(), total: flat.len(), kinks: 0, worst_rel: 0.0, analytic: 0.0, numeric: 0.0 };
+    let mut row = CheckRow {
+        name: "input".into(),
+        checked: idx.len(),
+        total: flat.len(),
+        kinks: 0,
+        worst_rel: 0.0,
+        analytic: 0.0,
+        numeric: 0.0,
+    };
     let mut xp = x.clone();
     for i in idx {
         let old = xp[idx4(&xp, i)];

@@ -40,9 +40,21 @@ impl<F: Float> Linear<F> {
         self.x = x.as_standard_layout().iter().copied().collect();
         let mut out = vec![F::zero(); n * self.d_out];
         let ws = self.w.as_slice().expect("parameters are contiguous");
-        gemm(n, self.d_in, self.d_out, &self.x, Op::N, ws, Op::T, F::zero(), &mut out);
+        gemm(
+            n,
+            self.d_in,
+            self.d_out,
+            &self.x,
+            Op::N,
+            ws,
+            Op::T,
+            F::zero(),
+            &mut out,
+        );
         for row in out.chunks_mut(self.d_out) {
-            row.iter_mut().zip(self.b.iter()).for_each(|(o, b)| *o += *b);
+            row.iter_mut()
+                .zip(self.b.iter())
+                .for_each(|(o, b)| *o += *b);
         }
         Array4::from_shape_vec((n, self.d_out, 1, 1), out).expect("n·d_out values")
     }
@@ -53,13 +65,33 @@ impl<F: Float> Linear<F> {
         let d: Vec<F> = dout.iter().copied().collect(); // (n, d_out)
         let dws = self.dw.as_slice_mut().expect("parameters are contiguous");
         // dW (d_out, d_in) += doutᵀ · x
-        gemm(self.d_out, n, self.d_in, &d, Op::T, &self.x, Op::N, F::one(), dws);
+        gemm(
+            self.d_out,
+            n,
+            self.d_in,
+            &d,
+            Op::T,
+            &self.x,
+            Op::N,
+            F::one(),
+            dws,
+        );
         for row in d.chunks(self.d_out) {
             self.db.iter_mut().zip(row).for_each(|(g, v)| *g += *v);
         }
         let mut dx = vec![F::zero(); n * self.d_in];
         let ws = self.w.as_slice().expect("parameters are contiguous");
-        gemm(n, self.d_out, self.d_in, &d, Op::N, ws, Op::N, F::zero(), &mut dx);
+        gemm(
+            n,
+            self.d_out,
+            self.d_in,
+            &d,
+            Op::N,
+            ws,
+            Op::N,
+            F::zero(),
+            &mut dx,
+        );
         Array4::from_shape_vec(self.in_shape, dx).expect("n·d_in values")
     }
 

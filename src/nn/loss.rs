@@ -38,7 +38,11 @@ pub fn argmax<F: Float>(row: &[F]) -> usize {
 }
 
 /// logits: (n, classes), labels: (n) with every label < classes.
-pub fn softmax_cross_entropy<F: Float>(logits: &[F], classes: usize, labels: &[usize]) -> SoftmaxLoss<F> {
+pub fn softmax_cross_entropy<F: Float>(
+    logits: &[F],
+    classes: usize,
+    labels: &[usize],
+) -> SoftmaxLoss<F> {
     let n = labels.len();
     let mut probs = vec![F::zero(); n * classes];
     let mut loss = 0.0f64;
@@ -46,7 +50,11 @@ pub fn softmax_cross_entropy<F: Float>(logits: &[F], classes: usize, labels: &[u
     for (i, &y) in labels.iter().enumerate() {
         let row = &logits[i * classes..(i + 1) * classes];
         let max = row.iter().copied().fold(F::neg_infinity(), F::max).as_f64();
-        let log_sum: f64 = row.iter().map(|&l| (l.as_f64() - max).exp()).sum::<f64>().ln();
+        let log_sum: f64 = row
+            .iter()
+            .map(|&l| (l.as_f64() - max).exp())
+            .sum::<f64>()
+            .ln();
         // −ln p(y) = −(l_y − max − ln Σ exp(l − max))
         loss += log_sum - (row[y].as_f64() - max);
         softmax_into(row, &mut probs[i * classes..(i + 1) * classes]);
@@ -60,7 +68,12 @@ pub fn softmax_cross_entropy<F: Float>(logits: &[F], classes: usize, labels: &[u
         dlogits[i * classes + y] = dlogits[i * classes + y] - F::one();
     }
     dlogits.iter_mut().for_each(|d| *d *= inv_n);
-    SoftmaxLoss { loss: loss / n.max(1) as f64, dlogits, probs, correct }
+    SoftmaxLoss {
+        loss: loss / n.max(1) as f64,
+        dlogits,
+        probs,
+        correct,
+    }
 }
 
 #[cfg(test)]

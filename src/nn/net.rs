@@ -16,6 +16,9 @@ use super::pool::{AvgPool2d, MaxPool2d, PoolGeom};
 use super::relu::Relu;
 use super::spec::{LayerInfo, LayerSpec, Plan, parse, plan};
 
+/// The classifier layer's initial std relative to Glorot.
+const CLASSIFIER_INIT_SCALE: f32 = 0.1;
+
 #[derive(Debug, Clone)]
 pub enum Layer<F: Float> {
     Conv(Conv2d<F>),
@@ -52,11 +55,13 @@ pub struct Network<F: Float = f32> {
 }
 
 fn contiguous_mut<F: Float, D: ndarray::Dimension>(a: &mut ndarray::Array<F, D>) -> &mut [F] {
-    a.as_slice_mut().expect("parameters are kept in standard layout")
+    a.as_slice_mut()
+        .expect("parameters are kept in standard layout")
 }
 
 fn contiguous<F: Float, D: ndarray::Dimension>(a: &ndarray::Array<F, D>) -> &[F] {
-    a.as_slice().expect("parameters are kept in standard layout")
+    a.as_slice()
+        .expect("parameters are kept in standard layout")
 }
 
 impl<F: Float> Network<F> {
@@ -69,28 +74,76 @@ impl<F: Float> Network<F> {
         for pl in &plan.layers {
             let [c, h, w] = pl.in_shape;
             let [c_out, oh, ow] = pl.info.out_shape;
-            let init = if pl.is_followed_by_relu { Init::He } else { Init::Glorot };
+            let init = if pl.is_followed_by_relu {
+                Init::He
+            } else {
+                Init::Glorot
+            };
             let layer = match pl.spec {
-                LayerSpec::Conv { kh, kw, stride, pad, .. } => {
-                    let geom = ConvGeom { c_in: c, h, w, kh, kw, stride, pad, oh, ow };
+                LayerSpec::Conv {
+                    kh,
+                    kw,
+                    stride,
+                    pad,
+                    ..
+                } => {
+                    let geom = ConvGeom {
+                        c_in: c,
+                        h,
+                        w,
+                        kh,
+                        kw,
+                        stride,
+                        pad,
+                        oh,
+                        ow,
+                    };
                     let mut conv = Conv2d::new(geom, c_out);
                     let std = init.std(c * kh * kw, c_out * kh * kw);
                     draw(&mut rng, std, contiguous_mut(&mut conv.w));
                     Layer::Conv(conv)
                 }
                 LayerSpec::Relu => Layer::Relu(Relu::default()),
-                LayerSpec::MaxPool { k, stride } => Layer::MaxPool(MaxPool2d::new(PoolGeom { c, h, w, k, stride, oh, ow })),
-                LayerSpec::AvgPool { k, stride } => Layer::AvgPool(AvgPool2d::new(PoolGeom { c, h, w, k, stride, oh, ow })),
+                LayerSpec::MaxPool { k, stride } => Layer::MaxPool(MaxPool2d::new(PoolGeom {
+                    c,
+                    h,
+                    w,
+                    k,
+                    stride,
+                    oh,
+                    ow,
+                })),
+                LayerSpec::AvgPool { k, stride } => Layer::AvgPool(AvgPool2d::new(PoolGeom {
+                    c,
+                    h,
+                    w,
+                    k,
+                    stride,
+                    oh,
+                    ow,
+                })),
                 LayerSpec::Fc { d_out } => {
                     let mut fc = Linear::new(c * h * w, d_out);
-                    let std = init.std(c * h * w, d_out);
+                    let is_classifier = layers.len() + 1 == plan.layers.len();
+                    // the classifier starts at a tenth of Glorot so the initial logits are small
+                    // and the initial loss is ≈ ln C, whatever the scale of the features below it
+                    let scale = if is_classifier {
+                        CLASSIFIER_INIT_SCALE
+                    } else {
+                        1.0
+                    };
+                    let std = init.std(c * h * w, d_out) * scale;
                     draw(&mut rng, std, contiguous_mut(&mut fc.w));
                     Layer::Linear(fc)
                 }
             };
             layers.push(layer);
         }
-        Ok(Network { spec: spec.to_string(), plan, layers })
+        Ok(Network {
+            spec: spec.to_string(),
+            plan,
+            layers,
+        })
     }
 
     pub fn input_shape(&self) -> [usize; 3] {
@@ -171,7 +224,11 @@ impl<F: Float> Network<F> {
     fn check_labels(&self, n: usize, labels: &[usize]) -> Result<(), NnError> {
         let classes = self.num_classes();
         if labels.len() != n {
-            return Err(NnError::Shape { layer: "labels".into(), expected: format!("{n} labels"), got: labels.len().to_string() });
+            return Err(NnError::Shape {
+                layer: "labels".into(),
+                expected: format!("{n} labels"),
+                got: labels.len().to_string(),
+            });
         }
         if let Some(bad) = labels.iter().find(|&&y| y >= classes) {
             return Err(NnError::Shape {
@@ -187,19 +244,33 @@ impl<F: Float> Network<F> {
     pub fn evaluate(&mut self, x: &Array4<F>, labels: &[usize]) -> Result<SoftmaxLoss<F>, NnError> {
         self.check_labels(x.dim().0, labels)?;
         let logits = self.forward(x)?;
-        Ok(softmax_cross_entropy(contiguous(&logits), self.num_classes(), labels))
+        Ok(softmax_cross_entropy(
+            contiguous(&logits),
+            self.num_classes(),
+            labels,
+        ))
     }
 
     /// Zeroes the gradients, then forward, softmax loss and backward: gradients of the data loss
     /// (averaged over the batch). The L2 term's gradient λ·W is added by the optimiser.
-    pub fn train_batch(&mut self, x: &Array4<F>, labels: &[usize], lambda: F) -> Result<BatchLoss, NnError> {
+    pub fn train_batch(
+        &mut self,
+        x: &Array4<F>,
+        labels: &[usize],
+        lambda: F,
+    ) -> Result<BatchLoss, NnError> {
         self.check_labels(x.dim().0, labels)?;
         self.zero_grad();
         let logits = self.forward(x)?;
         let loss = softmax_cross_entropy(contiguous(&logits), self.num_classes(), labels);
-        let dlogits = Array4::from_shape_vec(logits.dim(), loss.dlogits).expect("one gradient a logit");
+        let dlogits =
+            Array4::from_shape_vec(logits.dim(), loss.dlogits).expect("one gradient a logit");
         self.backward(dlogits, false);
-        Ok(BatchLoss { data_loss: loss.loss, reg_loss: self.reg_loss(lambda), correct: loss.correct })
+        Ok(BatchLoss {
+            data_loss: loss.loss,
+            reg_loss: self.reg_loss(lambda),
+            correct: loss.correct,
+        })
     }
 
     /// λ/2 · Σ‖W‖² over weights; independent of the batch size.
@@ -222,13 +293,35 @@ impl<F: Float> Network<F> {
         for (layer, pl) in self.layers.iter_mut().zip(&self.plan.layers) {
             let name = &pl.info.name;
             let (w, dw, b, db) = match layer {
-                Layer::Conv(c) => (contiguous_mut(&mut c.w), contiguous(&c.dw), contiguous_mut(&mut c.b), contiguous(&c.db)),
-                Layer::Linear(f) => (contiguous_mut(&mut f.w), contiguous(&f.dw), contiguous_mut(&mut f.b), contiguous(&f.db)),
+                Layer::Conv(c) => (
+                    contiguous_mut(&mut c.w),
+                    contiguous(&c.dw),
+                    contiguous_mut(&mut c.b),
+                    contiguous(&c.db),
+                ),
+                Layer::Linear(f) => (
+                    contiguous_mut(&mut f.w),
+                    contiguous(&f.dw),
+                    contiguous_mut(&mut f.b),
+                    contiguous(&f.db),
+                ),
                 _ => continue,
             };
             let (w_shape, b_len) = layer_ref_shape(&pl.spec, pl.in_shape);
-            out.push(ParamMut { name: format!("{name}.weight"), shape: w_shape, w, dw, l2: F::one() });
-            out.push(ParamMut { name: format!("{name}.bias"), shape: vec![b_len], w: b, dw: db, l2: F::zero() });
+            out.push(ParamMut {
+                name: format!("{name}.weight"),
+                shape: w_shape,
+                w,
+                dw,
+                l2: F::one(),
+            });
+            out.push(ParamMut {
+                name: format!("{name}.bias"),
+                shape: vec![b_len],
+                w: b,
+                dw: db,
+                l2: F::zero(),
+            });
         }
         out
     }
@@ -252,15 +345,24 @@ impl<F: Float> Network<F> {
     }
 
     /// Loads every parameter by name; a missing tensor or a wrong shape is an error naming it.
-    pub fn load_tensors(&mut self, find: impl Fn(&str) -> Option<(Vec<usize>, Vec<F>)>) -> Result<(), NnError> {
+    pub fn load_tensors(
+        &mut self,
+        find: impl Fn(&str) -> Option<(Vec<usize>, Vec<F>)>,
+    ) -> Result<(), NnError> {
         for p in self.params_mut() {
             let Some((shape, values)) = find(&p.name) else {
-                return Err(NnError::Tensor { name: p.name, problem: "missing from the checkpoint".into() });
+                return Err(NnError::Tensor {
+                    name: p.name,
+                    problem: "missing from the checkpoint".into(),
+                });
             };
             if shape != p.shape || values.len() != p.w.len() {
                 return Err(NnError::Tensor {
                     name: p.name,
-                    problem: format!("shape {shape:?} in the checkpoint, {:?} in this network", p.shape),
+                    problem: format!(
+                        "shape {shape:?} in the checkpoint, {:?} in this network",
+                        p.shape
+                    ),
                 });
             }
             p.w.copy_from_slice(&values);
@@ -285,7 +387,9 @@ impl Network<f32> {
 fn draw<F: Float>(rng: &mut ChaCha8Rng, std: f32, out: &mut [F]) {
     let mut tmp = vec![0.0f32; out.len()];
     fill_normal(rng, std, &mut tmp);
-    out.iter_mut().zip(&tmp).for_each(|(o, &v)| *o = F::of(v as f64));
+    out.iter_mut()
+        .zip(&tmp)
+        .for_each(|(o, &v)| *o = F::of(v as f64));
 }
 
 /// (weight shape, bias length) of a conv or fc layer.

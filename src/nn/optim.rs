@@ -49,7 +49,11 @@ impl Sgd {
                     let g = dw + decay * *w;
                     let v_prev = *v;
                     *v = mu * *v - lr * g;
-                    let delta = if cfg.is_nesterov { -mu * v_prev + (1.0 + mu) * *v } else { *v };
+                    let delta = if cfg.is_nesterov {
+                        -mu * v_prev + (1.0 + mu) * *v
+                    } else {
+                        *v
+                    };
                     *w += delta;
                     w_sq += (*w as f64).powi(2);
                     g_sq += (g as f64).powi(2);

@@ -41,7 +41,11 @@ fn contiguous<F: Float>(x: &Array4<F>) -> std::borrow::Cow<'_, [F]> {
 
 impl MaxPool2d {
     pub fn new(geom: PoolGeom) -> MaxPool2d {
-        MaxPool2d { geom, argmax: Vec::new(), n: 0 }
+        MaxPool2d {
+            geom,
+            argmax: Vec::new(),
+            n: 0,
+        }
     }
 
     /// # Shapes
@@ -170,28 +174,55 @@ mod tests {
         // 1×1×4×4, k2 s2: out = (4 − 2)/2 + 1 = 2
         let x = Array4::<f32>::from_shape_vec(
             (1, 1, 4, 4),
-            vec![1., 2., 5., 0., 3., 4., 1., 1., 0., 0., 2., 9., 7., 0., 3., 1.],
+            vec![
+                1., 2., 5., 0., 3., 4., 1., 1., 0., 0., 2., 9., 7., 0., 3., 1.,
+            ],
         )
         .unwrap();
-        let g = PoolGeom { c: 1, h: 4, w: 4, k: 2, stride: 2, oh: 2, ow: 2 };
+        let g = PoolGeom {
+            c: 1,
+            h: 4,
+            w: 4,
+            k: 2,
+            stride: 2,
+            oh: 2,
+            ow: 2,
+        };
         let mut pool = MaxPool2d::new(g);
         let out = pool.forward(&x);
-        assert_eq!(out.iter().copied().collect::<Vec<_>>(), vec![4., 5., 7., 9.]);
+        assert_eq!(
+            out.iter().copied().collect::<Vec<_>>(),
+            vec![4., 5., 7., 9.]
+        );
         let dout = Array4::<f32>::from_shape_vec((1, 1, 2, 2), vec![1., 2., 3., 4.]).unwrap();
         let dx = pool.backward(&dout);
-        let want = vec![0., 0., 2., 0., 0., 1., 0., 0., 0., 0., 0., 4., 3., 0., 0., 0.];
+        let want = vec![
+            0., 0., 2., 0., 0., 1., 0., 0., 0., 0., 0., 4., 3., 0., 0., 0.,
+        ];
         assert_eq!(dx.iter().copied().collect::<Vec<_>>(), want);
     }
 
     #[test]
     fn avg_pool_averages() {
         // 1×1×3×3, k2 s1: out = (3 − 2)/1 + 1 = 2; windows overlap
-        let x = Array4::<f32>::from_shape_vec((1, 1, 3, 3), (1..=9).map(|v| v as f32).collect()).unwrap();
-        let g = PoolGeom { c: 1, h: 3, w: 3, k: 2, stride: 1, oh: 2, ow: 2 };
+        let x = Array4::<f32>::from_shape_vec((1, 1, 3, 3), (1..=9).map(|v| v as f32).collect())
+            .unwrap();
+        let g = PoolGeom {
+            c: 1,
+            h: 3,
+            w: 3,
+            k: 2,
+            stride: 1,
+            oh: 2,
+            ow: 2,
+        };
         let mut pool = AvgPool2d::new(g);
         let out = pool.forward(&x);
         // (1+2+4+5)/4 = 3, (2+3+5+6)/4 = 4, (4+5+7+8)/4 = 6, (5+6+8+9)/4 = 7
-        assert_eq!(out.iter().copied().collect::<Vec<_>>(), vec![3., 4., 6., 7.]);
+        assert_eq!(
+            out.iter().copied().collect::<Vec<_>>(),
+            vec![3., 4., 6., 7.]
+        );
         let dx = pool.backward(&Array4::<f32>::ones((1, 1, 2, 2)));
         // the centre is in all four windows: 4 · 1/4 = 1; corners in one: 0.25
         assert_eq!(dx[[0, 0, 1, 1]], 1.0);

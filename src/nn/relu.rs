@@ -11,7 +11,9 @@ pub struct Relu<F: Float> {
 
 impl<F: Float> Default for Relu<F> {
     fn default() -> Self {
-        Relu { out: Array4::zeros((0, 0, 0, 0)) }
+        Relu {
+            out: Array4::zeros((0, 0, 0, 0)),
+        }
     }
 }
 

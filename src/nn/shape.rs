@@ -16,7 +16,10 @@ pub fn out_size(input: usize, kernel: usize, stride: usize, pad: usize) -> Optio
         return None;
     }
     let span = padded - kernel;
-    Some(AxisOut { out: span / stride + 1, dropped: span % stride })
+    Some(AxisOut {
+        out: span / stride + 1,
+        dropped: span % stride,
+    })
 }
 
 /// The rule with the numbers filled in, e.g. `⌊(28 + 2·2 − 5)/1⌋ + 1 = 28`.

@@ -18,11 +18,25 @@ use super::shape::out_size;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LayerSpec {
-    Conv { c_out: usize, kh: usize, kw: usize, stride: usize, pad: usize },
+    Conv {
+        c_out: usize,
+        kh: usize,
+        kw: usize,
+        stride: usize,
+        pad: usize,
+    },
     Relu,
-    MaxPool { k: usize, stride: usize },
-    AvgPool { k: usize, stride: usize },
-    Fc { d_out: usize },
+    MaxPool {
+        k: usize,
+        stride: usize,
+    },
+    AvgPool {
+        k: usize,
+        stride: usize,
+    },
+    Fc {
+        d_out: usize,
+    },
 }
 
 /// A named preset: the spec and the input (c, h, w) it was designed for.
@@ -86,16 +100,29 @@ pub struct LayerInfo {
 }
 
 fn spec_err(token: &str, position: usize, problem: impl Into<String>) -> NnError {
-    NnError::Spec { token: token.to_string(), position, problem: problem.into() }
+    NnError::Spec {
+        token: token.to_string(),
+        position,
+        problem: problem.into(),
+    }
 }
 
-/// Reads `letters digits` and then `letter digits` pairs: `conv8k5x3p2` → ("conv", 8, [(k,5),(x,3),(p,2)]).
-fn split_token(tok: &str) -> Option<(&str, Option<usize>, Vec<(char, usize)>)> {
-    let head_end = tok.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(tok.len());
+/// A token taken apart: `conv8k5x3p2` → ("conv", Some(8), [(k, 5), (x, 3), (p, 2)]).
+type TokenParts<'a> = (&'a str, Option<usize>, Vec<(char, usize)>);
+
+/// Reads `letters digits` and then `letter digits` pairs.
+fn split_token(tok: &str) -> Option<TokenParts<'_>> {
+    let head_end = tok
+        .find(|c: char| !c.is_ascii_alphabetic())
+        .unwrap_or(tok.len());
     let (head, mut rest) = tok.split_at(head_end);
     let number = |s: &str| -> Option<(usize, usize)> {
         let end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-        if end == 0 { None } else { s[..end].parse().ok().map(|v| (v, end)) }
+        if end == 0 {
+            None
+        } else {
+            s[..end].parse().ok().map(|v| (v, end))
+        }
     };
     let mut first = None;
     if let Some((v, used)) = number(rest) {
@@ -114,11 +141,16 @@ fn split_token(tok: &str) -> Option<(&str, Option<usize>, Vec<(char, usize)>)> {
 fn parse_layer(tok: &str, position: usize) -> Result<LayerSpec, NnError> {
     let lower = tok.to_ascii_lowercase();
     let Some((head, first, pairs)) = split_token(&lower) else {
-        return Err(spec_err(tok, position, "expected a layer like conv8k5p2, relu, pool2, avgpool2 or fc10"));
+        return Err(spec_err(
+            tok,
+            position,
+            "expected a layer like conv8k5p2, relu, pool2, avgpool2 or fc10",
+        ));
     };
     let need = |what: &str| spec_err(tok, position, format!("`{head}` needs {what}"));
     let zero = |what: &str| spec_err(tok, position, format!("{what} must be at least 1"));
-    let bad_option = |c: char| spec_err(tok, position, format!("unknown option `{c}` for `{head}`"));
+    let bad_option =
+        |c: char| spec_err(tok, position, format!("unknown option `{c}` for `{head}`"));
     let layer = match head {
         "conv" => {
             let c_out = first.ok_or_else(|| need("a filter count, e.g. conv8k5p2"))?;
@@ -140,7 +172,13 @@ fn parse_layer(tok: &str, position: usize) -> Result<LayerSpec, NnError> {
             if kh == 0 || kw == 0 || stride == 0 {
                 return Err(zero("kernel size and stride"));
             }
-            LayerSpec::Conv { c_out, kh, kw, stride, pad }
+            LayerSpec::Conv {
+                c_out,
+                kh,
+                kw,
+                stride,
+                pad,
+            }
         }
         "relu" if first.is_none() && pairs.is_empty() => LayerSpec::Relu,
         "pool" | "maxpool" | "avgpool" => {
@@ -155,7 +193,11 @@ fn parse_layer(tok: &str, position: usize) -> Result<LayerSpec, NnError> {
             if k == 0 || stride == 0 {
                 return Err(zero("window size and stride"));
             }
-            if head == "avgpool" { LayerSpec::AvgPool { k, stride } } else { LayerSpec::MaxPool { k, stride } }
+            if head == "avgpool" {
+                LayerSpec::AvgPool { k, stride }
+            } else {
+                LayerSpec::MaxPool { k, stride }
+            }
         }
         "fc" if pairs.is_empty() => {
             let d_out = first.ok_or_else(|| need("an output count, e.g. fc10"))?;
@@ -177,10 +219,17 @@ fn parse_layer(tok: &str, position: usize) -> Result<LayerSpec, NnError> {
 
 /// Parses a spec (or a preset name) into its flat list of layers, groups expanded.
 pub fn parse(spec_or_preset: &str) -> Result<Vec<LayerSpec>, NnError> {
-    let text = resolve(spec_or_preset).replace('(', " ( ").replace(')', " ) ").replace(',', " ");
+    let text = resolve(spec_or_preset)
+        .replace('(', " ( ")
+        .replace(')', " ) ")
+        .replace(',', " ");
     let tokens: Vec<&str> = text.split_whitespace().collect();
     if tokens.is_empty() {
-        return Err(spec_err("", 0, "the spec is empty; try `mnist` or `conv8k5p2 relu pool2 fc10`"));
+        return Err(spec_err(
+            "",
+            0,
+            "the spec is empty; try `mnist` or `conv8k5p2 relu pool2 fc10`",
+        ));
     }
     // each open group: where its layers start
     let mut stack: Vec<usize> = Vec::new();
@@ -192,13 +241,21 @@ pub fn parse(spec_or_preset: &str) -> Result<Vec<LayerSpec>, NnError> {
         match tok {
             "(" => stack.push(layers.len()),
             ")" => {
-                let start = stack.pop().ok_or_else(|| spec_err(tok, position, "`)` without a matching `(`"))?;
+                let start = stack
+                    .pop()
+                    .ok_or_else(|| spec_err(tok, position, "`)` without a matching `(`"))?;
                 let times = tokens
                     .get(i + 1)
                     .and_then(|t| t.strip_prefix('x').or_else(|| t.strip_prefix('*')))
                     .and_then(|n| n.parse::<usize>().ok())
                     .filter(|&n| n >= 1)
-                    .ok_or_else(|| spec_err(tok, position, "a group must be followed by its repeat count, e.g. (conv8 relu)x3"))?;
+                    .ok_or_else(|| {
+                        spec_err(
+                            tok,
+                            position,
+                            "a group must be followed by its repeat count, e.g. (conv8 relu)x3",
+                        )
+                    })?;
                 let group: Vec<LayerSpec> = layers[start..].to_vec();
                 for _ in 1..times {
                     layers.extend_from_slice(&group);
@@ -279,7 +336,12 @@ pub fn plan(layers: &[LayerSpec], input: [usize; 3]) -> Result<Plan, NnError> {
         };
         counts[slot] += 1;
         let name = format!("{}{}", ["conv", "relu", "pool", "fc"][slot], counts[slot]);
-        let mut window = |kh: usize, kw: usize, s: usize, p: usize, what: &str| -> Result<(usize, usize, String), NnError> {
+        let mut window = |kh: usize,
+                          kw: usize,
+                          s: usize,
+                          p: usize,
+                          what: &str|
+         -> Result<(usize, usize, String), NnError> {
             let fh = super::shape::formula(h, kh, s, p);
             let fw = super::shape::formula(w, kw, s, p);
             let (Some(oy), Some(ox)) = (out_size(h, kh, s, p), out_size(w, kw, s, p)) else {
@@ -300,47 +362,97 @@ pub fn plan(layers: &[LayerSpec], input: [usize; 3]) -> Result<Plan, NnError> {
                     oy.dropped, ox.dropped
                 ));
             }
-            let formula = if h == w && kh == kw { fh } else { format!("h: {fh}; w: {fw}") };
+            let formula = if h == w && kh == kw {
+                fh
+            } else {
+                format!("h: {fh}; w: {fw}")
+            };
             Ok((oy.out, ox.out, formula))
         };
         let (out_shape, kind, formula, params, flops) = match spec {
-            LayerSpec::Conv { c_out, kh, kw, stride, pad } => {
+            LayerSpec::Conv {
+                c_out,
+                kh,
+                kw,
+                stride,
+                pad,
+            } => {
                 let (oh, ow, formula) = window(kh, kw, stride, pad, "kernel")?;
                 let k = c * kh * kw;
                 let flops = 2 * (c_out * oh * ow * k) as u64;
-                ([c_out, oh, ow], format!("conv {c_out} {kh}×{kw} s{stride} p{pad}"), formula, c_out * k + c_out, flops)
+                (
+                    [c_out, oh, ow],
+                    format!("conv {c_out} {kh}×{kw} s{stride} p{pad}"),
+                    formula,
+                    c_out * k + c_out,
+                    flops,
+                )
             }
             LayerSpec::Relu => (shape, "relu".to_string(), String::new(), 0, 0),
             LayerSpec::MaxPool { k, stride } | LayerSpec::AvgPool { k, stride } => {
                 let (oh, ow, formula) = window(k, k, stride, 0, "pooling window")?;
-                let what = if matches!(spec, LayerSpec::MaxPool { .. }) { "maxpool" } else { "avgpool" };
-                ([c, oh, ow], format!("{what} {k}×{k} s{stride}"), formula, 0, 0)
+                let what = if matches!(spec, LayerSpec::MaxPool { .. }) {
+                    "maxpool"
+                } else {
+                    "avgpool"
+                };
+                (
+                    [c, oh, ow],
+                    format!("{what} {k}×{k} s{stride}"),
+                    formula,
+                    0,
+                    0,
+                )
             }
             LayerSpec::Fc { d_out } => {
                 let d_in = c * h * w;
                 let formula = format!("{c}·{h}·{w} = {d_in} → {d_out}");
-                ([d_out, 1, 1], format!("fc {d_out}"), formula, d_in * d_out + d_out, 2 * (d_in * d_out) as u64)
+                (
+                    [d_out, 1, 1],
+                    format!("fc {d_out}"),
+                    formula,
+                    d_in * d_out + d_out,
+                    2 * (d_in * d_out) as u64,
+                )
             }
         };
         let is_followed_by_relu = matches!(layers.get(i + 1), Some(LayerSpec::Relu));
         planned.push(PlannedLayer {
             spec,
-            info: LayerInfo { name, kind, formula, out_shape, params, flops },
+            info: LayerInfo {
+                name,
+                kind,
+                formula,
+                out_shape,
+                params,
+                flops,
+            },
             in_shape: shape,
             is_followed_by_relu,
         });
         shape = out_shape;
     }
-    Ok(Plan { input, layers: planned, warnings })
+    Ok(Plan {
+        input,
+        layers: planned,
+        warnings,
+    })
 }
 
 /// Parses `CxHxW` (e.g. `3x32x32`) or `HxW` (one channel).
 pub fn parse_input(text: &str) -> Result<[usize; 3], NnError> {
-    let parts: Vec<Option<usize>> = text.split(['x', '×']).map(|p| p.trim().parse().ok()).collect();
+    let parts: Vec<Option<usize>> = text
+        .split(['x', '×'])
+        .map(|p| p.trim().parse().ok())
+        .collect();
     match parts.as_slice() {
         [Some(c), Some(h), Some(w)] => Ok([*c, *h, *w]),
         [Some(h), Some(w)] => Ok([1, *h, *w]),
-        _ => Err(spec_err(text, 0, "an input shape is CxHxW, e.g. 1x28x28 or 3x32x32")),
+        _ => Err(spec_err(
+            text,
+            0,
+            "an input shape is CxHxW, e.g. 1x28x28 or 3x32x32",
+        )),
     }
 }
 
@@ -352,7 +464,16 @@ mod tests {
     fn parses_the_mnist_preset() {
         let layers = parse("mnist").unwrap();
         assert_eq!(layers.len(), 7);
-        assert_eq!(layers[0], LayerSpec::Conv { c_out: 8, kh: 5, kw: 5, stride: 1, pad: 2 });
+        assert_eq!(
+            layers[0],
+            LayerSpec::Conv {
+                c_out: 8,
+                kh: 5,
+                kw: 5,
+                stride: 1,
+                pad: 2
+            }
+        );
         assert_eq!(layers[5], LayerSpec::MaxPool { k: 3, stride: 3 });
         assert_eq!(layers[6], LayerSpec::Fc { d_out: 10 });
     }
@@ -362,7 +483,16 @@ mod tests {
         let layers = parse("seed").unwrap();
         assert_eq!(layers.len(), 16); // 5 × 3 + fc
         let nonsquare = parse("conv4k3x5s2p1 relu fc2").unwrap();
-        assert_eq!(nonsquare[0], LayerSpec::Conv { c_out: 4, kh: 3, kw: 5, stride: 2, pad: 1 });
+        assert_eq!(
+            nonsquare[0],
+            LayerSpec::Conv {
+                c_out: 4,
+                kh: 3,
+                kw: 5,
+                stride: 2,
+                pad: 1
+            }
+        );
     }
 
     #[test]
@@ -408,10 +538,20 @@ mod tests {
 
     #[test]
     fn impossible_specs_name_layer_numbers_and_formula() {
-        let e = plan(&parse("conv8k5 relu pool2 conv8k9 fc10").unwrap(), [1, 12, 12]).unwrap_err().to_string();
+        let e = plan(
+            &parse("conv8k5 relu pool2 conv8k9 fc10").unwrap(),
+            [1, 12, 12],
+        )
+        .unwrap_err()
+        .to_string();
         // 12 → conv k5: 8 → pool2: 4 → conv k9 does not fit 4×4
-        assert!(e.contains("conv2") && e.contains("9×9") && e.contains("4×4") && e.contains("⌊"), "{e}");
-        let e = plan(&parse("conv8k3 relu").unwrap(), [1, 8, 8]).unwrap_err().to_string();
+        assert!(
+            e.contains("conv2") && e.contains("9×9") && e.contains("4×4") && e.contains("⌊"),
+            "{e}"
+        );
+        let e = plan(&parse("conv8k3 relu").unwrap(), [1, 8, 8])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("fcN"), "{e}");
     }
 }
