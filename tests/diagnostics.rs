@@ -459,3 +459,23 @@ fn default_config_is_ten_classes() {
     assert_eq!(DiagnosticsConfig::default().num_classes, 10);
     assert_eq!(ReduceOnPlateau::default().factor, 0.1);
 }
+
+#[test]
+fn rollback_restarts_the_plateau_patience() {
+    let mut d = mnist();
+    d.on_iteration(&iter_stats(1000, 0.4));
+    let mut plateaus = 0;
+    for k in 0..5u64 {
+        let v = if k == 0 { 0.300 } else { 0.31 };
+        let e = eval_stats(1500 * (k + 1), (0.25, 0.95), (v, 0.93));
+        plateaus += of_kind(&d.on_evaluation(&e), DiagnosticKind::Plateau).len();
+    }
+    assert_eq!(
+        plateaus, 0,
+        "four evaluations without improvement are within patience"
+    );
+    d.reset_after_rollback();
+    // Back at the best weights: the same val loss again is not a fifth bad evaluation.
+    let e = eval_stats(1500, (0.25, 0.95), (0.300, 0.93));
+    assert!(of_kind(&d.on_evaluation(&e), DiagnosticKind::Plateau).is_empty());
+}

@@ -254,12 +254,16 @@ impl Diagnostics {
             .collect()
     }
 
-    /// Forgets the divergence state and the loss windows; the reference loss and history stay.
+    /// Forgets the divergence state, the loss windows and the evaluation trends: the restored
+    /// weights start new ones. The reference loss, the best validation loss and latches stay.
     pub fn reset_after_rollback(&mut self) {
         self.has_diverged = false;
         self.recent_losses.clear();
         self.lr_window.clear();
         self.lr_window_rate = None;
+        self.history.clear();
+        // The restored checkpoint is the best: patience starts again from it.
+        self.evals_since_best = 0;
     }
 
     /// True when the condition of `kind` about `subject` should be reported now.
@@ -364,7 +368,7 @@ mod tests {
     #[test]
     fn chance_loss_is_ln_c() {
         let c = DiagnosticsConfig::new(10).chance_loss().unwrap_or(0.0);
-        assert!((c - 2.302_585).abs() < 1e-5);
+        assert!((c - std::f32::consts::LN_10).abs() < 1e-6);
         assert_eq!(DiagnosticsConfig::new(1).chance_loss(), None);
     }
 }
