@@ -1,0 +1,234 @@
+//! Checks on each evaluation: overfitting, underfitting, a validation plateau.
+
+use super::{Diagnostics, EvalPoint, MAX_HISTORY, arrow_list, diagnostic, iteration_list, sci};
+use crate::train::events::{Diagnostic, DiagnosticKind, EvalStats, Severity};
+
+/// λ and learning-rate steps go by a third of a decade, the usual search grid.
+const KNOB_STEP: f32 = 3.0;
+/// A common first L2 strength for a small ConvNet when λ is 0.
+const FIRST_LAMBDA: f32 = 1e-4;
+/// A plateau decays the rate ÷10, as PyTorch's ReduceLROnPlateau does by default.
+const PLATEAU_DECAY: f32 = 10.0;
+
+impl Diagnostics {
+    /// Adds an evaluation to the history and updates the best validation loss.
+    pub(super) fn record_evaluation(&mut self, e: &EvalStats) {
+        if e.is_best {
+            self.best_checkpoint = Some(e.iteration);
+        }
+        let values = [e.train_loss, e.train_accuracy, e.val_loss, e.val_accuracy];
+        if values.iter().any(|v| !v.is_finite()) {
+            // A broken evaluation counts as no improvement and is kept out of every trend.
+            self.evals_since_best += 1;
+            return;
+        }
+        self.history.push_back(EvalPoint {
+            iteration: e.iteration,
+            train_loss: e.train_loss,
+            train_accuracy: e.train_accuracy,
+            val_loss: e.val_loss,
+            val_accuracy: e.val_accuracy,
+        });
+        while self.history.len() > MAX_HISTORY {
+            self.history.pop_front();
+        }
+        let threshold = 1.0 - self.cfg.plateau_min_relative_delta;
+        match self.best_val {
+            Some((best, _)) if e.val_loss >= best * threshold => self.evals_since_best += 1,
+            _ => {
+                self.best_val = Some((e.val_loss, e.iteration));
+                self.evals_since_best = 0;
+            }
+        }
+    }
+
+    /// The last `n + 1` evaluations, oldest first, if there are that many.
+    fn last_evaluations(&self, n: usize) -> Option<Vec<EvalPoint>> {
+        let len = self.history.len();
+        (len > n).then(|| self.history.iter().skip(len - n - 1).copied().collect())
+    }
+
+    /// Validation loss rising while training loss falls, or a wide and widening accuracy gap.
+    fn overfit_evidence(&self) -> Option<String> {
+        let span = self.last_evaluations(self.cfg.overfit_rises)?;
+        let (first, last) = (span.first()?, span.last()?);
+        let is_rising = span.windows(2).all(|w| w[1].val_loss > w[0].val_loss);
+        let rise = (last.val_loss - first.val_loss) / first.val_loss;
+        if is_rising && rise >= self.cfg.overfit_min_rise && last.train_loss < first.train_loss {
+            return Some(format!(
+                "val loss {} at iterations {} while train loss fell {:.3} → {:.3}",
+                arrow_list(span.iter().map(|p| p.val_loss)),
+                iteration_list(span.iter().map(|p| p.iteration)),
+                first.train_loss,
+                last.train_loss
+            ));
+        }
+        let gap = |p: &EvalPoint| p.train_accuracy - p.val_accuracy;
+        let is_wide = gap(last) > self.cfg.overfit_gap;
+        let is_widening = gap(last) - gap(first) >= self.cfg.overfit_gap_growth;
+        (is_wide && is_widening).then(|| {
+            format!(
+                "train accuracy {:.1}% vs val {:.1}% at iteration {}: a gap of {:.1} points, up \
+                 from {:.1} at iteration {}",
+                100.0 * last.train_accuracy,
+                100.0 * last.val_accuracy,
+                last.iteration,
+                100.0 * gap(last),
+                100.0 * gap(first),
+                first.iteration
+            )
+        })
+    }
+
+    pub(super) fn check_overfitting(&mut self, iteration: u64) -> Option<Diagnostic> {
+        let evidence = self.overfit_evidence();
+        if !self.gate(DiagnosticKind::Overfitting, "", evidence.is_some()) {
+            return None;
+        }
+        let mut actions = Vec::new();
+        match self.knobs {
+            Some(k) if k.lambda > 0.0 => actions.push(format!(
+                "raise λ ×{KNOB_STEP} ({} → {})",
+                sci(k.lambda),
+                sci(k.lambda * KNOB_STEP)
+            )),
+            Some(_) => actions.push(format!("turn on L2 with λ = {}", sci(FIRST_LAMBDA))),
+            None => actions.push(format!("raise λ ×{KNOB_STEP}")),
+        }
+        let knobs = self.knobs;
+        if knobs.is_some_and(|k| !k.augment_crop) {
+            actions.push("enable random crops".to_string());
+        }
+        if knobs.is_some_and(|k| !k.augment_flip) {
+            actions.push("enable h-flips (if mirror images keep their class)".to_string());
+        }
+        actions.push(format!("or {}", self.rollback_hint()));
+        Some(diagnostic(
+            iteration,
+            DiagnosticKind::Overfitting,
+            Severity::Warn,
+            "overfitting: validation is getting worse while training improves".to_string(),
+            evidence.unwrap_or_default(),
+            actions.join(", "),
+        ))
+    }
+
+    /// Skill of an accuracy: 0 at chance (1/C), 1 at 100%.
+    fn skill(&self, accuracy: f32) -> f32 {
+        let chance = self.cfg.chance_accuracy();
+        (accuracy - chance) / (1.0 - chance)
+    }
+
+    /// A flat training loss with training and validation accuracy both poor and close.
+    fn underfit_evidence(&self) -> Option<String> {
+        if self.cfg.num_classes < 2 {
+            return None;
+        }
+        let span = self.last_evaluations(self.cfg.underfit_window)?;
+        let (first, last) = (span.first()?, span.last()?);
+        let drop = (first.train_loss - last.train_loss) / first.train_loss;
+        let is_flat = drop < self.cfg.underfit_flat_relative;
+        let is_poor = self.skill(last.train_accuracy) < self.cfg.underfit_skill;
+        let is_close = last.train_accuracy - last.val_accuracy < self.cfg.underfit_max_gap;
+        let chance = self.cfg.chance_accuracy();
+        let fit_level = chance + self.cfg.underfit_skill * (1.0 - chance);
+        (is_flat && is_poor && is_close).then(|| {
+            format!(
+                "train accuracy {:.1}% and val {:.1}% at iteration {} (chance {:.1}%, below \
+                 {:.1}%); train loss flat {:.3} → {:.3} over iterations {}–{}",
+                100.0 * last.train_accuracy,
+                100.0 * last.val_accuracy,
+                last.iteration,
+                100.0 * chance,
+                100.0 * fit_level,
+                first.train_loss,
+                last.train_loss,
+                first.iteration,
+                last.iteration
+            )
+        })
+    }
+
+    pub(super) fn check_underfitting(&mut self, iteration: u64) -> Option<Diagnostic> {
+        let evidence = self.underfit_evidence();
+        if !self.gate(DiagnosticKind::Underfitting, "", evidence.is_some()) {
+            return None;
+        }
+        let mut actions = vec!["add capacity (more filters or another conv layer)".to_string()];
+        if let Some(lr) = self.learning_rate() {
+            actions.push(format!(
+                "raise the learning rate ×{KNOB_STEP} ({} → {})",
+                sci(lr),
+                sci(lr * KNOB_STEP)
+            ));
+        }
+        match self.knobs {
+            Some(k) if k.lambda > 0.0 => actions.push(format!(
+                "lower λ ÷{KNOB_STEP} ({} → {})",
+                sci(k.lambda),
+                sci(k.lambda / KNOB_STEP)
+            )),
+            Some(_) => {}
+            None => actions.push(format!("lower λ ÷{KNOB_STEP}")),
+        }
+        if self.knobs.is_some_and(|k| k.augment_crop || k.augment_flip) {
+            actions.push("or turn augmentation off until it fits".to_string());
+        }
+        Some(diagnostic(
+            iteration,
+            DiagnosticKind::Underfitting,
+            Severity::Warn,
+            "underfitting: training and validation are both poor".to_string(),
+            evidence.unwrap_or_default(),
+            actions.join(", "),
+        ))
+    }
+
+    /// No validation improvement for `plateau_patience` evaluations, unless it is overfitting.
+    pub(super) fn check_plateau(&mut self, iteration: u64) -> Option<Diagnostic> {
+        let is_stalled = self.evals_since_best >= self.cfg.plateau_patience;
+        let holds = is_stalled && self.overfit_evidence().is_none();
+        if !self.gate(DiagnosticKind::Plateau, "", holds) {
+            return None;
+        }
+        let last = self.history.back().copied();
+        let mut evidence = match self.best_val {
+            Some((best, at)) => format!("best val loss {best:.3} at iteration {at}"),
+            None => "no finite val loss yet".to_string(),
+        };
+        evidence.push_str(&format!(
+            "; no improvement beyond {:.1}% in the {} evaluations since",
+            100.0 * self.cfg.plateau_min_relative_delta,
+            self.evals_since_best
+        ));
+        if let Some(p) = last {
+            evidence.push_str(&format!(
+                " (latest {:.3} at iteration {})",
+                p.val_loss, p.iteration
+            ));
+        }
+        let is_poor = last.is_some_and(|p| self.skill(p.train_accuracy) < self.cfg.underfit_skill);
+        let suggestion = match (self.learning_rate(), is_poor) {
+            (Some(lr), true) => format!(
+                "training is still poor: raise the learning rate ×{KNOB_STEP} ({} → {})",
+                sci(lr),
+                sci(lr * KNOB_STEP)
+            ),
+            (Some(lr), false) => format!(
+                "decay the learning rate ÷{PLATEAU_DECAY} ({} → {}), or stop and {}",
+                sci(lr),
+                sci(lr / PLATEAU_DECAY),
+                self.rollback_hint()
+            ),
+            (None, _) => format!("decay the learning rate ÷{PLATEAU_DECAY}, or stop"),
+        };
+        Some(diagnostic(
+            iteration,
+            DiagnosticKind::Plateau,
+            Severity::Warn,
+            "plateau: the validation loss stopped improving".to_string(),
+            evidence,
+            suggestion,
+        ))
+    }
+}
