@@ -1,0 +1,113 @@
+//! The run configuration: every flag of `convtop train`, also readable from a TOML file (flags
+//! override it) and written, resolved, into the run directory.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::error::TrainError;
+use super::events::Knobs;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    /// `embedded`, `idx:DIR`, `cifar10:DIR` or `folder:DIR`.
+    pub data: String,
+    /// A preset (`mnist`, `cifar`, `seed`, `vggish`) or a spec such as `conv8k5p2 relu pool2 fc10`;
+    /// empty picks `mnist` for grey 28×28 data and `cifar` otherwise.
+    pub net: String,
+    pub epochs: u32,
+    pub lr: f32,
+    pub lambda: f32,
+    pub momentum: f32,
+    pub nesterov: bool,
+    pub batch: usize,
+    /// Crop mode: `none`, `padN` (pad and crop back) or `WxH` (a smaller window; centre at evaluation).
+    pub crop: String,
+    /// Horizontal flips; unset: on for colour images, off for grey digits.
+    pub flip: Option<bool>,
+    /// `none`, `mean-image`, `channel-mean`, `standardize`, `pca-whiten`, `zca-whiten`.
+    pub preprocess: String,
+    pub val_frac: f64,
+    pub seed: u64,
+    /// Where run directories are created.
+    pub run_dir: PathBuf,
+    /// Evaluate every this many iterations; 0 = once an epoch.
+    pub eval_every: u64,
+    /// Resize every image of a folder source to `WxH`.
+    pub resize: Option<String>,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            data: "embedded".into(),
+            net: String::new(),
+            epochs: 3,
+            lr: 0.01,
+            lambda: 1e-4,
+            momentum: 0.9,
+            nesterov: false,
+            batch: 64,
+            crop: "none".into(),
+            flip: None,
+            preprocess: "channel-mean".into(),
+            val_frac: 0.1,
+            seed: 1,
+            run_dir: PathBuf::from("runs"),
+            eval_every: 0,
+            resize: None,
+        }
+    }
+}
+
+impl TrainConfig {
+    pub fn from_toml_file(path: &Path) -> Result<TrainConfig, TrainError> {
+        let text = std::fs::read_to_string(path).map_err(|source| TrainError::Io { path: path.to_path_buf(), source })?;
+        toml::from_str(&text).map_err(|e| TrainError::Config { problem: format!("{}: {e}", path.display()) })
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# could not serialise the configuration: {e}\n"))
+    }
+
+    /// The knob values a run starts with.
+    pub fn knobs(&self, is_flip_on: bool, is_crop_on: bool) -> Knobs {
+        Knobs {
+            learning_rate: self.lr,
+            lambda: self.lambda,
+            momentum: self.momentum,
+            is_nesterov: self.nesterov,
+            batch_size: self.batch,
+            augment_crop: is_crop_on,
+            augment_flip: is_flip_on,
+        }
+    }
+
+    /// Checks the numbers before anything is loaded.
+    pub fn validate(&self) -> Result<(), TrainError> {
+        let bad = |problem: String| Err(TrainError::Config { problem });
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return bad(format!("learning rate {} must be a positive number (try 0.01)", self.lr));
+        }
+        if !(self.lambda.is_finite() && self.lambda >= 0.0) {
+            return bad(format!("λ {} must be zero or positive (try 1e-4)", self.lambda));
+        }
+        if !(0.0..1.0).contains(&self.momentum) {
+            return bad(format!("momentum {} must be in [0, 1) (try 0.9)", self.momentum));
+        }
+        if self.batch == 0 || self.batch > MAX_BATCH {
+            return bad(format!("batch size {} must be between 1 and {MAX_BATCH}", self.batch));
+        }
+        if !(0.0..1.0).contains(&self.val_frac) {
+            return bad(format!("validation fraction {} must be in [0, 1) (try 0.1)", self.val_frac));
+        }
+        if self.epochs == 0 {
+            return bad("epochs must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// Larger batches only cost memory on a CPU and stop being mini-batch SGD.
+pub const MAX_BATCH: usize = 4096;
