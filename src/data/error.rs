@@ -1,0 +1,82 @@
+//! Every way loading, splitting or preprocessing data can fail; each message names the file (or
+//! the value) and what is wrong, and where it helps, what to do.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {problem}")]
+    Format { path: PathBuf, problem: String },
+    #[error(
+        "{path} is not an image the `image` crate can read ({source}); remove it or convert it"
+    )]
+    NotImage {
+        path: PathBuf,
+        source: image::ImageError,
+    },
+    #[error(
+        "{images} holds {n_images} images but {labels} holds {n_labels} labels; the two files must come from the same release"
+    )]
+    CountMismatch {
+        images: PathBuf,
+        labels: PathBuf,
+        n_images: usize,
+        n_labels: usize,
+    },
+    #[error("{path}: label {label} of item {index} is out of range 0..{num_classes}")]
+    LabelOutOfRange {
+        path: PathBuf,
+        index: usize,
+        label: usize,
+        num_classes: usize,
+    },
+    #[error("class folder {path} holds no image files; add images or remove the folder")]
+    EmptyClass { path: PathBuf },
+    #[error(
+        "{path} is {got_w}x{got_h} but earlier images are {want_w}x{want_h}; images of mixed sizes need --resize WxH"
+    )]
+    MixedSizes {
+        path: PathBuf,
+        want_w: usize,
+        want_h: usize,
+        got_w: usize,
+        got_h: usize,
+    },
+    #[error("{path}: {what} not found; {hint}")]
+    NotFound {
+        path: PathBuf,
+        what: String,
+        hint: String,
+    },
+    #[error("invalid {what} {value:?}: {problem}")]
+    Spec {
+        what: &'static str,
+        value: String,
+        problem: String,
+    },
+    #[error("cannot split: {problem}")]
+    Split { problem: String },
+    #[error("preprocessing: {problem}")]
+    Preprocess { problem: String },
+}
+
+impl DataError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> DataError {
+        DataError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn format(path: impl Into<PathBuf>, problem: impl Into<String>) -> DataError {
+        DataError::Format {
+            path: path.into(),
+            problem: problem.into(),
+        }
+    }
+}
