@@ -1,3 +1,33 @@
-fn main() {
-    println!("convtop: under construction");
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+use convtop::cli::{self, args::Cli, args::Cmd};
+use convtop::nn::gradcheck::CheckSetup;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => cli::train_interactive(&cli.train),
+        Some(Cmd::Train(a)) => {
+            if a.headless || !std::io::stdout().is_terminal() {
+                cli::train_headless(&a)
+            } else {
+                cli::train_interactive(&a)
+            }
+        }
+        Some(Cmd::Inspect { net, input }) => cli::inspect(&net, input.as_deref(), &mut std::io::stdout()).map(|()| 0),
+        Some(Cmd::Gradcheck { net, input, batch, tolerance, samples, seed }) => {
+            let setup = CheckSetup { batch, lambda: 1e-3, seed, max_per_tensor: samples };
+            cli::gradcheck(&net, input.as_deref(), &setup, tolerance, &mut std::io::stdout()).map(|ok| if ok { 0 } else { 1 })
+        }
+        Some(Cmd::Eval { checkpoint, split }) => cli::eval(&checkpoint, &split, &mut std::io::stdout()).map(|()| 0),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(e) => {
+            eprintln!("convtop: {e:#}");
+            ExitCode::from(2)
+        }
+    }
 }

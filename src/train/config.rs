@@ -36,6 +36,9 @@ pub struct TrainConfig {
     pub eval_every: u64,
     /// Resize every image of a folder source to `WxH`.
     pub resize: Option<String>,
+    /// Also write the last checkpoint every this many iterations; 0 = only at the end of each
+    /// epoch, on request and when stopping.
+    pub checkpoint_every: u64,
 }
 
 impl Default for TrainConfig {
@@ -57,6 +60,7 @@ impl Default for TrainConfig {
             run_dir: PathBuf::from("runs"),
             eval_every: 0,
             resize: None,
+            checkpoint_every: 0,
         }
     }
 }

@@ -46,7 +46,7 @@ impl Knob {
 }
 
 /// The knob values the trainer is actually using.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct Knobs {
     pub learning_rate: f32,
     pub lambda: f32,
@@ -123,7 +123,7 @@ impl RunState {
 }
 
 /// Sent once when the trainer starts, before any other event.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct RunInfo {
     pub run_id: String,
     pub run_dir: String,

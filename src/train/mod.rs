@@ -1,6 +1,19 @@
-//! The trainer: a background thread that owns the network, steered by `Command`s, reporting `Event`s.
+//! The trainer: a background thread that owns the network, steered by `Command`s, reporting
+//! `Event`s; the run directory; diagnostics; the headless driver. No UI dependency.
 
+pub mod checkpoint;
+pub mod config;
 pub mod diagnostics;
+pub mod error;
 pub mod events;
+pub mod headless;
+pub mod rundir;
+pub mod setup;
+pub mod snapshot;
+pub mod trainer;
 
+pub use config::TrainConfig;
+pub use error::TrainError;
 pub use events::*;
+pub use setup::{Run, load_run, new_run, resume_run};
+pub use trainer::{TrainerHandle, spawn};

@@ -1,0 +1,123 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "convtop",
+    version,
+    about = "top for ConvNet training: train a small ConvNet on the CPU and watch and steer it live",
+    long_about = "With no subcommand, convtop opens the dashboard and trains the `mnist` network on the embedded \
+                  MNIST subset. Every `train` flag works here too, e.g. `convtop --net cifar --data folder:DIR`."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Cmd>,
+    #[command(flatten)]
+    pub train: TrainArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Train a network (the dashboard on a terminal, headless otherwise or with --headless).
+    Train(TrainArgs),
+    /// Print every layer of a network spec: the output-size formula, shape, parameters, FLOPs.
+    Inspect {
+        /// A preset (mnist, cifar, seed, vggish) or a spec such as "conv8k5p2 relu pool2 fc10".
+        #[arg(long, default_value = "mnist")]
+        net: String,
+        /// Input shape CxHxW; defaults to the preset's, or 1x28x28.
+        #[arg(long)]
+        input: Option<String>,
+    },
+    /// Check analytic gradients against f64 central differences, layer by layer.
+    Gradcheck {
+        #[arg(long, default_value = "mnist")]
+        net: String,
+        #[arg(long)]
+        input: Option<String>,
+        #[arg(long, default_value_t = 2)]
+        batch: usize,
+        /// Largest worst-case relative error accepted (deep nets cross ReLU kinks: ~1e-4 is normal).
+        #[arg(long, default_value_t = 1e-3)]
+        tolerance: f64,
+        /// At most this many entries checked per tensor.
+        #[arg(long, default_value_t = 100)]
+        samples: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Loss and accuracy of a checkpoint on the validation (or training) split.
+    Eval {
+        /// A run directory or a checkpoint file inside one.
+        #[arg(long)]
+        checkpoint: PathBuf,
+        #[arg(long, default_value = "val", value_parser = ["val", "train"])]
+        split: String,
+    },
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct TrainArgs {
+    /// Data: embedded (default), idx:DIR, cifar10:DIR or folder:DIR.
+    #[arg(long)]
+    pub data: Option<String>,
+    /// Network: a preset (mnist, cifar, seed, vggish) or a spec ("conv8k5p2 relu pool2 fc10").
+    #[arg(long)]
+    pub net: Option<String>,
+    #[arg(long)]
+    pub epochs: Option<u32>,
+    /// Learning rate.
+    #[arg(long)]
+    pub lr: Option<f32>,
+    /// L2 regularisation strength λ (loss += λ/2·Σ‖W‖²).
+    #[arg(long)]
+    pub lambda: Option<f32>,
+    #[arg(long)]
+    pub momentum: Option<f32>,
+    /// Nesterov momentum instead of classical.
+    #[arg(long)]
+    pub nesterov: bool,
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Augmentation: comma-separated crop mode and flips, e.g. "pad2", "24x24,flip", "none", "noflip".
+    #[arg(long)]
+    pub augment: Option<String>,
+    /// none, mean-image, channel-mean (default), standardize, pca-whiten, zca-whiten.
+    #[arg(long)]
+    pub preprocess: Option<String>,
+    /// Fraction of the training data held out for validation (stratified).
+    #[arg(long)]
+    pub val_frac: Option<f64>,
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Where run directories are created (default ./runs).
+    #[arg(long)]
+    pub run_dir: Option<PathBuf>,
+    /// Evaluate every N iterations instead of once an epoch.
+    #[arg(long)]
+    pub eval_every: Option<u64>,
+    /// Also write the last checkpoint every N iterations (default: each epoch and on stop).
+    #[arg(long)]
+    pub checkpoint_every: Option<u64>,
+    /// Resize the images of a folder source to WxH.
+    #[arg(long)]
+    pub resize: Option<String>,
+    /// A TOML file with any of these settings; flags override it.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Continue the run in this directory from its last checkpoint.
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
+    /// No dashboard: log to stdout (chosen automatically when stdout is not a terminal).
+    #[arg(long)]
+    pub headless: bool,
+    /// Plain ASCII drawing, no colour (also NO_COLOR or TERM=dumb).
+    #[arg(long)]
+    pub ascii: bool,
+    /// Dashboard frame rate limit.
+    #[arg(long, default_value_t = 10)]
+    pub fps: u32,
+}

@@ -1,0 +1,193 @@
+//! What each subcommand does, between the parsed arguments and the library.
+
+pub mod args;
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use anyhow::{Context, Result, bail};
+
+use crate::nn::gradcheck::{CheckSetup, check};
+use crate::nn::spec::{parse, parse_input, plan, preset};
+use crate::train::rundir::{BEST_CHECKPOINT, LAST_CHECKPOINT};
+use crate::train::{self, TrainConfig};
+use args::TrainArgs;
+
+/// The configuration: defaults, then the `--config` file, then the flags.
+pub fn train_config(a: &TrainArgs) -> Result<TrainConfig> {
+    let mut c = match &a.config {
+        Some(path) => TrainConfig::from_toml_file(path)?,
+        None => TrainConfig::default(),
+    };
+    if let Some(v) = &a.data {
+        c.data = v.clone();
+    }
+    if let Some(v) = &a.net {
+        c.net = v.clone();
+    }
+    if let Some(v) = a.epochs {
+        c.epochs = v;
+    }
+    if let Some(v) = a.lr {
+        c.lr = v;
+    }
+    if let Some(v) = a.lambda {
+        c.lambda = v;
+    }
+    if let Some(v) = a.momentum {
+        c.momentum = v;
+    }
+    if a.nesterov {
+        c.nesterov = true;
+    }
+    if let Some(v) = a.batch {
+        c.batch = v;
+    }
+    if let Some(v) = &a.augment {
+        for item in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            match item {
+                "flip" => c.flip = Some(true),
+                "noflip" => c.flip = Some(false),
+                crop => c.crop = crop.to_string(),
+            }
+        }
+    }
+    if let Some(v) = &a.preprocess {
+        c.preprocess = v.clone();
+    }
+    if let Some(v) = a.val_frac {
+        c.val_frac = v;
+    }
+    if let Some(v) = a.seed {
+        c.seed = v;
+    }
+    if let Some(v) = &a.run_dir {
+        c.run_dir = v.clone();
+    }
+    if let Some(v) = a.eval_every {
+        c.eval_every = v;
+    }
+    if let Some(v) = a.checkpoint_every {
+        c.checkpoint_every = v;
+    }
+    if let Some(v) = &a.resize {
+        c.resize = Some(v.clone());
+    }
+    Ok(c)
+}
+
+fn default_input(net: &str) -> [usize; 3] {
+    preset(net.trim()).map_or([1, 28, 28], |p| p.input)
+}
+
+pub fn inspect(net: &str, input: Option<&str>, out: &mut dyn Write) -> Result<()> {
+    let input = match input {
+        Some(s) => parse_input(s)?,
+        None => default_input(net),
+    };
+    let p = plan(&parse(net)?, input)?;
+    writeln!(out, "network {}  input {}×{}×{}", crate::nn::spec::resolve(net), input[0], input[1], input[2])?;
+    writeln!(out, "{:<7} {:<20} {:<44} {:>12} {:>10} {:>12}", "layer", "kind", "out = ⌊(in + 2·pad − k)/stride⌋ + 1", "output", "params", "FLOPs")?;
+    for l in &p.layers {
+        let i = &l.info;
+        let shape = format!("{}×{}×{}", i.out_shape[0], i.out_shape[1], i.out_shape[2]);
+        writeln!(out, "{:<7} {:<20} {:<44} {:>12} {:>10} {:>12}", i.name, i.kind, i.formula, shape, group(i.params as u64), group(i.flops))?;
+    }
+    writeln!(out, "total: {} parameters, {} forward FLOPs an image ({:.2} MFLOP)", group(p.params() as u64), group(p.flops()), p.flops() as f64 / 1e6)?;
+    for w in &p.warnings {
+        writeln!(out, "warning: {w}")?;
+    }
+    Ok(())
+}
+
+/// 1234567 → "1,234,567".
+pub fn group(v: u64) -> String {
+    let s = v.to_string();
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// Returns whether every tensor passed.
+pub fn gradcheck(net: &str, input: Option<&str>, setup: &CheckSetup, tolerance: f64, out: &mut dyn Write) -> Result<bool> {
+    let input = match input {
+        Some(s) => parse_input(s)?,
+        None => default_input(net),
+    };
+    let rows = check(net, input, setup)?;
+    writeln!(out, "gradient check of {} on {}×{}×{}, batch {}, λ {}", net, input[0], input[1], input[2], setup.batch, setup.lambda)?;
+    writeln!(out, "{:<14} {:>9} {:>7} {:>13} {:>14} {:>14}  ", "tensor", "checked", "kinks", "worst rel err", "analytic", "numeric")?;
+    let mut is_ok = true;
+    for r in &rows {
+        let pass = r.worst_rel <= tolerance;
+        is_ok &= pass;
+        writeln!(
+            out,
+            "{:<14} {:>4}/{:<4} {:>7} {:>13.2e} {:>14.6e} {:>14.6e}  {}",
+            r.name,
+            r.checked,
+            r.total,
+            r.kinks,
+            r.worst_rel,
+            r.analytic,
+            r.numeric,
+            if pass { "ok" } else { "FAIL" }
+        )?;
+    }
+    writeln!(out, "{} (tolerance {tolerance:.0e}; entries within ±h of a ReLU kink or pooling tie are skipped as kinks)", if is_ok { "passed" } else { "FAILED" })?;
+    Ok(is_ok)
+}
+
+pub fn eval(checkpoint: &Path, split: &str, out: &mut dyn Write) -> Result<()> {
+    let (dir, file) = if checkpoint.is_dir() {
+        let file = if checkpoint.join(BEST_CHECKPOINT).is_file() { BEST_CHECKPOINT } else { LAST_CHECKPOINT };
+        (checkpoint.to_path_buf(), file.to_string())
+    } else {
+        let dir = checkpoint.parent().map(Path::to_path_buf).unwrap_or_default();
+        let file = checkpoint.file_name().map(|f| f.to_string_lossy().into_owned()).context("a checkpoint file name")?;
+        (dir, file)
+    };
+    let mut run = train::load_run(&dir, None, &file)?;
+    let idx = if split == "val" { run.split.val.clone() } else { run.split.train.clone() };
+    if idx.is_empty() {
+        bail!("the {split} split of {} is empty", dir.display());
+    }
+    let classes = run.data.num_classes();
+    let (loss, acc, _) = train::snapshot::evaluate_split(&mut run, &idx, 256, classes);
+    writeln!(out, "{} ({file}, iteration {}): {split} loss {loss:.4}, accuracy {:.2}% on {} images", dir.display(), run.iteration, acc * 100.0, idx.len())?;
+    Ok(())
+}
+
+/// Trains headless; returns the process exit code (130 after an interrupt).
+pub fn train_headless(a: &TrainArgs) -> Result<i32> {
+    let run = match &a.resume {
+        Some(dir) => train::resume_run(dir, a.epochs)?,
+        None => train::new_run(train_config(a)?)?,
+    };
+    let interrupted = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP] {
+        signal_hook::flag::register(sig, Arc::clone(&interrupted)).context("installing the signal handler")?;
+    }
+    let handle = train::spawn(run)?;
+    let stdout = std::io::stdout();
+    let is_tty = stdout.is_terminal();
+    let outcome = train::headless::run(handle, &mut stdout.lock(), is_tty, interrupted)?;
+    let mut out = stdout.lock();
+    if let Some(best) = outcome.best_val_accuracy {
+        writeln!(out, "best validation accuracy {:.2}%  run {}", best * 100.0, outcome.run_dir)?;
+    }
+    Ok(if outcome.was_interrupted { 130 } else { 0 })
+}
+
+/// The dashboard, when the terminal can show one.
+pub fn train_interactive(a: &TrainArgs) -> Result<i32> {
+    // the dashboard lands with the tui module; until then train headless
+    train_headless(a)
+}
