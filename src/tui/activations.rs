@@ -52,8 +52,7 @@ fn render_input(app: &App, snapshot: &Snapshot, area: Rect, buf: &mut Buffer) {
     ])
     .areas(inner);
     let input = Image::from_pixels(&snapshot.input);
-    let scale = image::fit_scale(input.w, input.h, 1, picture, 8);
-    let (w, h) = input.cells(scale);
+    let (w, h) = image::fit_tile(input.w, input.h, 1, picture, 8, 4, 0);
     let x = picture.x + picture.width.saturating_sub(w) / 2;
     image::render_image(
         &input,
@@ -167,8 +166,7 @@ fn render_maps(app: &App, snapshot: &Snapshot, area: Rect, buf: &mut Buffer) {
         Layout::vertical([Constraint::Fill(1), Constraint::Length(1)]).areas(inner);
     let maps = as_maps(planes);
     let count = maps.c;
-    let scale = image::fit_scale(maps.w, maps.h, count, tiles_area, 4);
-    let tile = ((maps.w * scale) as u16, (maps.h * scale).div_ceil(2) as u16);
+    let tile = image::fit_tile(maps.w, maps.h, count, tiles_area, 4, 6, 0);
     let rects = image::grid(tiles_area, tile, count);
     for (i, rect) in rects.iter().enumerate() {
         let size = maps.h * maps.w;

@@ -117,7 +117,8 @@ pub fn render_loss_chart(app: &App, area: Rect, buf: &mut Buffer) {
         .filter(|e| in_window(e.iteration))
         .map(|e| (e.iteration as f64, y(f64::from(e.val_loss))))
         .collect();
-    let (lo, hi) = bounds(&[&raw, &line, &val], None, None);
+    let floor = if app.is_log_scale { None } else { Some(0.0) };
+    let (lo, hi) = bounds(&[&raw, &line, &val], floor, None);
     let marks: Vec<[(f64, f64); 2]> = app
         .history
         .knob_changes

@@ -24,7 +24,7 @@ fn class_label(app: &App, index: usize, width: usize) -> String {
 
 pub fn render_data(app: &App, area: Rect, buf: &mut Buffer) {
     let classes = app.info.as_ref().map_or(10, |i| i.classes.len().max(1));
-    let matrix_width = (classes as u16 * 5 + 9).min(area.width / 2);
+    let matrix_width = (classes as u16 * 4 + 9).min(area.width / 2);
     let [left, right] =
         Layout::horizontal([Constraint::Fill(1), Constraint::Length(matrix_width)]).areas(area);
     let t = &app.theme;
@@ -48,17 +48,6 @@ pub fn render_data(app: &App, area: Rect, buf: &mut Buffer) {
         }
     }
     render_confusion(app, right, buf);
-}
-
-/// Shrinks large images to half size on small screens so several fit.
-fn tile_scale_cells(planes: &Planes, area: Rect) -> (u16, u16) {
-    let (w, h) = (planes.w.max(1), planes.h.max(1));
-    let (w, h) = if area.height < 30 && w > 16 {
-        (w / 2, h / 2)
-    } else {
-        (w, h)
-    };
-    (w as u16, h.div_ceil(2) as u16)
 }
 
 fn render_samples(app: &App, view: &DataView, area: Rect, buf: &mut Buffer) {
@@ -85,8 +74,7 @@ fn render_samples(app: &App, view: &DataView, area: Rect, buf: &mut Buffer) {
         render_empty(app, "no samples", inner, buf);
         return;
     };
-    let (tw, th) = tile_scale_cells(&first.image, inner);
-    let tw = tw.max(6);
+    let (tw, th) = image::fit_tile(first.image.w, first.image.h, view.samples.len(), inner, 2, 10, 1);
     // One caption row below each image.
     let rects = image::grid(inner, (tw, th + 1), view.samples.len());
     for (sample, rect) in view.samples.iter().zip(&rects) {
@@ -164,7 +152,7 @@ fn render_confusion(app: &App, area: Rect, buf: &mut Buffer) {
         return;
     };
     let max = matrix.iter().flatten().copied().max().unwrap_or(0).max(1);
-    let cell = (max.to_string().len() + 1).max(4);
+    let cell = (max.to_string().len() + 1).max(3);
     let name_width = 5;
     let mut lines = Vec::with_capacity(matrix.len() + 1);
     let mut head = vec![Span::raw(" ".repeat(name_width))];

@@ -96,15 +96,11 @@ pub fn render_filters(app: &App, area: Rect, buf: &mut Buffer) {
     let [tiles_area, legend_area] =
         Layout::vertical([Constraint::Fill(1), Constraint::Length(2)]).areas(inner);
 
-    let per_tile = if app.is_showing_grads { 2 } else { 1 };
-    // A tile holds the filter (and its gradient beside it), so its width is per_tile filters.
-    let tile_w = bank.kw * per_tile + (per_tile - 1);
-    let scale = image::fit_scale(tile_w, bank.kh, bank.c_out, tiles_area, 6);
-    let (fw, fh) = (
-        (bank.kw * scale) as u16,
-        (bank.kh * scale).div_ceil(2) as u16,
-    );
-    let tile = (fw * per_tile as u16 + (per_tile as u16 - 1), fh);
+    let per_tile: u16 = if app.is_showing_grads { 2 } else { 1 };
+    // A tile holds the filter, and its gradient one column to the right when shown.
+    let (tw, fh) = image::fit_tile(bank.kw * per_tile as usize, bank.kh, bank.c_out, tiles_area, 6, 3, 0);
+    let fw = (tw / per_tile).max(1);
+    let tile = (fw * per_tile + (per_tile - 1), fh);
     let rects = image::grid(tiles_area, tile, bank.c_out);
     for (index, rect) in rects.iter().enumerate() {
         let weights = filter_image(bank, &bank.weights, index, is_rgb, false);

@@ -20,7 +20,7 @@ pub fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
     } else {
         app.state.label().to_string()
     };
-    let state_text = format!("{} {} ", t.t("●"), state);
+    let state_text = format!("{} {} ", if t.is_ascii { "*" } else { "●" }, state);
     let state_len = state_text.chars().count() as u16;
     Line::from(Span::styled(state_text, t.state(app.state)))
         .alignment(Alignment::Right)

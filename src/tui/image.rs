@@ -123,16 +123,6 @@ impl Image {
     fn at(&self, x: usize, y: usize) -> [f32; 3] {
         self.pixels.get(y * self.w + x).copied().unwrap_or([0.0; 3])
     }
-
-    /// The cell size an image takes at an integer scale: w·s columns, ⌈h·s/2⌉ rows.
-    pub fn cells(&self, scale: usize) -> (u16, u16) {
-        let cols = self.w * scale;
-        let rows = (self.h * scale).div_ceil(2);
-        (
-            cols.min(u16::MAX as usize) as u16,
-            rows.min(u16::MAX as usize) as u16,
-        )
-    }
 }
 
 pub fn range(values: &[f32]) -> (f32, f32) {
@@ -270,16 +260,30 @@ pub fn grid(area: Rect, tile: (u16, u16), count: usize) -> Vec<Rect> {
         .collect()
 }
 
-/// The largest scale (up to `max_scale`) at which `count` tiles of `image`'s size fit in `area`.
-pub fn fit_scale(w: usize, h: usize, count: usize, area: Rect, max_scale: usize) -> usize {
-    (1..=max_scale)
-        .rev()
-        .find(|&s| {
-            let tw = (w * s) as u16;
-            let th = (h * s).div_ceil(2) as u16;
-            grid(area, (tw, th), count).len() == count
-        })
-        .unwrap_or(1)
+/// The largest tile (columns, rows) for a w×h-pixel image, two pixel rows a cell, such that
+/// `count` tiles (each with `extra_rows` below it for a caption) fit in `area`. Integer scales up to
+/// `max_scale` come first because they keep pixels even; then smaller tiles down to `min_cols`.
+pub fn fit_tile(
+    w: usize,
+    h: usize,
+    count: usize,
+    area: Rect,
+    max_scale: usize,
+    min_cols: u16,
+    extra_rows: u16,
+) -> (u16, u16) {
+    let (w, h) = (w.max(1), h.max(1));
+    let rows_for = |cols: usize| (cols * h).div_ceil(2 * w).max(1) as u16;
+    let fits = |cols: usize| {
+        let tile = (cols as u16, rows_for(cols) + extra_rows);
+        cols <= area.width as usize && grid(area, tile, count).len() == count
+    };
+    if let Some(scale) = (1..=max_scale).rev().find(|&s| fits(w * s)) {
+        return ((w * scale) as u16, rows_for(w * scale));
+    }
+    let floor = usize::from(min_cols.max(1)).min(w);
+    let cols = (floor..w).rev().find(|&c| fits(c)).unwrap_or(floor);
+    (cols as u16, rows_for(cols))
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use crate::train::Knob;
 fn short_label(knob: Knob) -> &'static str {
     match knob {
         Knob::LearningRate => "lr",
-        Knob::Lambda => "λ (L2)",
+        Knob::Lambda => "λ L2",
         Knob::Momentum => "momentum",
         Knob::BatchSize => "batch",
         Knob::AugmentCrop => "crops",

@@ -24,7 +24,11 @@ pub const ASCII_BORDER: border::Set = border::Set {
 };
 
 /// Unicode text and its ASCII stand-in, replaced before layout so widths stay honest.
-const ASCII_SUBSTITUTES: [(&str, &str); 22] = [
+const ASCII_SUBSTITUTES: [(&str, &str); 26] = [
+    ("↑↓", "up/dn"),
+    ("←→", "<-/->"),
+    ("━", "*"),
+    ("┊", "|"),
     ("…", "..."),
     ("→", "->"),
     ("←", "<-"),
@@ -40,7 +44,7 @@ const ASCII_SUBSTITUTES: [(&str, &str); 22] = [
     ("✓", "ok"),
     ("✗", "X"),
     ("▸", ">"),
-    ("●", "*"),
+    ("●", "O"),
     ("▲", "!"),
     ("⌊", "floor("),
     ("⌋", ")"),
@@ -139,8 +143,8 @@ impl Theme {
             (true, SeriesKind::TrainRaw) => Marker::Custom('.'),
             (true, SeriesKind::Train) => Marker::Custom('*'),
             (true, SeriesKind::TrainEval) => Marker::Custom('+'),
-            (true, SeriesKind::Val) => Marker::Custom('o'),
-            (true, SeriesKind::Mark) => Marker::Custom(':'),
+            (true, SeriesKind::Val) => Marker::Custom('O'),
+            (true, SeriesKind::Mark) => Marker::Custom('|'),
             (false, SeriesKind::Val | SeriesKind::TrainEval) => Marker::Dot,
             (false, SeriesKind::Mark) => Marker::Custom('┊'),
             (false, _) => Marker::Braille,

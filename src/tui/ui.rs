@@ -72,10 +72,14 @@ fn render_tabs(app: &App, area: Rect, buf: &mut Buffer) {
         };
         spans.push(Span::styled(text, style));
     }
+    let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
     Line::from(spans).render(area, buf);
-    Line::from(Span::styled("? help  q quit ", theme.dim()))
-        .alignment(Alignment::Right)
-        .render(area, buf);
+    let hint = if area.width as usize >= used + 16 { "? help  q quit " } else { "? help " };
+    if area.width as usize >= used + hint.len() {
+        Line::from(Span::styled(hint, theme.dim()))
+            .alignment(Alignment::Right)
+            .render(area, buf);
+    }
 }
 
 fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
@@ -112,10 +116,12 @@ fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
 }
 
 fn render_too_small(app: &App, area: Rect, buf: &mut Buffer) {
-    let text = format!(
-        "convtop needs a terminal of at least {MIN_WIDTH}x{MIN_HEIGHT}; this one is {}x{}. Enlarge the window or make the font smaller. (q quits)",
-        area.width, area.height
-    );
+    let text = vec![
+        Line::from(format!("convtop needs at least {MIN_WIDTH}x{MIN_HEIGHT}")),
+        Line::from(format!("this terminal is {}x{}", area.width, area.height)),
+        Line::from("enlarge the window or use a smaller font"),
+        Line::from("(q quits)"),
+    ];
     let [_, middle, _] = Layout::vertical([
         Constraint::Fill(1),
         Constraint::Length(area.height.min(6)),
