@@ -17,7 +17,10 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next_f32(&mut self) -> f32 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((self.0 >> 40) as f32) / ((1u64 << 24) as f32)
     }
 }
@@ -63,12 +66,36 @@ fn run_info() -> RunInfo {
         preprocess: "mean image".into(),
         seed: 7,
         layers: vec![
-            layer("conv1", "conv 8 5×5 s1 p2", "(28 + 2·2 − 5)/1 + 1 = 28", [8, 28, 28], 208),
+            layer(
+                "conv1",
+                "conv 8 5×5 s1 p2",
+                "(28 + 2·2 − 5)/1 + 1 = 28",
+                [8, 28, 28],
+                208,
+            ),
             layer("relu1", "relu", "", [8, 28, 28], 0),
-            layer("pool1", "maxpool 2×2 s2", "(28 − 2)/2 + 1 = 14", [8, 14, 14], 0),
-            layer("conv2", "conv 16 5×5 s1 p2", "(14 + 2·2 − 5)/1 + 1 = 14", [16, 14, 14], 3216),
+            layer(
+                "pool1",
+                "maxpool 2×2 s2",
+                "(28 − 2)/2 + 1 = 14",
+                [8, 14, 14],
+                0,
+            ),
+            layer(
+                "conv2",
+                "conv 16 5×5 s1 p2",
+                "(14 + 2·2 − 5)/1 + 1 = 14",
+                [16, 14, 14],
+                3216,
+            ),
             layer("relu2", "relu", "", [16, 14, 14], 0),
-            layer("pool2", "maxpool 3×3 s3", "⌊(14 − 3)/3⌋ + 1 = 4", [16, 4, 4], 0),
+            layer(
+                "pool2",
+                "maxpool 3×3 s3",
+                "⌊(14 − 3)/3⌋ + 1 = 4",
+                [16, 4, 4],
+                0,
+            ),
             layer("fc1", "fc 10", "", [10, 1, 1], 2570),
         ],
     }
@@ -78,7 +105,10 @@ fn run_info() -> RunInfo {
 fn ring(w: usize, h: usize, radius: f32, shift: f32) -> Vec<f32> {
     (0..h * w)
         .map(|i| {
-            let (x, y) = ((i % w) as f32 - w as f32 / 2.0 + shift, (i / w) as f32 - h as f32 / 2.0);
+            let (x, y) = (
+                (i % w) as f32 - w as f32 / 2.0 + shift,
+                (i / w) as f32 - h as f32 / 2.0,
+            );
             let d = (x * x + y * y).sqrt() - radius;
             (-d * d / 4.0).exp()
         })
@@ -96,7 +126,10 @@ fn planes(c: usize, h: usize, w: usize, rng: &mut Lcg) -> Planes {
 
 fn events() -> Vec<Event> {
     let mut rng = Lcg(42);
-    let mut events = vec![Event::Started(Box::new(run_info())), Event::State(RunState::Running)];
+    let mut events = vec![
+        Event::Started(Box::new(run_info())),
+        Event::State(RunState::Running),
+    ];
     let mut batch = Vec::new();
     for i in 1..=300u64 {
         let lr = if i > 150 { 0.005 } else { 0.01 };
@@ -125,7 +158,17 @@ fn events() -> Vec<Event> {
         if i % 100 == 0 {
             let k = (i / 100) as f32;
             let confusion = (0..10)
-                .map(|t| (0..10).map(|p| if t == p { 90 + i as u32 / 50 } else { (t * 3 + p) as u32 % 4 }).collect())
+                .map(|t| {
+                    (0..10)
+                        .map(|p| {
+                            if t == p {
+                                90 + i as u32 / 50
+                            } else {
+                                (t * 3 + p) as u32 % 4
+                            }
+                        })
+                        .collect()
+                })
                 .collect();
             events.push(Event::Evaluation(EvalStats {
                 iteration: i,
@@ -173,13 +216,18 @@ fn events() -> Vec<Event> {
                 update_ratio: [1.2e-3, 4e-4, 3e-2][i],
                 dead_fraction: None,
             })
-            .chain(["relu1", "relu2"].iter().enumerate().map(|(i, name)| LayerStats {
-                name: name.to_string(),
-                weight_norm: 0.0,
-                grad_norm: 0.0,
-                update_ratio: 0.0,
-                dead_fraction: Some([0.05, 0.6][i]),
-            }))
+            .chain(
+                ["relu1", "relu2"]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, name)| LayerStats {
+                        name: name.to_string(),
+                        weight_norm: 0.0,
+                        grad_norm: 0.0,
+                        update_ratio: 0.0,
+                        dead_fraction: Some([0.05, 0.6][i]),
+                    }),
+            )
             .collect(),
         input_index: 12,
         input,
@@ -212,7 +260,11 @@ fn options(is_ascii: bool) -> UiOptions {
     UiOptions {
         fps: 10,
         is_ascii,
-        color: if is_ascii { ColorMode::Mono } else { ColorMode::TrueColor },
+        color: if is_ascii {
+            ColorMode::Mono
+        } else {
+            ColorMode::TrueColor
+        },
     }
 }
 
@@ -262,7 +314,10 @@ fn snapshot_all_tabs(is_ascii: bool) {
             if is_ascii {
                 assert!(screen.is_ascii(), "non-ASCII on {tab:?} {w}x{h}:\n{screen}");
             }
-            insta::assert_snapshot!(format!("{}_{w}x{h}_{mode}", tab.title().to_lowercase()), screen);
+            insta::assert_snapshot!(
+                format!("{}_{w}x{h}_{mode}", tab.title().to_lowercase()),
+                screen
+            );
         }
     }
 }
@@ -286,7 +341,9 @@ fn images_use_truecolour_half_blocks() {
     let rgb_cells = buffer
         .content()
         .iter()
-        .filter(|c| c.symbol() == "▀" && matches!(c.fg, Color::Rgb(..)) && matches!(c.bg, Color::Rgb(..)))
+        .filter(|c| {
+            c.symbol() == "▀" && matches!(c.fg, Color::Rgb(..)) && matches!(c.bg, Color::Rgb(..))
+        })
         .count();
     // 8 filters of 5×5 pixels take at least 5×3 cells each.
     assert!(rgb_cells >= 8 * 15, "only {rgb_cells} image cells");
@@ -294,15 +351,28 @@ fn images_use_truecolour_half_blocks() {
 
 #[test]
 fn images_use_256_colours_when_truecolour_is_missing() {
-    let mut app = App::new(UiOptions { color: ColorMode::Ansi256, ..options(false) });
+    let mut app = App::new(UiOptions {
+        color: ColorMode::Ansi256,
+        ..options(false)
+    });
     for event in events() {
         app.on_event(event);
     }
     app.handle_key(key(KeyCode::Char('3')));
     let terminal = draw(&app, 80, 24);
     let buffer = terminal.backend().buffer();
-    assert!(buffer.content().iter().any(|c| matches!(c.fg, Color::Indexed(_))));
-    assert!(!buffer.content().iter().any(|c| matches!(c.fg, Color::Rgb(..))));
+    assert!(
+        buffer
+            .content()
+            .iter()
+            .any(|c| matches!(c.fg, Color::Indexed(_)))
+    );
+    assert!(
+        !buffer
+            .content()
+            .iter()
+            .any(|c| matches!(c.fg, Color::Rgb(..)))
+    );
 }
 
 #[test]
@@ -349,7 +419,10 @@ fn arrows_step_the_learning_rate() {
     let (_, value) = set_knob(app.handle_key(KeyEvent::new(KeyCode::Right, KeyModifiers::SHIFT)));
     assert!((value - current * 10.0).abs() < 1e-12);
     let (_, value) = set_knob(app.handle_key(KeyEvent::new(KeyCode::Left, KeyModifiers::SHIFT)));
-    assert!((value - current).abs() < 1e-12, "steps from the pending value");
+    assert!(
+        (value - current).abs() < 1e-12,
+        "steps from the pending value"
+    );
 }
 
 #[test]
@@ -360,7 +433,10 @@ fn pending_marker_clears_when_the_change_lands() {
     stats.knobs.learning_rate = value as f32;
     app.on_event(Event::Iterations(vec![stats]));
     assert_eq!(app.pending_value(Knob::LearningRate), None);
-    assert_eq!(app.knob_value(Knob::LearningRate), Some(f64::from(value as f32)));
+    assert_eq!(
+        app.knob_value(Knob::LearningRate),
+        Some(f64::from(value as f32))
+    );
 }
 
 struct IterStatsBuilder;
@@ -411,7 +487,10 @@ fn typed_values_are_validated() {
     assert_eq!(status.level, Severity::Error);
     assert!(status.text.contains("not a number"), "{}", status.text);
     assert_eq!(app.pending_value(Knob::LearningRate), None);
-    assert_eq!(app.knob_value(Knob::LearningRate), Some(f64::from(0.005f32)));
+    assert_eq!(
+        app.knob_value(Knob::LearningRate),
+        Some(f64::from(0.005f32))
+    );
 
     assert_eq!(type_value(&mut app, "-1"), None);
     assert!(app.status().expect("a message").text.contains("negative"));
@@ -449,19 +528,37 @@ fn quit_is_immediate_once_the_trainer_ended() {
 #[test]
 fn control_keys_send_commands() {
     let mut app = app(false);
-    assert_eq!(app.handle_key(key(KeyCode::Char(' '))), Some(Command::Pause));
+    assert_eq!(
+        app.handle_key(key(KeyCode::Char(' '))),
+        Some(Command::Pause)
+    );
     app.on_event(Event::State(RunState::Paused));
     assert_eq!(app.handle_key(key(KeyCode::Char('n'))), Some(Command::Step));
-    assert_eq!(app.handle_key(key(KeyCode::Char(' '))), Some(Command::Resume));
-    assert_eq!(app.handle_key(key(KeyCode::Char('e'))), Some(Command::EvaluateNow));
-    assert_eq!(app.handle_key(key(KeyCode::Char('s'))), Some(Command::SaveCheckpoint));
-    assert_eq!(app.handle_key(key(KeyCode::Char('b'))), Some(Command::RollbackToBest));
+    assert_eq!(
+        app.handle_key(key(KeyCode::Char(' '))),
+        Some(Command::Resume)
+    );
+    assert_eq!(
+        app.handle_key(key(KeyCode::Char('e'))),
+        Some(Command::EvaluateNow)
+    );
+    assert_eq!(
+        app.handle_key(key(KeyCode::Char('s'))),
+        Some(Command::SaveCheckpoint)
+    );
+    assert_eq!(
+        app.handle_key(key(KeyCode::Char('b'))),
+        Some(Command::RollbackToBest)
+    );
     app.handle_key(key(KeyCode::Char('3')));
     assert_eq!(
         app.handle_key(key(KeyCode::Char('.'))),
         Some(Command::RequestSnapshot { input_index: 13 })
     );
-    assert_eq!(app.tick(), Some(Command::RequestSnapshot { input_index: 13 }));
+    assert_eq!(
+        app.tick(),
+        Some(Command::RequestSnapshot { input_index: 13 })
+    );
     assert_eq!(app.tick(), None, "at most about once a second");
     app.handle_key(key(KeyCode::Char('5')));
     assert_eq!(app.tick(), Some(Command::RequestDataView));

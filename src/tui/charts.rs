@@ -227,9 +227,10 @@ fn series<'a>(
     data: &'a [(f64, f64)],
 ) -> Dataset<'a> {
     let marker = match (graph, kind) {
-        (GraphType::Line, SeriesKind::Val) if !app.theme.is_ascii => {
-            app.theme.marker(SeriesKind::Train)
+        (GraphType::Line, SeriesKind::Val) if app.theme.is_ascii => {
+            ratatui::symbols::Marker::Custom('-')
         }
+        (GraphType::Line, SeriesKind::Val) => app.theme.marker(SeriesKind::Train),
         _ => app.theme.marker(kind),
     };
     Dataset::default()

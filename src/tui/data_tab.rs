@@ -10,7 +10,7 @@ use ratatui::widgets::{Paragraph, Widget};
 use super::app::App;
 use super::image::{self, Image};
 use super::ui::render_empty;
-use crate::train::{DataView, Planes};
+use crate::train::{DataView, Planes, SampleImage};
 
 fn class_label(app: &App, index: usize, width: usize) -> String {
     let name = app
@@ -57,27 +57,38 @@ fn render_samples(app: &App, view: &DataView, area: Rect, buf: &mut Buffer) {
         .iter()
         .filter(|s| s.label != s.predicted)
         .count();
-    let title = t.line(vec![
-        Span::styled(" samples ", t.title()),
-        Span::styled(
-            format!(
-                "label→prediction · {wrong} of {} wrong ",
-                view.samples.len()
-            ),
-            t.dim(),
-        ),
-    ]);
-    let block = t.block_line(title);
-    let inner = block.inner(area);
-    block.render(area, buf);
+    let inner = t.block("").inner(area);
     let Some(first) = view.samples.first() else {
+        t.block("samples").render(area, buf);
         render_empty(app, "no samples", inner, buf);
         return;
     };
-    let (tw, th) = image::fit_tile(first.image.w, first.image.h, view.samples.len(), inner, 2, 10, 1);
-    // One caption row below each image.
+    let (tw, th) = image::fit_tile(
+        first.image.w,
+        first.image.h,
+        view.samples.len(),
+        inner,
+        2,
+        10,
+        1,
+    );
     let rects = image::grid(inner, (tw, th + 1), view.samples.len());
-    for (sample, rect) in view.samples.iter().zip(&rects) {
+    let shown = if rects.len() < view.samples.len() {
+        format!("{} of {} shown · ", rects.len(), view.samples.len())
+    } else {
+        String::new()
+    };
+    let title = t.line(vec![
+        Span::styled(" samples ", t.title()),
+        Span::styled(format!("{shown}{wrong} wrong "), t.dim()),
+    ]);
+    t.block_line(title).render(area, buf);
+    // When not all fit, the mistakes are the ones worth seeing.
+    let mut order: Vec<&SampleImage> = view.samples.iter().collect();
+    if rects.len() < order.len() {
+        order.sort_by_key(|s| s.label == s.predicted);
+    }
+    for (sample, rect) in order.into_iter().zip(&rects) {
         let picture = Image::from_pixels(&sample.image);
         image::render_image(&picture, Rect::new(rect.x, rect.y, rect.width, th), buf, t);
         let is_right = sample.label == sample.predicted;

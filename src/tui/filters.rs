@@ -98,7 +98,15 @@ pub fn render_filters(app: &App, area: Rect, buf: &mut Buffer) {
 
     let per_tile: u16 = if app.is_showing_grads { 2 } else { 1 };
     // A tile holds the filter, and its gradient one column to the right when shown.
-    let (tw, fh) = image::fit_tile(bank.kw * per_tile as usize, bank.kh, bank.c_out, tiles_area, 6, 3, 0);
+    let (tw, fh) = image::fit_tile(
+        bank.kw * per_tile as usize,
+        bank.kh,
+        bank.c_out,
+        tiles_area,
+        6,
+        3,
+        0,
+    );
     let fw = (tw / per_tile).max(1);
     let tile = (fw * per_tile + (per_tile - 1), fh);
     let rects = image::grid(tiles_area, tile, bank.c_out);

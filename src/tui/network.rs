@@ -14,7 +14,7 @@ use crate::train::LayerStats;
 /// ‖lr·update‖/‖W‖ within a decade of 1e-3 is healthy.
 fn ratio_style(t: &Theme, ratio: f32) -> Style {
     if !(1e-4..=1e-2).contains(&ratio) {
-        if ratio > 1e-1 || ratio < 1e-5 {
+        if !(1e-5..=1e-1).contains(&ratio) {
             t.bad()
         } else {
             t.warn()

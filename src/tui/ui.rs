@@ -74,7 +74,11 @@ fn render_tabs(app: &App, area: Rect, buf: &mut Buffer) {
     }
     let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
     Line::from(spans).render(area, buf);
-    let hint = if area.width as usize >= used + 16 { "? help  q quit " } else { "? help " };
+    let hint = if area.width as usize >= used + 16 {
+        "? help  q quit "
+    } else {
+        "? help "
+    };
     if area.width as usize >= used + hint.len() {
         Line::from(Span::styled(hint, theme.dim()))
             .alignment(Alignment::Right)
