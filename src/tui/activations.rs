@@ -45,8 +45,9 @@ fn render_input(app: &App, snapshot: &Snapshot, area: Rect, buf: &mut Buffer) {
     let inner = block.inner(area);
     block.render(area, buf);
     let classes = snapshot.probabilities.len() as u16;
-    let [picture, caption, bars] = Layout::vertical([
+    let [picture, legend, caption, bars] = Layout::vertical([
         Constraint::Fill(1),
+        Constraint::Length(1),
         Constraint::Length(1),
         Constraint::Length(classes.min(inner.height / 2)),
     ])
@@ -60,6 +61,8 @@ fn render_input(app: &App, snapshot: &Snapshot, area: Rect, buf: &mut Buffer) {
         buf,
         t,
     );
+
+    image::render_legend(ColorMap::Gray, 0.0, 1.0, "pixel value", legend, buf, t);
 
     let predicted = argmax(&snapshot.probabilities);
     let is_right = predicted == Some(snapshot.label);

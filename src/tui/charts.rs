@@ -68,9 +68,9 @@ fn legend(app: &App, name: &str, items: &[(&str, SeriesKind)], flags: &str) -> L
 pub fn render_loss_chart(app: &App, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
     let zoom = if app.is_whole_run {
-        "whole run".to_string()
+        "all".to_string()
     } else {
-        format!("last {RECENT_ITERATIONS} it")
+        format!("last {RECENT_ITERATIONS}")
     };
     let scale = if app.is_log_scale { "log" } else { "lin" };
     let smoothing = format!("━ train ~{:.2}", app.smoothing);

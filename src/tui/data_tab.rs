@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 use super::app::App;
-use super::image::{self, Image};
+use super::image::{self, ColorMap, Image};
 use super::ui::render_empty;
 use crate::train::{DataView, Planes, SampleImage};
 
@@ -57,7 +57,8 @@ fn render_samples(app: &App, view: &DataView, area: Rect, buf: &mut Buffer) {
         .iter()
         .filter(|s| s.label != s.predicted)
         .count();
-    let inner = t.block("").inner(area);
+    let [inner, legend] = Layout::vertical([Constraint::Fill(1), Constraint::Length(1)])
+        .areas(t.block("").inner(area));
     let Some(first) = view.samples.first() else {
         t.block("samples").render(area, buf);
         render_empty(app, "no samples", inner, buf);
@@ -83,6 +84,7 @@ fn render_samples(app: &App, view: &DataView, area: Rect, buf: &mut Buffer) {
         Span::styled(format!("{shown}{wrong} wrong "), t.dim()),
     ]);
     t.block_line(title).render(area, buf);
+    image::render_legend(ColorMap::Gray, 0.0, 1.0, "pixel value", legend, buf, t);
     // When not all fit, the mistakes are the ones worth seeing.
     let mut order: Vec<&SampleImage> = view.samples.iter().collect();
     if rects.len() < order.len() {

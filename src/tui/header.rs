@@ -63,6 +63,9 @@ pub fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
 
 fn render_progress(app: &App, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
+    if app.info.is_none() {
+        return;
+    }
     let last = app.history.last;
     let iteration = last.map_or(0, |s| s.iteration);
     let epoch = last.map_or(0.0, |s| s.epoch);

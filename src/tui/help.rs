@@ -11,12 +11,12 @@ use super::ui::centered;
 const GENERAL: &[(&str, &str)] = &[
     ("1-5 Tab", "switch screen"),
     ("space", "pause / resume"),
-    ("n", "one step while paused"),
+    ("n", "one step (paused)"),
     ("e", "evaluate now"),
     ("s", "save a checkpoint"),
-    ("b", "roll back to the best"),
+    ("b", "back to best checkpoint"),
     ("?", "this help"),
-    ("q", "quit (stops cleanly)"),
+    ("q ^C", "quit (stops cleanly)"),
     ("Esc", "close / cancel"),
 ];
 
@@ -40,15 +40,15 @@ pub fn render_help(app: &App, area: Rect, buf: &mut Buffer) {
     let inner = block.inner(popup);
     block.render(popup, buf);
     let [left, right] =
-        Layout::horizontal([Constraint::Percentage(45), Constraint::Fill(1)]).areas(inner);
-    for (column, keys, heading) in [
-        (left, GENERAL, "everywhere"),
-        (right, SCREENS, "training · filters · activations"),
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Fill(1)]).areas(inner);
+    for (column, keys, heading, key_width) in [
+        (left, GENERAL, "everywhere", 8),
+        (right, SCREENS, "training · filters · activations", 12),
     ] {
         let mut lines = vec![t.line(vec![Span::styled(heading, t.title())])];
         lines.extend(keys.iter().map(|(key, what)| {
             t.line(vec![
-                Span::styled(format!(" {key:<12}"), t.value()),
+                Span::styled(format!(" {key:<key_width$}"), t.value()),
                 Span::styled(*what, t.label()),
             ])
         }));

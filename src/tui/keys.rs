@@ -200,7 +200,14 @@ impl App {
 
     fn quit_now(&mut self) -> Option<Command> {
         self.should_quit = true;
-        self.if_alive(Command::Stop)
+        if self.is_trainer_gone {
+            return None;
+        }
+        self.set_status(
+            Severity::Info,
+            "stopping: the trainer writes a checkpoint…".into(),
+        );
+        Some(Command::Stop)
     }
 
     fn if_alive(&mut self, command: Command) -> Option<Command> {

@@ -105,7 +105,7 @@ fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
     }
     let hints: &str = match app.tab {
         Tab::Training => {
-            " space pause · n step · e eval · s save · b best · ↑↓←→ knobs · ⏎ type · l log · z zoom · [ ] smooth"
+            " space pause · n step · e eval · s save · b best · l log · z zoom · ? all keys"
         }
         Tab::Filters => " < > layer · g gradients · space pause · e eval · s save",
         Tab::Activations => " < > layer · , . input image · space pause · e eval",
