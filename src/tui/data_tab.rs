@@ -194,7 +194,7 @@ fn render_confusion(app: &App, area: Rect, buf: &mut Buffer) {
                 t.warn()
             };
             let text = if n == 0 {
-                "·".to_string()
+                t.none().to_string()
             } else {
                 n.to_string()
             };

@@ -4,7 +4,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Paragraph, Row, Table, Widget};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, Widget, Wrap};
 
 use super::app::App;
 use super::theme::{self, Theme};
@@ -70,16 +70,9 @@ pub fn render_network(app: &App, area: Rect, buf: &mut Buffer) {
         .iter()
         .filter(|l| !l.formula.is_empty())
         .collect();
-    let formula_rows = if is_wide {
-        0
-    } else {
-        formulas.len() as u16 + 1
-    };
-    let [table_area, formula_area] = Layout::vertical([
-        Constraint::Fill(1),
-        Constraint::Length(formula_rows.min(inner.height / 2)),
-    ])
-    .areas(inner);
+    let table_rows = info.layers.len() as u16 + 2;
+    let [table_area, notes_area] =
+        Layout::vertical([Constraint::Length(table_rows), Constraint::Fill(1)]).areas(inner);
 
     let stats_of = |name: &str| -> Option<&LayerStats> {
         app.snapshot
@@ -111,7 +104,7 @@ pub fn render_network(app: &App, area: Rect, buf: &mut Buffer) {
             cells.push(Cell::from(
                 Line::from(theme::count(layer.params as u64)).right_aligned(),
             ));
-            let dash = || Cell::from(Line::from(Span::styled("·", t.dim())).right_aligned());
+            let dash = || Cell::from(Line::from(Span::styled(t.none(), t.dim())).right_aligned());
             match stats {
                 Some(s) if layer.params > 0 => {
                     cells.push(Cell::from(
@@ -173,17 +166,24 @@ pub fn render_network(app: &App, area: Rect, buf: &mut Buffer) {
         .column_spacing(1)
         .render(table_area, buf);
 
-    if !is_wide && formula_area.height > 0 {
-        let mut lines = vec![t.line(vec![Span::styled(
-            "output size, ⌊(in + 2p − k)/s⌋ + 1",
+    let mut lines = Vec::new();
+    if !is_wide {
+        lines.push(t.line(vec![Span::styled(
+            "output size ⌊(in + 2p − k)/s⌋ + 1:",
             t.dim(),
-        )])];
+        )]));
         lines.extend(formulas.iter().map(|l| {
             t.line(vec![
                 Span::styled(format!("{:<7}", l.name), t.value()),
                 Span::styled(l.formula.clone(), t.label()),
             ])
         }));
-        Paragraph::new(lines).render(formula_area, buf);
     }
+    lines.push(t.line(vec![Span::styled(
+        "‖W‖ weight norm · ‖∇W‖ gradient norm · upd/W = ‖lr·update‖/‖W‖, healthy near 1e-3 · dead: ReLUs zero for the whole last batch",
+        t.dim(),
+    )]));
+    Paragraph::new(lines)
+        .wrap(Wrap { trim: false })
+        .render(notes_area, buf);
 }

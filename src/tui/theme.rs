@@ -24,7 +24,7 @@ pub const ASCII_BORDER: border::Set = border::Set {
 };
 
 /// Unicode text and its ASCII stand-in, replaced before layout so widths stay honest.
-const ASCII_SUBSTITUTES: [(&str, &str); 26] = [
+const ASCII_SUBSTITUTES: [(&str, &str); 27] = [
     ("↑↓", "up/dn"),
     ("←→", "<-/->"),
     ("━", "*"),
@@ -39,7 +39,8 @@ const ASCII_SUBSTITUTES: [(&str, &str); 26] = [
     ("λ", "lambda"),
     ("‖", "|"),
     ("∇", "d"),
-    ("·", "-"),
+    (" · ", " - "),
+    ("·", "*"),
     ("−", "-"),
     ("✓", "ok"),
     ("✗", "X"),
@@ -203,6 +204,11 @@ impl Theme {
             }
         }
         Cow::Owned(out)
+    }
+
+    /// A small dot for "nothing here" in tables.
+    pub fn none(&self) -> &'static str {
+        if self.is_ascii { "." } else { "·" }
     }
 
     /// Spans made ASCII-safe in ASCII mode.
