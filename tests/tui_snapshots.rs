@@ -572,3 +572,86 @@ fn view_toggles_change_the_training_screen() {
     }
     insta::assert_snapshot!("training_log_recent_80x24_ascii", text(&draw(&app, 80, 24)));
 }
+
+/// Counts what is written to it.
+#[derive(Clone, Default)]
+struct Counter(std::rc::Rc<std::cell::Cell<usize>>);
+
+impl std::io::Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.set(self.0.get() + buf.len());
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Bytes a real terminal would receive: ratatui's diff through the crossterm backend.
+fn bytes_per_second(tab: char, width: u16, height: u16) -> f64 {
+    use ratatui::backend::CrosstermBackend;
+    use ratatui::layout::Rect;
+    use ratatui::{TerminalOptions, Viewport};
+
+    let mut app = app(false);
+    app.handle_key(key(KeyCode::Char(tab)));
+    let snapshot = events()
+        .into_iter()
+        .find_map(|e| match e {
+            Event::Snapshot(s) => Some(s),
+            _ => None,
+        })
+        .expect("a snapshot");
+    let options = TerminalOptions {
+        viewport: Viewport::Fixed(Rect::new(0, 0, width, height)),
+    };
+    let counter = Counter::default();
+    let mut terminal =
+        Terminal::with_options(CrosstermBackend::new(counter.clone()), options).expect("terminal");
+    terminal
+        .draw(|f| f.render_widget(&app, f.area()))
+        .expect("draw");
+    counter.0.set(0);
+    let mut rng = Lcg(9);
+    // Ten seconds at 100 iterations/s, drawn 4 times a second (the data refresh), with a fresh
+    // snapshot every second as the image tabs request.
+    let seconds = 10;
+    for frame in 0..seconds * 4 {
+        let batch = (0..25)
+            .map(|k| {
+                let mut s = IterStatsBuilder::at(301 + frame * 25 + k);
+                s.data_loss = 0.2 + 0.05 * rng.next_f32();
+                s
+            })
+            .collect();
+        app.on_event(Event::Iterations(batch));
+        if frame % 4 == 0 {
+            let mut fresh = snapshot.clone();
+            for (_, planes) in fresh.activations.iter_mut() {
+                for v in planes.data.iter_mut() {
+                    *v *= 1.0 + 0.02 * (rng.next_f32() - 0.5);
+                }
+            }
+            for w in fresh.filters[0].weights.iter_mut() {
+                *w *= 1.0 + 0.02 * (rng.next_f32() - 0.5);
+            }
+            app.on_event(Event::Snapshot(fresh));
+        }
+        terminal
+            .draw(|f| f.render_widget(&app, f.area()))
+            .expect("draw");
+    }
+    counter.0.get() as f64 / seconds as f64
+}
+
+#[test]
+fn terminal_output_stays_under_20_kb_per_second() {
+    for tab in ['1', '2', '3', '4', '5'] {
+        for (w, h) in [(80, 24), (160, 48)] {
+            let rate = bytes_per_second(tab, w, h);
+            println!("tab {tab} {w}x{h}: {:.1} KB/s", rate / 1000.0);
+            assert!(rate < 20_000.0, "tab {tab} at {w}x{h} sends {rate} B/s");
+        }
+    }
+}

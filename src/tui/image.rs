@@ -12,6 +12,9 @@ use super::theme::{self, Theme};
 use crate::train::Planes;
 
 const ASCII_RAMP: &[u8] = b" .:-=+*#%@";
+/// Colour-map steps: a little drift between snapshots then leaves most cells unchanged, so
+/// ratatui's diff re-sends few of them (bandwidth over SSH).
+const LEVELS: f32 = 20.0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColorMap {
@@ -29,6 +32,7 @@ impl ColorMap {
         } else {
             0.0
         };
+        let t = (t * LEVELS).round() / LEVELS;
         match self {
             ColorMap::Gray => [t, t, t],
             ColorMap::Viridis => {
