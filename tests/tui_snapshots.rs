@@ -655,3 +655,26 @@ fn terminal_output_stays_under_20_kb_per_second() {
         }
     }
 }
+
+#[test]
+fn filters_with_gradients_and_later_layers() {
+    let mut app = app(false);
+    app.handle_key(key(KeyCode::Char('2')));
+    app.handle_key(key(KeyCode::Char('g')));
+    insta::assert_snapshot!("filters_gradients_80x24", text(&draw(&app, 80, 24)));
+    app.handle_key(key(KeyCode::Char('3')));
+    app.handle_key(key(KeyCode::Char('>')));
+    app.handle_key(key(KeyCode::PageDown));
+    let screen = text(&draw(&app, 80, 24));
+    assert!(screen.contains("activations · fc1"), "{screen}");
+    insta::assert_snapshot!("activations_fc1_80x24", screen);
+}
+
+#[test]
+fn trainer_gone_keeps_the_final_state() {
+    let mut app = app(false);
+    app.on_disconnect();
+    assert_eq!(app.handle_key(key(KeyCode::Char(' '))), None);
+    let screen = text(&draw(&app, 80, 24));
+    assert!(screen.contains("trainer ended"), "{screen}");
+}

@@ -8,7 +8,6 @@ use ratatui::widgets::{Paragraph, Widget};
 
 use super::app::App;
 use super::image::{self, ColorMap, Image};
-use super::theme;
 use super::ui::render_empty;
 use crate::train::{Planes, Snapshot};
 
@@ -180,16 +179,15 @@ fn render_maps(app: &App, snapshot: &Snapshot, area: Rect, buf: &mut Buffer) {
         image::render_image(&picture, *rect, buf, t);
     }
     let (lo, hi) = image::range(&planes.data);
-    let note = if rects.len() < count {
+    let note = if maps.c == 1 && planes.c > 1 {
+        format!("{} outputs, stretched to their range", planes.c)
+    } else if rects.len() < count {
         format!(
             "{} of {count} channels shown · each stretched to its own range",
             rects.len()
         )
     } else {
-        format!(
-            "{count} channels, each stretched to its own range · overall {}",
-            theme::num(f64::from(hi))
-        )
+        format!("{count} channels, each stretched to its own range")
     };
     image::render_legend(ColorMap::Viridis, lo, hi, &note, legend_area, buf, t);
 }

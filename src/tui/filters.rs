@@ -97,7 +97,7 @@ pub fn render_filters(app: &App, area: Rect, buf: &mut Buffer) {
         Layout::vertical([Constraint::Fill(1), Constraint::Length(2)]).areas(inner);
 
     let per_tile: u16 = if app.is_showing_grads { 2 } else { 1 };
-    // A tile holds the filter, and its gradient one column to the right when shown.
+    // A tile holds the filter, and its gradient right beside it when shown.
     let (tw, fh) = image::fit_tile(
         bank.kw * per_tile as usize,
         bank.kh,
@@ -108,14 +108,14 @@ pub fn render_filters(app: &App, area: Rect, buf: &mut Buffer) {
         0,
     );
     let fw = (tw / per_tile).max(1);
-    let tile = (fw * per_tile + (per_tile - 1), fh);
+    let tile = (fw * per_tile, fh);
     let rects = image::grid(tiles_area, tile, bank.c_out);
     for (index, rect) in rects.iter().enumerate() {
         let weights = filter_image(bank, &bank.weights, index, is_rgb, false);
         image::render_image(&weights, Rect::new(rect.x, rect.y, fw, fh), buf, t);
         if app.is_showing_grads {
             let grads = filter_image(bank, &bank.grads, index, false, true);
-            image::render_image(&grads, Rect::new(rect.x + fw + 1, rect.y, fw, fh), buf, t);
+            image::render_image(&grads, Rect::new(rect.x + fw, rect.y, fw, fh), buf, t);
         }
     }
     if rects.len() < bank.c_out {
