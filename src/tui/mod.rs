@@ -20,7 +20,8 @@ use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use ratatui::DefaultTerminal;
+use ratatui::Terminal;
+use ratatui::backend::Backend;
 use ratatui::crossterm::event::{self, Event as TermEvent, KeyEventKind};
 
 use crate::train::{Command, Event, RunState};
@@ -107,17 +108,33 @@ pub fn run(
 ) -> anyhow::Result<()> {
     let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
     let mut app = App::new(opts);
-    let result = run_app(&mut terminal, &mut app, &events, &commands);
+    let result = run_app(&mut terminal, &mut app, &events, &commands, read_terminal);
     let restored = ratatui::try_restore().context("cannot restore the terminal");
     result.and(restored)
 }
 
-fn run_app(
-    terminal: &mut DefaultTerminal,
+/// The next terminal event, waiting at most `timeout`.
+fn read_terminal(timeout: Duration) -> std::io::Result<Option<TermEvent>> {
+    if event::poll(timeout)? {
+        event::read().map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+/// The loop of `run`, over any backend and any source of terminal events (tests script both).
+fn run_app<B, I>(
+    terminal: &mut Terminal<B>,
     app: &mut App,
     events: &Receiver<Event>,
     commands: &Sender<Command>,
-) -> anyhow::Result<()> {
+    mut input: I,
+) -> anyhow::Result<()>
+where
+    B: Backend,
+    B::Error: std::error::Error + Send + Sync + 'static,
+    I: FnMut(Duration) -> std::io::Result<Option<TermEvent>>,
+{
     let frame = Duration::from_secs(1) / app.fps();
     let mut last_draw: Option<Instant> = None;
     while !app.should_quit() {
@@ -131,27 +148,30 @@ fn run_app(
             app.mark_drawn();
             last_draw = Some(Instant::now());
         }
-        if event::poll(frame)? {
-            match event::read()? {
-                TermEvent::Key(key) if key.kind != KeyEventKind::Release => {
-                    if let Some(command) = app.handle_key(key) {
-                        send(app, commands, command);
-                    }
+        match input(frame)? {
+            Some(TermEvent::Key(key)) if key.kind != KeyEventKind::Release => {
+                if let Some(command) = app.handle_key(key) {
+                    send(app, commands, command);
                 }
-                TermEvent::Resize(..) => app.mark_dirty(),
-                _ => {}
             }
+            Some(TermEvent::Resize(..)) => app.mark_dirty(),
+            _ => {}
         }
     }
-    wait_for_stop(terminal, app, events)
+    wait_for_stop(terminal, app, events, frame)
 }
 
 /// Keeps drawing and draining until the trainer confirms it stopped, or the timeout passes.
-fn wait_for_stop(
-    terminal: &mut DefaultTerminal,
+fn wait_for_stop<B>(
+    terminal: &mut Terminal<B>,
     app: &mut App,
     events: &Receiver<Event>,
-) -> anyhow::Result<()> {
+    frame: Duration,
+) -> anyhow::Result<()>
+where
+    B: Backend,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
     let deadline = Instant::now() + STOP_TIMEOUT;
     while !app.is_trainer_gone() && Instant::now() < deadline {
         drain_events(app, events);
@@ -160,7 +180,7 @@ fn wait_for_stop(
         }
         terminal.draw(|f| f.render_widget(&*app, f.area()))?;
         app.mark_drawn();
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(frame);
     }
     Ok(())
 }
@@ -187,6 +207,80 @@ fn send(app: &mut App, commands: &Sender<Command>, command: Command) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use ratatui::backend::TestBackend;
+    use ratatui::crossterm::event::{KeyCode, KeyEvent};
+    use std::sync::mpsc;
+
+    /// A stand-in trainer: starts, reports iterations until told to stop, then says so.
+    fn fake_trainer(
+        events: mpsc::Sender<Event>,
+        commands: mpsc::Receiver<Command>,
+    ) -> Vec<Command> {
+        let mut seen = Vec::new();
+        let _ = events.send(Event::State(RunState::Running));
+        loop {
+            match commands.recv_timeout(Duration::from_millis(5)) {
+                Ok(Command::Stop) => {
+                    seen.push(Command::Stop);
+                    let _ = events.send(Event::State(RunState::Stopped));
+                    return seen;
+                }
+                Ok(command) => seen.push(command),
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => return seen,
+            }
+        }
+    }
+
+    /// Types `keys` one per loop turn; fails instead of hanging if the app never quits.
+    fn script(keys: &str) -> impl FnMut(Duration) -> std::io::Result<Option<TermEvent>> {
+        let mut keys: Vec<char> = keys.chars().rev().collect();
+        let mut turns = 0;
+        move |_| {
+            turns += 1;
+            assert!(turns < 1000, "the app did not quit");
+            std::thread::sleep(Duration::from_millis(2));
+            Ok(keys
+                .pop()
+                .map(|c| TermEvent::Key(KeyEvent::from(KeyCode::Char(c)))))
+        }
+    }
+
+    #[test]
+    fn quitting_stops_the_trainer_cleanly() {
+        let (event_tx, event_rx) = mpsc::channel();
+        let (command_tx, command_rx) = mpsc::channel();
+        let trainer = std::thread::spawn(move || fake_trainer(event_tx, command_rx));
+        let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("test backend");
+        let mut app = App::new(UiOptions::default());
+        let started = Instant::now();
+        // space pauses, q asks to confirm, y confirms.
+        let result = run_app(
+            &mut terminal,
+            &mut app,
+            &event_rx,
+            &command_tx,
+            script(" qy"),
+        );
+        assert!(result.is_ok());
+        assert!(started.elapsed() < STOP_TIMEOUT, "waited for the timeout");
+        assert_eq!(app.state(), RunState::Stopped);
+        let seen = trainer.join().expect("trainer thread");
+        assert_eq!(seen, vec![Command::Pause, Command::Stop]);
+    }
+
+    #[test]
+    fn a_vanished_trainer_does_not_hang_quit() {
+        let (event_tx, event_rx) = mpsc::channel::<Event>();
+        let (command_tx, _command_rx) = mpsc::channel();
+        drop(event_tx);
+        let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("test backend");
+        let mut app = App::new(UiOptions::default());
+        let result = run_app(&mut terminal, &mut app, &event_rx, &command_tx, script("q"));
+        assert!(result.is_ok());
+        assert!(app.is_trainer_gone());
+    }
 
     #[test]
     fn detect_no_color_means_ascii_mono() {
