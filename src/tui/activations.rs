@@ -39,6 +39,14 @@ fn render_input(app: &App, snapshot: &Snapshot, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
     let block = t.block_line(t.line(vec![
         Span::styled(format!(" val #{} ", snapshot.input_index), t.title()),
+        Span::styled(
+            if app.input_index == snapshot.input_index {
+                String::new()
+            } else {
+                format!("→ #{}… ", app.input_index)
+            },
+            t.warn(),
+        ),
         Span::styled(", . ", t.dim()),
     ]));
     let inner = block.inner(area);

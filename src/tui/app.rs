@@ -87,6 +87,7 @@ pub struct App {
     pub(super) filter_layer: usize,
     pub(super) activation_layer: usize,
     pub(super) input_index: usize,
+    pub(super) is_input_chosen: bool,
     pub(super) is_showing_grads: bool,
     pub(super) is_log_scale: bool,
     pub(super) is_whole_run: bool,
@@ -136,6 +137,7 @@ impl App {
             filter_layer: 0,
             activation_layer: 0,
             input_index: 0,
+            is_input_chosen: false,
             is_showing_grads: false,
             is_log_scale: false,
             is_whole_run: true,
@@ -187,7 +189,10 @@ impl App {
                 }
             }
             Event::Snapshot(snapshot) => {
-                self.input_index = snapshot.input_index;
+                // Until the person picks an image, follow the trainer's choice.
+                if !self.is_input_chosen {
+                    self.input_index = snapshot.input_index;
+                }
                 self.snapshot = Some(*snapshot);
                 self.clamp_layers();
             }

@@ -95,7 +95,10 @@ fn render_samples(app: &App, view: &DataView, area: Rect, buf: &mut Buffer) {
         image::render_image(&picture, Rect::new(rect.x, rect.y, rect.width, th), buf, t);
         let is_right = sample.label == sample.predicted;
         let caption = if is_right {
-            format!("{} ✓", class_label(app, sample.label, tw as usize - 2))
+            format!(
+                "{} ✓",
+                class_label(app, sample.label, (tw as usize).saturating_sub(2).max(1))
+            )
         } else {
             let w = (tw as usize).saturating_sub(3) / 2;
             format!(

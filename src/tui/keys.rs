@@ -183,6 +183,7 @@ impl App {
                 let count = self.info.as_ref().map_or(1, |i| i.val_size.max(1));
                 self.input_index =
                     (self.input_index as isize + delta).rem_euclid(count as isize) as usize;
+                self.is_input_chosen = true;
                 self.request_soon();
                 return self.if_alive(self.snapshot_request());
             }
