@@ -44,6 +44,10 @@ fn bounds(points: &[&[(f64, f64)]], floor: Option<f64>, ceil: Option<f64>) -> (f
     let mut lo = lo - pad;
     let mut hi = hi + pad;
     if let Some(f) = floor {
+        // Near the floor, show the floor itself: an axis from 0 reads better than from 0.006.
+        if lo - f < (hi - lo) * 0.25 {
+            lo = f;
+        }
         lo = lo.max(f);
     }
     if let Some(c) = ceil {
