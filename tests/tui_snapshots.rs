@@ -678,3 +678,44 @@ fn trainer_gone_keeps_the_final_state() {
     let screen = text(&draw(&app, 80, 24));
     assert!(screen.contains("trainer ended"), "{screen}");
 }
+
+#[test]
+fn first_layer_filters_on_rgb_input_are_in_colour() {
+    let mut app = App::new(options(false));
+    let mut rng = Lcg(3);
+    let mut info = run_info();
+    info.input_shape = [3, 32, 32];
+    app.on_event(Event::Started(Box::new(info)));
+    let weights: Vec<f32> = (0..4 * 3 * 25).map(|_| rng.next_f32() - 0.5).collect();
+    app.on_event(Event::Snapshot(Box::new(Snapshot {
+        iteration: 1,
+        filters: vec![FilterBank {
+            layer: "conv1".into(),
+            c_out: 4,
+            c_in: 3,
+            kh: 5,
+            kw: 5,
+            grads: vec![0.0; weights.len()],
+            weights,
+        }],
+        layer_stats: Vec::new(),
+        input_index: 0,
+        input: planes(3, 32, 32, &mut rng),
+        label: 0,
+        probabilities: vec![0.1; 10],
+        activations: Vec::new(),
+    })));
+    app.handle_key(key(KeyCode::Char('2')));
+    let terminal = draw(&app, 80, 24);
+    let is_coloured = |c: &Color| matches!(c, Color::Rgb(r, g, b) if r != g || g != b);
+    let coloured = terminal
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .filter(|c| c.symbol() == "▀" && is_coloured(&c.fg))
+        .count();
+    assert!(coloured > 20, "only {coloured} coloured cells");
+    let screen = text(&terminal);
+    assert!(screen.contains("colour"), "{screen}");
+}

@@ -106,7 +106,14 @@ pub fn run(
     commands: Sender<Command>,
     opts: UiOptions,
 ) -> anyhow::Result<()> {
-    let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
+    let mut terminal = match ratatui::try_init() {
+        Ok(terminal) => terminal,
+        Err(error) => {
+            // Raw mode may already be on when entering the alternate screen failed.
+            let _ = ratatui::try_restore();
+            return Err(error).context("cannot set up the terminal");
+        }
+    };
     let mut app = App::new(opts);
     let result = run_app(&mut terminal, &mut app, &events, &commands, read_terminal);
     let restored = ratatui::try_restore().context("cannot restore the terminal");
