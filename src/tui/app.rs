@@ -1,6 +1,6 @@
 //! All dashboard state, updated from trainer events and key presses; drawing only reads it.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use super::UiOptions;
@@ -75,7 +75,7 @@ pub struct App {
     /// What the trainer reports it uses, from the latest `IterStats` or `KnobChanged`.
     pub(super) knobs: Option<Knobs>,
     /// Sent but not yet seen in use.
-    pub(super) pending: BTreeMap<KnobKey, f64>,
+    pub(super) pending: HashMap<Knob, f64>,
     pub(super) selected_knob: usize,
     pub(super) edit: Option<KnobEdit>,
     pub(super) status: Option<Status>,
@@ -102,16 +102,6 @@ pub struct App {
     last_request: Option<Instant>,
 }
 
-/// `Knob` in a map; ordered by its position in `Knob::ALL`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct KnobKey(pub usize);
-
-impl KnobKey {
-    pub fn of(knob: Knob) -> KnobKey {
-        KnobKey(Knob::ALL.iter().position(|k| *k == knob).unwrap_or(0))
-    }
-}
-
 impl App {
     pub fn new(opts: UiOptions) -> App {
         App {
@@ -125,7 +115,7 @@ impl App {
             state: RunState::Starting,
             history: History::default(),
             knobs: None,
-            pending: BTreeMap::new(),
+            pending: HashMap::new(),
             selected_knob: 0,
             edit: None,
             status: None,
@@ -175,7 +165,7 @@ impl App {
                 if let Some(knobs) = self.knobs.as_mut() {
                     set_knob(knobs, change.knob, change.new);
                 }
-                self.pending.remove(&KnobKey::of(change.knob));
+                self.pending.remove(&change.knob);
                 self.history.knob_changes.push(change);
             }
             Event::State(state) => {
@@ -293,7 +283,7 @@ impl App {
     }
 
     pub fn pending_value(&self, knob: Knob) -> Option<f64> {
-        self.pending.get(&KnobKey::of(knob)).copied()
+        self.pending.get(&knob).copied()
     }
 
     pub fn fps(&self) -> u32 {
@@ -330,13 +320,13 @@ impl App {
     }
 
     pub(super) fn set_pending(&mut self, knob: Knob, value: f64) {
-        self.pending.insert(KnobKey::of(knob), value);
+        self.pending.insert(knob, value);
     }
 
     fn settle_pending(&mut self) {
         let Some(knobs) = self.knobs else { return };
-        self.pending.retain(|key, value| {
-            let actual = knobs.get(Knob::ALL[key.0]);
+        self.pending.retain(|knob, value| {
+            let actual = knobs.get(*knob);
             (actual - *value).abs() > 1e-6 * value.abs().max(1e-12)
         });
     }
