@@ -1,0 +1,362 @@
+//! All dashboard state, updated from trainer events and key presses; drawing only reads it.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use super::UiOptions;
+use super::history::History;
+use super::theme::{self, Theme};
+use crate::train::{
+    Command, DataView, Diagnostic, Event, Knob, Knobs, RunInfo, RunState, Severity, Snapshot,
+};
+
+/// How often an image tab asks the trainer for fresh filters, activations or samples.
+const SNAPSHOT_PERIOD: Duration = Duration::from_secs(1);
+/// How long a status message stays in the footer.
+const STATUS_LIFETIME: Duration = Duration::from_secs(6);
+/// Diagnostics kept for the panel; the run directory keeps them all.
+const MAX_DIAGNOSTICS: usize = 32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    Training,
+    Filters,
+    Activations,
+    Network,
+    Data,
+}
+
+impl Tab {
+    pub const ALL: [Tab; 5] = [
+        Tab::Training,
+        Tab::Filters,
+        Tab::Activations,
+        Tab::Network,
+        Tab::Data,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Tab::Training => "Training",
+            Tab::Filters => "Filters",
+            Tab::Activations => "Activations",
+            Tab::Network => "Network",
+            Tab::Data => "Data",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        Tab::ALL.iter().position(|t| *t == self).unwrap_or(0)
+    }
+}
+
+/// A knob value typed after `Enter`, not yet sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KnobEdit {
+    pub knob: Knob,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Status {
+    pub level: Severity,
+    pub text: String,
+    pub since: Option<Instant>,
+}
+
+#[derive(Debug)]
+pub struct App {
+    pub(super) opts: UiOptions,
+    pub(super) theme: Theme,
+    pub(super) tab: Tab,
+    pub(super) info: Option<RunInfo>,
+    pub(super) state: RunState,
+    pub(super) history: History,
+    /// What the trainer reports it uses, from the latest `IterStats` or `KnobChanged`.
+    pub(super) knobs: Option<Knobs>,
+    /// Sent but not yet seen in use.
+    pub(super) pending: HashMap<Knob, f64>,
+    pub(super) selected_knob: usize,
+    pub(super) edit: Option<KnobEdit>,
+    pub(super) status: Option<Status>,
+    pub(super) diagnostics: Vec<Diagnostic>,
+    pub(super) confusion: Option<Vec<Vec<u32>>>,
+    pub(super) snapshot: Option<Snapshot>,
+    pub(super) data_view: Option<DataView>,
+    pub(super) last_checkpoint: Option<u64>,
+    pub(super) filter_layer: usize,
+    pub(super) activation_layer: usize,
+    pub(super) input_index: usize,
+    pub(super) is_input_chosen: bool,
+    pub(super) is_showing_grads: bool,
+    pub(super) is_log_scale: bool,
+    pub(super) is_whole_run: bool,
+    /// TensorBoard's smoothing weight, 0 (raw) to 0.99.
+    pub(super) smoothing: f64,
+    pub(super) is_showing_help: bool,
+    pub(super) is_confirming_quit: bool,
+    pub(super) should_quit: bool,
+    pub(super) is_trainer_gone: bool,
+    is_dirty: bool,
+    is_data_dirty: bool,
+    last_request: Option<Instant>,
+}
+
+impl App {
+    pub fn new(opts: UiOptions) -> App {
+        App {
+            opts,
+            theme: Theme {
+                color: opts.color,
+                is_ascii: opts.is_ascii,
+            },
+            tab: Tab::Training,
+            info: None,
+            state: RunState::Starting,
+            history: History::default(),
+            knobs: None,
+            pending: HashMap::new(),
+            selected_knob: 0,
+            edit: None,
+            status: None,
+            diagnostics: Vec::new(),
+            confusion: None,
+            snapshot: None,
+            data_view: None,
+            last_checkpoint: None,
+            filter_layer: 0,
+            activation_layer: 0,
+            input_index: 0,
+            is_input_chosen: false,
+            is_showing_grads: false,
+            is_log_scale: false,
+            is_whole_run: true,
+            smoothing: 0.6,
+            is_showing_help: false,
+            is_confirming_quit: false,
+            should_quit: false,
+            is_trainer_gone: false,
+            is_dirty: true,
+            is_data_dirty: false,
+            last_request: None,
+        }
+    }
+
+    pub fn on_event(&mut self, event: Event) {
+        self.is_data_dirty = true;
+        match event {
+            Event::Started(info) => {
+                self.knobs = Some(info.knobs);
+                self.info = Some(*info);
+                self.is_dirty = true;
+            }
+            Event::Iterations(batch) => {
+                for stats in batch {
+                    self.history.push_iter(stats);
+                    self.knobs = Some(stats.knobs);
+                }
+                self.settle_pending();
+            }
+            Event::Evaluation(stats) => {
+                self.history.push_eval(&stats);
+                self.confusion = Some(stats.confusion);
+            }
+            Event::KnobChanged(change) => {
+                if let Some(knobs) = self.knobs.as_mut() {
+                    set_knob(knobs, change.knob, change.new);
+                }
+                self.pending.remove(&change.knob);
+                self.history.knob_changes.push(change);
+            }
+            Event::State(state) => {
+                self.state = state;
+                self.is_dirty = true;
+            }
+            Event::Diagnostic(diagnostic) => {
+                self.diagnostics.push(diagnostic);
+                if self.diagnostics.len() > MAX_DIAGNOSTICS {
+                    self.diagnostics.remove(0);
+                }
+            }
+            Event::Snapshot(snapshot) => {
+                // Until the person picks an image, follow the trainer's choice.
+                if !self.is_input_chosen {
+                    self.input_index = snapshot.input_index;
+                }
+                self.snapshot = Some(*snapshot);
+                self.clamp_layers();
+            }
+            Event::DataView(view) => self.data_view = Some(*view),
+            Event::CheckpointSaved { iteration, path } => {
+                self.last_checkpoint = Some(iteration);
+                let text = format!(
+                    "checkpoint saved at iteration {}: {path}",
+                    theme::count(iteration)
+                );
+                self.set_status(Severity::Info, text);
+            }
+            Event::Message { level, text } => {
+                if level >= Severity::Warn {
+                    // The trainer refuses a bad knob value with a warning and keeps the old one.
+                    self.pending.clear();
+                }
+                self.set_status(level, text);
+            }
+        }
+    }
+
+    /// The trainer's thread ended (or dropped its sender): keep showing the final state.
+    pub fn on_disconnect(&mut self) {
+        if !self.is_trainer_gone {
+            self.is_trainer_gone = true;
+            self.pending.clear();
+            self.is_dirty = true;
+        }
+    }
+
+    /// Periodic work: asks for fresh images about once a second on the tabs that show them, and
+    /// retires old status messages.
+    pub fn tick(&mut self) -> Option<Command> {
+        let now = Instant::now();
+        if let Some(status) = &self.status
+            && status
+                .since
+                .is_some_and(|t| now.duration_since(t) > STATUS_LIFETIME)
+        {
+            self.status = None;
+            self.is_dirty = true;
+        }
+        if self.is_trainer_gone || self.tab == Tab::Training {
+            return None;
+        }
+        if self
+            .last_request
+            .is_some_and(|t| now.duration_since(t) < SNAPSHOT_PERIOD)
+        {
+            return None;
+        }
+        self.last_request = Some(now);
+        Some(self.snapshot_request())
+    }
+
+    pub(super) fn snapshot_request(&self) -> Command {
+        match self.tab {
+            Tab::Data => Command::RequestDataView,
+            _ => Command::RequestSnapshot {
+                input_index: self.input_index,
+            },
+        }
+    }
+
+    /// Makes the next `tick` ask at once, after the person changed what the images should show.
+    pub(super) fn request_soon(&mut self) {
+        self.last_request = None;
+    }
+
+    pub fn state(&self) -> RunState {
+        self.state
+    }
+
+    pub fn tab(&self) -> Tab {
+        self.tab
+    }
+
+    pub fn should_quit(&self) -> bool {
+        self.should_quit
+    }
+
+    pub fn is_trainer_gone(&self) -> bool {
+        self.is_trainer_gone
+    }
+
+    pub fn is_confirming_quit(&self) -> bool {
+        self.is_confirming_quit
+    }
+
+    pub fn status(&self) -> Option<&Status> {
+        self.status.as_ref()
+    }
+
+    /// The knob value the trainer reports using.
+    pub fn knob_value(&self, knob: Knob) -> Option<f64> {
+        self.knobs.map(|k| k.get(knob))
+    }
+
+    pub fn pending_value(&self, knob: Knob) -> Option<f64> {
+        self.pending.get(&knob).copied()
+    }
+
+    pub fn fps(&self) -> u32 {
+        self.opts.fps.max(1)
+    }
+
+    pub fn mark_dirty(&mut self) {
+        self.is_dirty = true;
+    }
+
+    /// Key presses redraw at the frame rate; new training data at most every `data_refresh`.
+    pub fn needs_redraw(
+        &self,
+        since_draw: Duration,
+        frame: Duration,
+        data_refresh: Duration,
+    ) -> bool {
+        (self.is_dirty && since_draw >= frame)
+            || (self.is_data_dirty && since_draw >= data_refresh.max(frame))
+    }
+
+    pub fn mark_drawn(&mut self) {
+        self.is_dirty = false;
+        self.is_data_dirty = false;
+    }
+
+    pub(super) fn set_status(&mut self, level: Severity, text: String) {
+        self.status = Some(Status {
+            level,
+            text,
+            since: Some(Instant::now()),
+        });
+        self.is_dirty = true;
+    }
+
+    pub(super) fn set_pending(&mut self, knob: Knob, value: f64) {
+        self.pending.insert(knob, value);
+    }
+
+    fn settle_pending(&mut self) {
+        let Some(knobs) = self.knobs else { return };
+        self.pending.retain(|knob, value| {
+            let actual = knobs.get(*knob);
+            (actual - *value).abs() > 1e-6 * value.abs().max(1e-12)
+        });
+    }
+
+    fn clamp_layers(&mut self) {
+        if let Some(snapshot) = &self.snapshot {
+            self.filter_layer = self
+                .filter_layer
+                .min(snapshot.filters.len().saturating_sub(1));
+            self.activation_layer = self
+                .activation_layer
+                .min(snapshot.activations.len().saturating_sub(1));
+        }
+    }
+
+    /// Total iterations the run is planned for.
+    pub(super) fn total_iterations(&self) -> Option<u64> {
+        self.info
+            .as_ref()
+            .map(|i| i.iters_per_epoch * u64::from(i.total_epochs))
+    }
+}
+
+pub(super) fn set_knob(knobs: &mut Knobs, knob: Knob, value: f64) {
+    match knob {
+        Knob::LearningRate => knobs.learning_rate = value as f32,
+        Knob::Lambda => knobs.lambda = value as f32,
+        Knob::Momentum => knobs.momentum = value as f32,
+        Knob::BatchSize => knobs.batch_size = value.max(1.0).round() as usize,
+        Knob::AugmentCrop => knobs.augment_crop = value >= 0.5,
+        Knob::AugmentFlip => knobs.augment_flip = value >= 0.5,
+    }
+}

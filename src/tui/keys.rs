@@ -1,0 +1,362 @@
+//! Key presses → `Action` → state change and, maybe, a `Command` for the trainer.
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::app::{App, KnobEdit, Tab};
+use crate::train::{Command, Knob, RunState, Severity};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    ShowTab(Tab),
+    NextTab,
+    PrevTab,
+    TogglePause,
+    Step,
+    EvaluateNow,
+    Save,
+    Rollback,
+    ToggleHelp,
+    Quit,
+    SelectKnob(isize),
+    /// `is_big` is the shift step: ×10 instead of ×2.
+    StepKnob {
+        is_up: bool,
+        is_big: bool,
+    },
+    EditKnob,
+    ToggleLogScale,
+    ToggleZoom,
+    Smoothing(isize),
+    Layer(isize),
+    Input(isize),
+    ToggleGrads,
+}
+
+impl Action {
+    pub fn from_key(key: KeyEvent, tab: Tab) -> Option<Action> {
+        let is_shift = key.modifiers.contains(KeyModifiers::SHIFT);
+        let is_image_tab = matches!(tab, Tab::Filters | Tab::Activations);
+        let action = match key.code {
+            KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => Action::Quit,
+            KeyCode::Char(c @ '1'..='5') => {
+                let index = c as usize - '1' as usize;
+                Action::ShowTab(Tab::ALL[index])
+            }
+            KeyCode::Tab => Action::NextTab,
+            KeyCode::BackTab => Action::PrevTab,
+            KeyCode::Char(' ') => Action::TogglePause,
+            KeyCode::Char('n') => Action::Step,
+            KeyCode::Char('e') => Action::EvaluateNow,
+            KeyCode::Char('s') => Action::Save,
+            KeyCode::Char('b') => Action::Rollback,
+            KeyCode::Char('?') | KeyCode::F(1) => Action::ToggleHelp,
+            KeyCode::Char('q') => Action::Quit,
+            KeyCode::Char('l') => Action::ToggleLogScale,
+            KeyCode::Char('z') => Action::ToggleZoom,
+            KeyCode::Char('[') => Action::Smoothing(-1),
+            KeyCode::Char(']') => Action::Smoothing(1),
+            KeyCode::Char('g') => Action::ToggleGrads,
+            KeyCode::Char('<') | KeyCode::PageUp => Action::Layer(-1),
+            KeyCode::Char('>') | KeyCode::PageDown => Action::Layer(1),
+            KeyCode::Char(',') => Action::Input(-1),
+            KeyCode::Char('.') => Action::Input(1),
+            KeyCode::Up if tab == Tab::Training => Action::SelectKnob(-1),
+            KeyCode::Down if tab == Tab::Training => Action::SelectKnob(1),
+            KeyCode::Left if tab == Tab::Training => Action::StepKnob {
+                is_up: false,
+                is_big: is_shift,
+            },
+            KeyCode::Right if tab == Tab::Training => Action::StepKnob {
+                is_up: true,
+                is_big: is_shift,
+            },
+            KeyCode::Left if is_image_tab => Action::Input(-1),
+            KeyCode::Right if is_image_tab => Action::Input(1),
+            KeyCode::Up if is_image_tab => Action::Layer(-1),
+            KeyCode::Down if is_image_tab => Action::Layer(1),
+            KeyCode::Enter if tab == Tab::Training => Action::EditKnob,
+            _ => return None,
+        };
+        Some(action)
+    }
+}
+
+impl App {
+    /// Applies one key press; returns the command it sends to the trainer, if any.
+    pub fn handle_key(&mut self, key: KeyEvent) -> Option<Command> {
+        self.mark_dirty();
+        if self.is_confirming_quit {
+            self.is_confirming_quit = false;
+            return match key.code {
+                KeyCode::Char('y' | 'Y' | 'q') | KeyCode::Enter => self.quit_now(),
+                _ => None,
+            };
+        }
+        if self.edit.is_some() {
+            return self.handle_edit_key(key);
+        }
+        if self.is_showing_help {
+            self.is_showing_help = false;
+            if matches!(key.code, KeyCode::Esc | KeyCode::Char('?')) {
+                return None;
+            }
+        }
+        if key.code == KeyCode::Esc {
+            self.status = None;
+            return None;
+        }
+        let action = Action::from_key(key, self.tab)?;
+        self.apply(action)
+    }
+
+    pub fn apply(&mut self, action: Action) -> Option<Command> {
+        match action {
+            Action::ShowTab(tab) => self.show_tab(tab),
+            Action::NextTab => self.show_tab(Tab::ALL[(self.tab.index() + 1) % Tab::ALL.len()]),
+            Action::PrevTab => {
+                self.show_tab(Tab::ALL[(self.tab.index() + Tab::ALL.len() - 1) % Tab::ALL.len()])
+            }
+            Action::TogglePause => {
+                return self.if_alive(match self.state {
+                    RunState::Paused | RunState::Diverged => Command::Resume,
+                    _ => Command::Pause,
+                });
+            }
+            Action::Step => {
+                if matches!(self.state, RunState::Paused | RunState::Diverged) {
+                    return self.if_alive(Command::Step);
+                }
+                self.set_status(
+                    Severity::Info,
+                    "n steps once while paused (space pauses)".into(),
+                );
+            }
+            Action::EvaluateNow => return self.if_alive(Command::EvaluateNow),
+            Action::Save => return self.if_alive(Command::SaveCheckpoint),
+            Action::Rollback => return self.if_alive(Command::RollbackToBest),
+            Action::ToggleHelp => self.is_showing_help = !self.is_showing_help,
+            Action::Quit => {
+                let is_training = !self.is_trainer_gone
+                    && !matches!(self.state, RunState::Finished | RunState::Stopped);
+                if is_training {
+                    self.is_confirming_quit = true;
+                } else {
+                    return self.quit_now();
+                }
+            }
+            Action::SelectKnob(delta) => {
+                let n = Knob::ALL.len() as isize;
+                self.selected_knob = (self.selected_knob as isize + delta).rem_euclid(n) as usize;
+            }
+            Action::StepKnob { is_up, is_big } => {
+                let knob = Knob::ALL[self.selected_knob];
+                let current = self.pending_value(knob).or(self.knob_value(knob))?;
+                let value = step_knob(knob, current, is_up, is_big);
+                return self.send_knob(knob, value);
+            }
+            Action::EditKnob => {
+                self.edit = Some(KnobEdit {
+                    knob: Knob::ALL[self.selected_knob],
+                    text: String::new(),
+                });
+            }
+            Action::ToggleLogScale => self.is_log_scale = !self.is_log_scale,
+            Action::ToggleZoom => self.is_whole_run = !self.is_whole_run,
+            Action::Smoothing(delta) => {
+                self.smoothing = (self.smoothing + 0.1 * delta as f64).clamp(0.0, 0.99);
+                self.smoothing = (self.smoothing * 100.0).round() / 100.0;
+            }
+            Action::Layer(delta) => {
+                let count = self.snapshot.as_ref().map_or(0, |s| match self.tab {
+                    Tab::Filters => s.filters.len(),
+                    _ => s.activations.len(),
+                });
+                let layer = match self.tab {
+                    Tab::Filters => &mut self.filter_layer,
+                    _ => &mut self.activation_layer,
+                };
+                if count > 0 {
+                    *layer = (*layer as isize + delta).rem_euclid(count as isize) as usize;
+                }
+            }
+            Action::Input(delta) => {
+                let count = self.info.as_ref().map_or(1, |i| i.val_size.max(1));
+                self.input_index =
+                    (self.input_index as isize + delta).rem_euclid(count as isize) as usize;
+                self.is_input_chosen = true;
+                self.request_soon();
+                return self.if_alive(self.snapshot_request());
+            }
+            Action::ToggleGrads => self.is_showing_grads = !self.is_showing_grads,
+        }
+        None
+    }
+
+    fn show_tab(&mut self, tab: Tab) {
+        if self.tab != tab {
+            self.tab = tab;
+            self.request_soon();
+        }
+    }
+
+    fn quit_now(&mut self) -> Option<Command> {
+        self.should_quit = true;
+        if self.is_trainer_gone {
+            return None;
+        }
+        self.set_status(
+            Severity::Info,
+            "stopping: the trainer writes a checkpoint…".into(),
+        );
+        Some(Command::Stop)
+    }
+
+    fn if_alive(&mut self, command: Command) -> Option<Command> {
+        if self.is_trainer_gone {
+            self.set_status(
+                Severity::Warn,
+                "the trainer has ended; nothing to control".into(),
+            );
+            None
+        } else {
+            Some(command)
+        }
+    }
+
+    fn send_knob(&mut self, knob: Knob, value: f64) -> Option<Command> {
+        let command = self.if_alive(Command::SetKnob { knob, value })?;
+        self.set_pending(knob, value);
+        Some(command)
+    }
+
+    fn handle_edit_key(&mut self, key: KeyEvent) -> Option<Command> {
+        let edit = self.edit.as_mut()?;
+        match key.code {
+            KeyCode::Esc => self.edit = None,
+            KeyCode::Backspace => {
+                edit.text.pop();
+            }
+            KeyCode::Char(c) if edit.text.len() < 24 => edit.text.push(c),
+            KeyCode::Enter => {
+                let knob = edit.knob;
+                let text = std::mem::take(&mut edit.text);
+                self.edit = None;
+                return match parse_knob_value(knob, &text) {
+                    Ok(value) => self.send_knob(knob, value),
+                    Err(message) => {
+                        self.set_status(Severity::Error, message);
+                        None
+                    }
+                };
+            }
+            _ => {}
+        }
+        None
+    }
+}
+
+/// ←/→ on a knob: ×2 or ÷2 (×10, ÷10 with shift) for rates and sizes, ±0.05 (±0.1) for
+/// momentum, on/off for switches.
+pub fn step_knob(knob: Knob, current: f64, is_up: bool, is_big: bool) -> f64 {
+    let factor = if is_big { 10.0 } else { 2.0 };
+    match knob {
+        Knob::LearningRate | Knob::Lambda => {
+            if current <= 0.0 {
+                if is_up { 1e-4 } else { 0.0 }
+            } else if is_up {
+                current * factor
+            } else {
+                current / factor
+            }
+        }
+        Knob::Momentum => {
+            let delta = if is_big { 0.1 } else { 0.05 };
+            let value = if is_up {
+                current + delta
+            } else {
+                current - delta
+            };
+            (value.clamp(0.0, 0.99) * 100.0).round() / 100.0
+        }
+        Knob::BatchSize => {
+            let value = if is_up {
+                current * factor
+            } else {
+                current / factor
+            };
+            value.round().clamp(1.0, 65_536.0)
+        }
+        Knob::AugmentCrop | Knob::AugmentFlip => {
+            if current >= 0.5 {
+                0.0
+            } else {
+                1.0
+            }
+        }
+    }
+}
+
+/// Validates a typed knob value; the error is the message the person sees.
+pub fn parse_knob_value(knob: Knob, text: &str) -> Result<f64, String> {
+    let text = text.trim();
+    if knob.is_switch() {
+        return match text.to_ascii_lowercase().as_str() {
+            "1" | "on" | "yes" | "true" => Ok(1.0),
+            "0" | "off" | "no" | "false" => Ok(0.0),
+            _ => Err(format!("{}: type on or off, not {text:?}", knob.label())),
+        };
+    }
+    let value: f64 = text.parse().map_err(|_| {
+        format!(
+            "{}: {text:?} is not a number; kept the old value",
+            knob.label()
+        )
+    })?;
+    if !value.is_finite() {
+        return Err(format!(
+            "{}: must be finite; kept the old value",
+            knob.label()
+        ));
+    }
+    if value < 0.0 {
+        return Err(format!(
+            "{}: must not be negative; kept the old value",
+            knob.label()
+        ));
+    }
+    match knob {
+        Knob::Momentum if value >= 1.0 => {
+            Err("momentum: must be below 1; kept the old value".to_string())
+        }
+        Knob::BatchSize if value < 1.0 || value.fract() != 0.0 => {
+            Err("batch size: must be a whole number ≥ 1; kept the old value".to_string())
+        }
+        _ => Ok(value),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps() {
+        assert_eq!(step_knob(Knob::LearningRate, 0.01, true, false), 0.02);
+        assert_eq!(step_knob(Knob::LearningRate, 0.01, false, false), 0.005);
+        assert!((step_knob(Knob::Lambda, 1e-3, true, true) - 1e-2).abs() < 1e-15);
+        assert_eq!(step_knob(Knob::Momentum, 0.9, true, false), 0.95);
+        assert_eq!(step_knob(Knob::BatchSize, 1.0, false, false), 1.0);
+        assert_eq!(step_knob(Knob::AugmentFlip, 0.0, true, false), 1.0);
+    }
+
+    #[test]
+    fn parsing() {
+        assert!(parse_knob_value(Knob::LearningRate, "abc").is_err());
+        assert!(parse_knob_value(Knob::LearningRate, "-1").is_err());
+        assert!(parse_knob_value(Knob::LearningRate, "NaN").is_err());
+        assert_eq!(parse_knob_value(Knob::LearningRate, "3e-3"), Ok(3e-3));
+        assert!(parse_knob_value(Knob::BatchSize, "2.5").is_err());
+        assert!(parse_knob_value(Knob::Momentum, "1.2").is_err());
+        assert_eq!(parse_knob_value(Knob::AugmentCrop, "on"), Ok(1.0));
+    }
+}

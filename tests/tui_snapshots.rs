@@ -1,0 +1,721 @@
+//! The dashboard rendered into ratatui's `TestBackend` from a recorded, deterministic event stream,
+//! snapshotted with insta; and key handling.
+
+use convtop::train::{
+    Command, DataView, Diagnostic, DiagnosticKind, EvalStats, Event, FilterBank, IterStats, Knob,
+    KnobChange, Knobs, LayerInfo, LayerStats, Planes, RunInfo, RunState, SampleImage, Severity,
+    Snapshot,
+};
+use convtop::tui::{App, ColorMode, Tab, UiOptions};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::style::Color;
+
+/// Numerical Recipes' LCG, so the stream is the same on every machine.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next_f32(&mut self) -> f32 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 40) as f32) / ((1u64 << 24) as f32)
+    }
+}
+
+fn knobs(learning_rate: f32) -> Knobs {
+    Knobs {
+        learning_rate,
+        lambda: 1e-4,
+        momentum: 0.9,
+        is_nesterov: false,
+        batch_size: 20,
+        augment_crop: false,
+        augment_flip: false,
+    }
+}
+
+fn layer(name: &str, kind: &str, formula: &str, out_shape: [usize; 3], params: usize) -> LayerInfo {
+    LayerInfo {
+        name: name.into(),
+        kind: kind.into(),
+        formula: formula.into(),
+        out_shape,
+        params,
+        flops: (out_shape.iter().product::<usize>() * params.max(1)) as u64,
+    }
+}
+
+fn run_info() -> RunInfo {
+    RunInfo {
+        run_id: "20261128-1200".into(),
+        run_dir: "runs/20261128-1200".into(),
+        data_name: "mnist".into(),
+        net_spec: "mnist".into(),
+        net_resolved: "conv8k5p2 relu pool2 conv16k5p2 relu pool3 fc10".into(),
+        classes: (0..10).map(|i| i.to_string()).collect(),
+        input_shape: [1, 28, 28],
+        train_size: 50_000,
+        val_size: 10_000,
+        test_size: 10_000,
+        iters_per_epoch: 100,
+        total_epochs: 10,
+        knobs: knobs(0.01),
+        preprocess: "mean image".into(),
+        seed: 7,
+        layers: vec![
+            layer(
+                "conv1",
+                "conv 8 5×5 s1 p2",
+                "(28 + 2·2 − 5)/1 + 1 = 28",
+                [8, 28, 28],
+                208,
+            ),
+            layer("relu1", "relu", "", [8, 28, 28], 0),
+            layer(
+                "pool1",
+                "maxpool 2×2 s2",
+                "(28 − 2)/2 + 1 = 14",
+                [8, 14, 14],
+                0,
+            ),
+            layer(
+                "conv2",
+                "conv 16 5×5 s1 p2",
+                "(14 + 2·2 − 5)/1 + 1 = 14",
+                [16, 14, 14],
+                3216,
+            ),
+            layer("relu2", "relu", "", [16, 14, 14], 0),
+            layer(
+                "pool2",
+                "maxpool 3×3 s3",
+                "⌊(14 − 3)/3⌋ + 1 = 4",
+                [16, 4, 4],
+                0,
+            ),
+            layer("fc1", "fc 10", "", [10, 1, 1], 2570),
+        ],
+    }
+}
+
+/// A soft ring, a stand-in for a digit.
+fn ring(w: usize, h: usize, radius: f32, shift: f32) -> Vec<f32> {
+    (0..h * w)
+        .map(|i| {
+            let (x, y) = (
+                (i % w) as f32 - w as f32 / 2.0 + shift,
+                (i / w) as f32 - h as f32 / 2.0,
+            );
+            let d = (x * x + y * y).sqrt() - radius;
+            (-d * d / 4.0).exp()
+        })
+        .collect()
+}
+
+fn planes(c: usize, h: usize, w: usize, rng: &mut Lcg) -> Planes {
+    let mut data = Vec::with_capacity(c * h * w);
+    for k in 0..c {
+        let base = ring(w, h, 2.0 + k as f32 % 5.0, k as f32 % 3.0 - 1.0);
+        data.extend(base.into_iter().map(|v| v + 0.1 * rng.next_f32()));
+    }
+    Planes { c, h, w, data }
+}
+
+fn events() -> Vec<Event> {
+    let mut rng = Lcg(42);
+    let mut events = vec![
+        Event::Started(Box::new(run_info())),
+        Event::State(RunState::Running),
+    ];
+    let mut batch = Vec::new();
+    for i in 1..=300u64 {
+        let lr = if i > 150 { 0.005 } else { 0.01 };
+        let clean = 2.2 * (-(i as f32) / 70.0).exp() + 0.12;
+        let data_loss = clean * (0.8 + 0.4 * rng.next_f32());
+        batch.push(IterStats {
+            iteration: i,
+            epoch: i as f64 / 100.0,
+            data_loss,
+            reg_loss: 0.01,
+            batch_accuracy: (1.0 - clean / 2.4 - 0.1 * rng.next_f32()).clamp(0.0, 1.0),
+            knobs: knobs(lr),
+            images_per_sec: 1520.0,
+        });
+        if i % 10 == 0 {
+            events.push(Event::Iterations(std::mem::take(&mut batch)));
+        }
+        if i == 150 {
+            events.push(Event::KnobChanged(KnobChange {
+                iteration: 150,
+                knob: Knob::LearningRate,
+                old: 0.01,
+                new: 0.005,
+            }));
+        }
+        if i % 100 == 0 {
+            let k = (i / 100) as f32;
+            let confusion = (0..10)
+                .map(|t| {
+                    (0..10)
+                        .map(|p| {
+                            if t == p {
+                                90 + i as u32 / 50
+                            } else {
+                                (t * 3 + p) as u32 % 4
+                            }
+                        })
+                        .collect()
+                })
+                .collect();
+            events.push(Event::Evaluation(EvalStats {
+                iteration: i,
+                epoch: i as f64 / 100.0,
+                train_loss: 0.9 / k,
+                train_accuracy: 0.80 + 0.05 * k,
+                val_loss: 0.95 / k + 0.05,
+                val_accuracy: 0.78 + 0.045 * k,
+                confusion,
+                is_best: true,
+            }));
+        }
+    }
+    events.push(Event::Diagnostic(Diagnostic {
+        iteration: 250,
+        kind: DiagnosticKind::Plateau,
+        severity: Severity::Warn,
+        title: "validation loss has plateaued".into(),
+        evidence: "val loss 0.52 → 0.51 over the last 2 evaluations".into(),
+        suggestion: "halve the learning rate".into(),
+    }));
+    let weights: Vec<f32> = (0..8 * 25).map(|_| rng.next_f32() - 0.5).collect();
+    let grads: Vec<f32> = (0..8 * 25).map(|_| (rng.next_f32() - 0.5) * 1e-3).collect();
+    let input = planes(1, 28, 28, &mut rng);
+    let mut probabilities = vec![0.01f32; 10];
+    probabilities[7] = 0.91;
+    events.push(Event::Snapshot(Box::new(Snapshot {
+        iteration: 300,
+        filters: vec![FilterBank {
+            layer: "conv1".into(),
+            c_out: 8,
+            c_in: 1,
+            kh: 5,
+            kw: 5,
+            weights,
+            grads,
+        }],
+        layer_stats: ["conv1", "conv2", "fc1"]
+            .iter()
+            .enumerate()
+            .map(|(i, name)| LayerStats {
+                name: name.to_string(),
+                weight_norm: 1.5 + i as f32,
+                grad_norm: 0.02 / (i + 1) as f32,
+                update_ratio: [1.2e-3, 4e-4, 3e-2][i],
+                dead_fraction: None,
+            })
+            .chain(
+                ["relu1", "relu2"]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, name)| LayerStats {
+                        name: name.to_string(),
+                        weight_norm: 0.0,
+                        grad_norm: 0.0,
+                        update_ratio: 0.0,
+                        dead_fraction: Some([0.05, 0.6][i]),
+                    }),
+            )
+            .collect(),
+        input_index: 12,
+        input,
+        label: 7,
+        probabilities,
+        activations: vec![
+            ("conv1".into(), planes(8, 28, 28, &mut rng)),
+            ("pool1".into(), planes(8, 14, 14, &mut rng)),
+            ("fc1".into(), planes(10, 1, 1, &mut rng)),
+        ],
+    })));
+    let samples = (0..8)
+        .map(|i| SampleImage {
+            image: planes(1, 28, 28, &mut rng),
+            label: i,
+            predicted: if i == 3 { 5 } else { i },
+        })
+        .collect();
+    events.push(Event::DataView(Box::new(DataView {
+        samples,
+        mean_image: Some(planes(1, 28, 28, &mut rng)),
+        augment_before: planes(1, 28, 28, &mut rng),
+        augment_after: planes(1, 24, 24, &mut rng),
+        class_counts: vec![("train".into(), vec![5000; 10])],
+    })));
+    events
+}
+
+fn options(is_ascii: bool) -> UiOptions {
+    UiOptions {
+        fps: 10,
+        is_ascii,
+        color: if is_ascii {
+            ColorMode::Mono
+        } else {
+            ColorMode::TrueColor
+        },
+    }
+}
+
+fn app(is_ascii: bool) -> App {
+    let mut app = App::new(options(is_ascii));
+    for event in events() {
+        app.on_event(event);
+    }
+    app
+}
+
+fn key(code: KeyCode) -> KeyEvent {
+    KeyEvent::new(code, KeyModifiers::NONE)
+}
+
+fn draw(app: &App, width: u16, height: u16) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test backend");
+    terminal
+        .draw(|f| f.render_widget(app, f.area()))
+        .expect("draw");
+    terminal
+}
+
+fn text(terminal: &Terminal<TestBackend>) -> String {
+    let buffer = terminal.backend().buffer();
+    let area = buffer.area;
+    (0..area.height)
+        .map(|y| {
+            let line: String = (0..area.width)
+                .map(|x| buffer[(x, y)].symbol().to_string())
+                .collect();
+            line.trim_end().to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn snapshot_all_tabs(is_ascii: bool) {
+    let mode = if is_ascii { "ascii" } else { "color" };
+    let mut app = app(is_ascii);
+    for tab in Tab::ALL {
+        let digit = char::from(b'1' + tab.index() as u8);
+        assert_eq!(app.handle_key(key(KeyCode::Char(digit))), None);
+        for (w, h) in [(80, 24), (160, 48)] {
+            let terminal = draw(&app, w, h);
+            let screen = text(&terminal);
+            if is_ascii {
+                assert!(screen.is_ascii(), "non-ASCII on {tab:?} {w}x{h}:\n{screen}");
+            }
+            insta::assert_snapshot!(
+                format!("{}_{w}x{h}_{mode}", tab.title().to_lowercase()),
+                screen
+            );
+        }
+    }
+}
+
+#[test]
+fn every_tab_in_colour() {
+    snapshot_all_tabs(false);
+}
+
+#[test]
+fn every_tab_in_ascii() {
+    snapshot_all_tabs(true);
+}
+
+#[test]
+fn images_use_truecolour_half_blocks() {
+    let mut app = app(false);
+    app.handle_key(key(KeyCode::Char('2')));
+    let terminal = draw(&app, 80, 24);
+    let buffer = terminal.backend().buffer();
+    let rgb_cells = buffer
+        .content()
+        .iter()
+        .filter(|c| {
+            c.symbol() == "▀" && matches!(c.fg, Color::Rgb(..)) && matches!(c.bg, Color::Rgb(..))
+        })
+        .count();
+    // 8 filters of 5×5 pixels take at least 5×3 cells each.
+    assert!(rgb_cells >= 8 * 15, "only {rgb_cells} image cells");
+}
+
+#[test]
+fn images_use_256_colours_when_truecolour_is_missing() {
+    let mut app = App::new(UiOptions {
+        color: ColorMode::Ansi256,
+        ..options(false)
+    });
+    for event in events() {
+        app.on_event(event);
+    }
+    app.handle_key(key(KeyCode::Char('3')));
+    let terminal = draw(&app, 80, 24);
+    let buffer = terminal.backend().buffer();
+    assert!(
+        buffer
+            .content()
+            .iter()
+            .any(|c| matches!(c.fg, Color::Indexed(_)))
+    );
+    assert!(
+        !buffer
+            .content()
+            .iter()
+            .any(|c| matches!(c.fg, Color::Rgb(..)))
+    );
+}
+
+#[test]
+fn help_overlay_and_empty_states() {
+    let mut app = app(false);
+    app.handle_key(key(KeyCode::Char('?')));
+    insta::assert_snapshot!("help_80x24", text(&draw(&app, 80, 24)));
+    let empty = App::new(options(false));
+    insta::assert_snapshot!("empty_80x24", text(&draw(&empty, 80, 24)));
+}
+
+#[test]
+fn tiny_terminal_says_what_it_needs() {
+    let screen = text(&draw(&app(false), 40, 10));
+    assert!(screen.contains("at least 80x24"), "{screen}");
+    assert!(screen.contains("40x10"), "{screen}");
+    insta::assert_snapshot!("tiny_40x10", screen);
+}
+
+fn set_knob(command: Option<Command>) -> (Knob, f64) {
+    match command {
+        Some(Command::SetKnob { knob, value }) => (knob, value),
+        other => panic!("expected SetKnob, got {other:?}"),
+    }
+}
+
+#[test]
+fn arrows_step_the_learning_rate() {
+    let mut app = app(false);
+    // The trainer reports lr = 0.005 since iteration 150.
+    let current = f64::from(0.005f32);
+    let (knob, value) = set_knob(app.handle_key(key(KeyCode::Right)));
+    assert_eq!(knob, Knob::LearningRate);
+    assert!((value - current * 2.0).abs() < 1e-12);
+    assert_eq!(app.pending_value(Knob::LearningRate), Some(value));
+    let screen = text(&draw(&app, 80, 24));
+    assert!(screen.contains("5.0e-3 → 1.0e-2"), "{screen}");
+
+    let mut app = self::app(false);
+    let (_, value) = set_knob(app.handle_key(key(KeyCode::Left)));
+    assert!((value - current / 2.0).abs() < 1e-12);
+
+    let mut app = self::app(false);
+    let (_, value) = set_knob(app.handle_key(KeyEvent::new(KeyCode::Right, KeyModifiers::SHIFT)));
+    assert!((value - current * 10.0).abs() < 1e-12);
+    let (_, value) = set_knob(app.handle_key(KeyEvent::new(KeyCode::Left, KeyModifiers::SHIFT)));
+    assert!(
+        (value - current).abs() < 1e-12,
+        "steps from the pending value"
+    );
+}
+
+#[test]
+fn pending_marker_clears_when_the_change_lands() {
+    let mut app = app(false);
+    let (_, value) = set_knob(app.handle_key(key(KeyCode::Right)));
+    let mut stats = IterStatsBuilder::at(301);
+    stats.knobs.learning_rate = value as f32;
+    app.on_event(Event::Iterations(vec![stats]));
+    assert_eq!(app.pending_value(Knob::LearningRate), None);
+    assert_eq!(
+        app.knob_value(Knob::LearningRate),
+        Some(f64::from(value as f32))
+    );
+}
+
+struct IterStatsBuilder;
+
+impl IterStatsBuilder {
+    fn at(iteration: u64) -> IterStats {
+        IterStats {
+            iteration,
+            epoch: iteration as f64 / 100.0,
+            data_loss: 0.2,
+            reg_loss: 0.01,
+            batch_accuracy: 0.9,
+            knobs: knobs(0.005),
+            images_per_sec: 1500.0,
+        }
+    }
+}
+
+#[test]
+fn other_knobs_and_switches() {
+    let mut app = app(false);
+    app.handle_key(key(KeyCode::Down));
+    app.handle_key(key(KeyCode::Down));
+    let (knob, value) = set_knob(app.handle_key(key(KeyCode::Right)));
+    assert_eq!(knob, Knob::Momentum);
+    assert!((value - 0.95).abs() < 1e-9);
+    app.handle_key(key(KeyCode::Down));
+    let (knob, value) = set_knob(app.handle_key(key(KeyCode::Left)));
+    assert_eq!((knob, value), (Knob::BatchSize, 10.0));
+    app.handle_key(key(KeyCode::Down));
+    let (knob, value) = set_knob(app.handle_key(key(KeyCode::Right)));
+    assert_eq!((knob, value), (Knob::AugmentCrop, 1.0));
+}
+
+fn type_value(app: &mut App, text: &str) -> Option<Command> {
+    assert_eq!(app.handle_key(key(KeyCode::Enter)), None);
+    for c in text.chars() {
+        assert_eq!(app.handle_key(key(KeyCode::Char(c))), None);
+    }
+    app.handle_key(key(KeyCode::Enter))
+}
+
+#[test]
+fn typed_values_are_validated() {
+    let mut app = app(false);
+    assert_eq!(type_value(&mut app, "abc"), None);
+    let status = app.status().expect("a message");
+    assert_eq!(status.level, Severity::Error);
+    assert!(status.text.contains("not a number"), "{}", status.text);
+    assert_eq!(app.pending_value(Knob::LearningRate), None);
+    assert_eq!(
+        app.knob_value(Knob::LearningRate),
+        Some(f64::from(0.005f32))
+    );
+
+    assert_eq!(type_value(&mut app, "-1"), None);
+    assert!(app.status().expect("a message").text.contains("negative"));
+    let screen = text(&draw(&app, 80, 24));
+    assert!(screen.contains("must not be negative"), "{screen}");
+
+    let (knob, value) = set_knob(type_value(&mut app, "3e-3"));
+    assert_eq!((knob, value), (Knob::LearningRate, 3e-3));
+}
+
+#[test]
+fn quit_asks_to_confirm_while_training() {
+    let mut app = app(false);
+    assert_eq!(app.handle_key(key(KeyCode::Char('q'))), None);
+    assert!(app.is_confirming_quit());
+    assert!(!app.should_quit());
+    insta::assert_snapshot!("confirm_quit_80x24", text(&draw(&app, 80, 24)));
+    assert_eq!(app.handle_key(key(KeyCode::Char('n'))), None);
+    assert!(!app.is_confirming_quit() && !app.should_quit());
+
+    app.handle_key(key(KeyCode::Char('q')));
+    assert_eq!(app.handle_key(key(KeyCode::Char('y'))), Some(Command::Stop));
+    assert!(app.should_quit());
+}
+
+#[test]
+fn quit_is_immediate_once_the_trainer_ended() {
+    let mut app = app(false);
+    app.on_event(Event::State(RunState::Finished));
+    app.on_disconnect();
+    assert_eq!(app.handle_key(key(KeyCode::Char('q'))), None);
+    assert!(app.should_quit());
+}
+
+#[test]
+fn control_keys_send_commands() {
+    let mut app = app(false);
+    assert_eq!(
+        app.handle_key(key(KeyCode::Char(' '))),
+        Some(Command::Pause)
+    );
+    app.on_event(Event::State(RunState::Paused));
+    assert_eq!(app.handle_key(key(KeyCode::Char('n'))), Some(Command::Step));
+    assert_eq!(
+        app.handle_key(key(KeyCode::Char(' '))),
+        Some(Command::Resume)
+    );
+    assert_eq!(
+        app.handle_key(key(KeyCode::Char('e'))),
+        Some(Command::EvaluateNow)
+    );
+    assert_eq!(
+        app.handle_key(key(KeyCode::Char('s'))),
+        Some(Command::SaveCheckpoint)
+    );
+    assert_eq!(
+        app.handle_key(key(KeyCode::Char('b'))),
+        Some(Command::RollbackToBest)
+    );
+    app.handle_key(key(KeyCode::Char('3')));
+    assert_eq!(
+        app.handle_key(key(KeyCode::Char('.'))),
+        Some(Command::RequestSnapshot { input_index: 13 })
+    );
+    assert_eq!(
+        app.tick(),
+        Some(Command::RequestSnapshot { input_index: 13 })
+    );
+    assert_eq!(app.tick(), None, "at most about once a second");
+    app.handle_key(key(KeyCode::Char('5')));
+    assert_eq!(app.tick(), Some(Command::RequestDataView));
+}
+
+#[test]
+fn view_toggles_change_the_training_screen() {
+    let mut app = app(true);
+    for c in ['l', 'z', ']', ']'] {
+        assert_eq!(app.handle_key(key(KeyCode::Char(c))), None);
+    }
+    insta::assert_snapshot!("training_log_recent_80x24_ascii", text(&draw(&app, 80, 24)));
+}
+
+/// Counts what is written to it.
+#[derive(Clone, Default)]
+struct Counter(std::rc::Rc<std::cell::Cell<usize>>);
+
+impl std::io::Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.set(self.0.get() + buf.len());
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Bytes a real terminal would receive: ratatui's diff through the crossterm backend.
+fn bytes_per_second(tab: char, width: u16, height: u16) -> f64 {
+    use ratatui::backend::CrosstermBackend;
+    use ratatui::layout::Rect;
+    use ratatui::{TerminalOptions, Viewport};
+
+    let mut app = app(false);
+    app.handle_key(key(KeyCode::Char(tab)));
+    let snapshot = events()
+        .into_iter()
+        .find_map(|e| match e {
+            Event::Snapshot(s) => Some(s),
+            _ => None,
+        })
+        .expect("a snapshot");
+    let options = TerminalOptions {
+        viewport: Viewport::Fixed(Rect::new(0, 0, width, height)),
+    };
+    let counter = Counter::default();
+    let mut terminal =
+        Terminal::with_options(CrosstermBackend::new(counter.clone()), options).expect("terminal");
+    terminal
+        .draw(|f| f.render_widget(&app, f.area()))
+        .expect("draw");
+    counter.0.set(0);
+    let mut rng = Lcg(9);
+    // Ten seconds at 100 iterations/s, drawn 4 times a second (the data refresh), with a fresh
+    // snapshot every second as the image tabs request.
+    let seconds = 10;
+    for frame in 0..seconds * 4 {
+        let batch = (0..25)
+            .map(|k| {
+                let mut s = IterStatsBuilder::at(301 + frame * 25 + k);
+                s.data_loss = 0.2 + 0.05 * rng.next_f32();
+                s
+            })
+            .collect();
+        app.on_event(Event::Iterations(batch));
+        if frame % 4 == 0 {
+            let mut fresh = snapshot.clone();
+            for (_, planes) in fresh.activations.iter_mut() {
+                for v in planes.data.iter_mut() {
+                    *v *= 1.0 + 0.02 * (rng.next_f32() - 0.5);
+                }
+            }
+            for w in fresh.filters[0].weights.iter_mut() {
+                *w *= 1.0 + 0.02 * (rng.next_f32() - 0.5);
+            }
+            app.on_event(Event::Snapshot(fresh));
+        }
+        terminal
+            .draw(|f| f.render_widget(&app, f.area()))
+            .expect("draw");
+    }
+    counter.0.get() as f64 / seconds as f64
+}
+
+#[test]
+fn terminal_output_stays_under_20_kb_per_second() {
+    for tab in ['1', '2', '3', '4', '5'] {
+        for (w, h) in [(80, 24), (160, 48)] {
+            let rate = bytes_per_second(tab, w, h);
+            println!("tab {tab} {w}x{h}: {:.1} KB/s", rate / 1000.0);
+            assert!(rate < 20_000.0, "tab {tab} at {w}x{h} sends {rate} B/s");
+        }
+    }
+}
+
+#[test]
+fn filters_with_gradients_and_later_layers() {
+    let mut app = app(false);
+    app.handle_key(key(KeyCode::Char('2')));
+    app.handle_key(key(KeyCode::Char('g')));
+    insta::assert_snapshot!("filters_gradients_80x24", text(&draw(&app, 80, 24)));
+    app.handle_key(key(KeyCode::Char('3')));
+    app.handle_key(key(KeyCode::Char('>')));
+    app.handle_key(key(KeyCode::PageDown));
+    let screen = text(&draw(&app, 80, 24));
+    assert!(screen.contains("activations · fc1"), "{screen}");
+    insta::assert_snapshot!("activations_fc1_80x24", screen);
+}
+
+#[test]
+fn trainer_gone_keeps_the_final_state() {
+    let mut app = app(false);
+    app.on_disconnect();
+    assert_eq!(app.handle_key(key(KeyCode::Char(' '))), None);
+    let screen = text(&draw(&app, 80, 24));
+    assert!(screen.contains("trainer ended"), "{screen}");
+}
+
+#[test]
+fn first_layer_filters_on_rgb_input_are_in_colour() {
+    let mut app = App::new(options(false));
+    let mut rng = Lcg(3);
+    let mut info = run_info();
+    info.input_shape = [3, 32, 32];
+    app.on_event(Event::Started(Box::new(info)));
+    let weights: Vec<f32> = (0..4 * 3 * 25).map(|_| rng.next_f32() - 0.5).collect();
+    app.on_event(Event::Snapshot(Box::new(Snapshot {
+        iteration: 1,
+        filters: vec![FilterBank {
+            layer: "conv1".into(),
+            c_out: 4,
+            c_in: 3,
+            kh: 5,
+            kw: 5,
+            grads: vec![0.0; weights.len()],
+            weights,
+        }],
+        layer_stats: Vec::new(),
+        input_index: 0,
+        input: planes(3, 32, 32, &mut rng),
+        label: 0,
+        probabilities: vec![0.1; 10],
+        activations: Vec::new(),
+    })));
+    app.handle_key(key(KeyCode::Char('2')));
+    let terminal = draw(&app, 80, 24);
+    let is_coloured = |c: &Color| matches!(c, Color::Rgb(r, g, b) if r != g || g != b);
+    let coloured = terminal
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .filter(|c| c.symbol() == "▀" && is_coloured(&c.fg))
+        .count();
+    assert!(coloured > 20, "only {coloured} coloured cells");
+    let screen = text(&terminal);
+    assert!(screen.contains("colour"), "{screen}");
+}
