@@ -16,12 +16,35 @@ fn main() -> ExitCode {
                 cli::train_interactive(&a)
             }
         }
-        Some(Cmd::Inspect { net, input }) => cli::inspect(&net, input.as_deref(), &mut std::io::stdout()).map(|()| 0),
-        Some(Cmd::Gradcheck { net, input, batch, tolerance, samples, seed }) => {
-            let setup = CheckSetup { batch, lambda: 1e-3, seed, max_per_tensor: samples };
-            cli::gradcheck(&net, input.as_deref(), &setup, tolerance, &mut std::io::stdout()).map(|ok| if ok { 0 } else { 1 })
+        Some(Cmd::Inspect { net, input }) => {
+            cli::inspect(&net, input.as_deref(), &mut std::io::stdout()).map(|()| 0)
         }
-        Some(Cmd::Eval { checkpoint, split }) => cli::eval(&checkpoint, &split, &mut std::io::stdout()).map(|()| 0),
+        Some(Cmd::Gradcheck {
+            net,
+            input,
+            batch,
+            tolerance,
+            samples,
+            seed,
+        }) => {
+            let setup = CheckSetup {
+                batch,
+                lambda: 1e-3,
+                seed,
+                max_per_tensor: samples,
+            };
+            cli::gradcheck(
+                &net,
+                input.as_deref(),
+                &setup,
+                tolerance,
+                &mut std::io::stdout(),
+            )
+            .map(|ok| if ok { 0 } else { 1 })
+        }
+        Some(Cmd::Eval { checkpoint, split }) => {
+            cli::eval(&checkpoint, &split, &mut std::io::stdout()).map(|()| 0)
+        }
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),

@@ -9,7 +9,12 @@ use convtop::train::rundir::{LAST_CHECKPOINT, METRICS_FILE, Record, read_metrics
 use convtop::train::{self, Command, Event, Knob, RunState, TrainConfig, TrainerHandle};
 
 fn config(dir: &Path) -> TrainConfig {
-    TrainConfig { run_dir: dir.to_path_buf(), batch: 32, epochs: 50, ..TrainConfig::default() }
+    TrainConfig {
+        run_dir: dir.to_path_buf(),
+        batch: 32,
+        epochs: 50,
+        ..TrainConfig::default()
+    }
 }
 
 fn start(dir: &Path, paused: bool) -> TrainerHandle {
@@ -19,7 +24,11 @@ fn start(dir: &Path, paused: bool) -> TrainerHandle {
 }
 
 /// Waits for the first event that `pick` maps to Some, for at most `secs`.
-fn wait_for<T>(events: &Receiver<Event>, secs: u64, mut pick: impl FnMut(&Event) -> Option<T>) -> T {
+fn wait_for<T>(
+    events: &Receiver<Event>,
+    secs: u64,
+    mut pick: impl FnMut(&Event) -> Option<T>,
+) -> T {
     let deadline = Instant::now() + Duration::from_secs(secs);
     while Instant::now() < deadline {
         if let Ok(ev) = events.recv_timeout(Duration::from_millis(50))
@@ -33,7 +42,9 @@ fn wait_for<T>(events: &Receiver<Event>, secs: u64, mut pick: impl FnMut(&Event)
 
 fn stop(h: TrainerHandle) {
     h.commands.send(Command::Stop).unwrap();
-    wait_for(&h.events, 20, |e| matches!(e, Event::State(RunState::Stopped)).then_some(()));
+    wait_for(&h.events, 20, |e| {
+        matches!(e, Event::State(RunState::Stopped)).then_some(())
+    });
     h.thread.join().unwrap().unwrap();
 }
 
@@ -41,8 +52,15 @@ fn stop(h: TrainerHandle) {
 fn a_knob_change_shows_up_in_the_next_iterations() {
     let dir = tempfile::tempdir().unwrap();
     let h = start(dir.path(), false);
-    wait_for(&h.events, 20, |e| matches!(e, Event::Iterations(_)).then_some(()));
-    h.commands.send(Command::SetKnob { knob: Knob::LearningRate, value: 0.0123 }).unwrap();
+    wait_for(&h.events, 20, |e| {
+        matches!(e, Event::Iterations(_)).then_some(())
+    });
+    h.commands
+        .send(Command::SetKnob {
+            knob: Knob::LearningRate,
+            value: 0.0123,
+        })
+        .unwrap();
     let changed_at = wait_for(&h.events, 20, |e| match e {
         Event::KnobChanged(c) if c.knob == Knob::LearningRate => Some(c.iteration),
         _ => None,
@@ -52,15 +70,31 @@ fn a_knob_change_shows_up_in_the_next_iterations() {
         _ => None,
     });
     assert_eq!(next.knobs.learning_rate, 0.0123);
-    assert_eq!(next.iteration, changed_at + 1, "the change applies from the very next iteration");
+    assert_eq!(
+        next.iteration,
+        changed_at + 1,
+        "the change applies from the very next iteration"
+    );
     // a negative rate is refused and the old one kept
-    h.commands.send(Command::SetKnob { knob: Knob::LearningRate, value: -1.0 }).unwrap();
+    h.commands
+        .send(Command::SetKnob {
+            knob: Knob::LearningRate,
+            value: -1.0,
+        })
+        .unwrap();
     let text = wait_for(&h.events, 20, |e| match e {
         Event::Message { text, .. } if text.contains("refused") => Some(text.clone()),
         _ => None,
     });
     assert!(text.contains("positive"), "{text}");
-    let run_dir = dir.path().read_dir().unwrap().next().unwrap().unwrap().path();
+    let run_dir = dir
+        .path()
+        .read_dir()
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     stop(h);
     let records = read_metrics(&run_dir.join(METRICS_FILE)).unwrap();
     let knob = records.iter().find_map(|r| match r {
@@ -75,9 +109,13 @@ fn a_knob_change_shows_up_in_the_next_iterations() {
 fn pause_stops_iterations_and_step_does_one() {
     let dir = tempfile::tempdir().unwrap();
     let h = start(dir.path(), false);
-    wait_for(&h.events, 20, |e| matches!(e, Event::Iterations(_)).then_some(()));
+    wait_for(&h.events, 20, |e| {
+        matches!(e, Event::Iterations(_)).then_some(())
+    });
     h.commands.send(Command::Pause).unwrap();
-    wait_for(&h.events, 20, |e| matches!(e, Event::State(RunState::Paused)).then_some(()));
+    wait_for(&h.events, 20, |e| {
+        matches!(e, Event::State(RunState::Paused)).then_some(())
+    });
     let mut last = 0;
     while let Ok(ev) = h.events.recv_timeout(Duration::from_millis(300)) {
         if let Event::Iterations(its) = ev {
@@ -93,7 +131,10 @@ fn pause_stops_iterations_and_step_does_one() {
     });
     assert!(stepped > last);
     std::thread::sleep(Duration::from_millis(300));
-    let more = h.events.try_iter().any(|e| matches!(e, Event::Iterations(_)));
+    let more = h
+        .events
+        .try_iter()
+        .any(|e| matches!(e, Event::Iterations(_)));
     assert!(!more, "a step is exactly one iteration");
     stop(h);
 }
@@ -106,13 +147,19 @@ fn stop_joins_within_a_second_and_writes_a_checkpoint() {
         Event::Started(i) => Some(i.clone()),
         _ => None,
     });
-    wait_for(&h.events, 20, |e| matches!(e, Event::Iterations(_)).then_some(()));
+    wait_for(&h.events, 20, |e| {
+        matches!(e, Event::Iterations(_)).then_some(())
+    });
     let t = Instant::now();
     h.commands.send(Command::Stop).unwrap();
     // the viewer keeps reading while the trainer finishes
     while !h.thread.is_finished() {
         let _ = h.events.recv_timeout(Duration::from_millis(10));
-        assert!(t.elapsed() < Duration::from_secs(1), "stop took {:?}", t.elapsed());
+        assert!(
+            t.elapsed() < Duration::from_secs(1),
+            "stop took {:?}",
+            t.elapsed()
+        );
     }
     h.thread.join().unwrap().unwrap();
     assert!(t.elapsed() < Duration::from_secs(1));
@@ -128,7 +175,11 @@ fn a_viewer_that_is_gone_ends_the_run_cleanly() {
         Event::Started(i) => Some(i.clone()),
         _ => None,
     });
-    let TrainerHandle { commands, events, thread } = h;
+    let TrainerHandle {
+        commands,
+        events,
+        thread,
+    } = h;
     drop(events);
     let t = Instant::now();
     thread.join().unwrap().unwrap();
@@ -160,7 +211,15 @@ fn a_resumed_run_matches_an_uninterrupted_one() {
 
     let b = start(&dir.path().join("b"), true);
     let first = step_losses(&b, 100);
-    let info_dir = dir.path().join("b").read_dir().unwrap().next().unwrap().unwrap().path();
+    let info_dir = dir
+        .path()
+        .join("b")
+        .read_dir()
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     stop(b);
     assert_eq!(&first[..], &whole[..100]);
 
@@ -172,7 +231,10 @@ fn a_resumed_run_matches_an_uninterrupted_one() {
     for ((ia, la), (ib, lb)) in whole[100..].iter().zip(&rest) {
         assert_eq!(ia, ib);
         let rel = (la - lb).abs() / la.abs().max(1e-12);
-        assert!(rel < 1e-6, "iteration {ia}: {la} uninterrupted, {lb} resumed");
+        assert!(
+            rel < 1e-6,
+            "iteration {ia}: {la} uninterrupted, {lb} resumed"
+        );
     }
 }
 
@@ -181,13 +243,24 @@ fn a_torn_write_leaves_the_previous_checkpoint_loadable() {
     let dir = tempfile::tempdir().unwrap();
     let h = start(dir.path(), true);
     step_losses(&h, 3);
-    let info_dir = dir.path().read_dir().unwrap().next().unwrap().unwrap().path();
+    let info_dir = dir
+        .path()
+        .read_dir()
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     stop(h);
     let path = info_dir.join(LAST_CHECKPOINT);
     let before = Checkpoint::load(&path).unwrap();
     // a writer killed mid-way leaves only its temporary file behind
     let bytes = std::fs::read(&path).unwrap();
-    std::fs::write(info_dir.join(format!(".{LAST_CHECKPOINT}.tmp")), &bytes[..bytes.len() / 2]).unwrap();
+    std::fs::write(
+        info_dir.join(format!(".{LAST_CHECKPOINT}.tmp")),
+        &bytes[..bytes.len() / 2],
+    )
+    .unwrap();
     let after = Checkpoint::load(&path).unwrap();
     assert_eq!(before.state, after.state);
     // and a torn checkpoint (not written by rename) is refused with a message naming it

@@ -88,14 +88,40 @@ pub fn inspect(net: &str, input: Option<&str>, out: &mut dyn Write) -> Result<()
         None => default_input(net),
     };
     let p = plan(&parse(net)?, input)?;
-    writeln!(out, "network {}  input {}×{}×{}", crate::nn::spec::resolve(net), input[0], input[1], input[2])?;
-    writeln!(out, "{:<7} {:<20} {:<44} {:>12} {:>10} {:>12}", "layer", "kind", "out = ⌊(in + 2·pad − k)/stride⌋ + 1", "output", "params", "FLOPs")?;
+    writeln!(
+        out,
+        "network {}  input {}×{}×{}",
+        crate::nn::spec::resolve(net),
+        input[0],
+        input[1],
+        input[2]
+    )?;
+    writeln!(
+        out,
+        "{:<7} {:<20} {:<44} {:>12} {:>10} {:>12}",
+        "layer", "kind", "out = ⌊(in + 2·pad − k)/stride⌋ + 1", "output", "params", "FLOPs"
+    )?;
     for l in &p.layers {
         let i = &l.info;
         let shape = format!("{}×{}×{}", i.out_shape[0], i.out_shape[1], i.out_shape[2]);
-        writeln!(out, "{:<7} {:<20} {:<44} {:>12} {:>10} {:>12}", i.name, i.kind, i.formula, shape, group(i.params as u64), group(i.flops))?;
+        writeln!(
+            out,
+            "{:<7} {:<20} {:<44} {:>12} {:>10} {:>12}",
+            i.name,
+            i.kind,
+            i.formula,
+            shape,
+            group(i.params as u64),
+            group(i.flops)
+        )?;
     }
-    writeln!(out, "total: {} parameters, {} forward FLOPs an image ({:.2} MFLOP)", group(p.params() as u64), group(p.flops()), p.flops() as f64 / 1e6)?;
+    writeln!(
+        out,
+        "total: {} parameters, {} forward FLOPs an image ({:.2} MFLOP)",
+        group(p.params() as u64),
+        group(p.flops()),
+        p.flops() as f64 / 1e6
+    )?;
     for w in &p.warnings {
         writeln!(out, "warning: {w}")?;
     }
@@ -116,14 +142,28 @@ pub fn group(v: u64) -> String {
 }
 
 /// Returns whether every tensor passed.
-pub fn gradcheck(net: &str, input: Option<&str>, setup: &CheckSetup, tolerance: f64, out: &mut dyn Write) -> Result<bool> {
+pub fn gradcheck(
+    net: &str,
+    input: Option<&str>,
+    setup: &CheckSetup,
+    tolerance: f64,
+    out: &mut dyn Write,
+) -> Result<bool> {
     let input = match input {
         Some(s) => parse_input(s)?,
         None => default_input(net),
     };
     let rows = check(net, input, setup)?;
-    writeln!(out, "gradient check of {} on {}×{}×{}, batch {}, λ {}", net, input[0], input[1], input[2], setup.batch, setup.lambda)?;
-    writeln!(out, "{:<14} {:>9} {:>7} {:>13} {:>14} {:>14}  ", "tensor", "checked", "kinks", "worst rel err", "analytic", "numeric")?;
+    writeln!(
+        out,
+        "gradient check of {} on {}×{}×{}, batch {}, λ {}",
+        net, input[0], input[1], input[2], setup.batch, setup.lambda
+    )?;
+    writeln!(
+        out,
+        "{:<14} {:>9} {:>7} {:>13} {:>14} {:>14}  ",
+        "tensor", "checked", "kinks", "worst rel err", "analytic", "numeric"
+    )?;
     let mut is_ok = true;
     for r in &rows {
         let pass = r.worst_rel <= tolerance;
@@ -141,27 +181,52 @@ pub fn gradcheck(net: &str, input: Option<&str>, setup: &CheckSetup, tolerance: 
             if pass { "ok" } else { "FAIL" }
         )?;
     }
-    writeln!(out, "{} (tolerance {tolerance:.0e}; entries within ±h of a ReLU kink or pooling tie are skipped as kinks)", if is_ok { "passed" } else { "FAILED" })?;
+    writeln!(
+        out,
+        "{} (tolerance {tolerance:.0e}; entries within ±h of a ReLU kink or pooling tie are skipped as kinks)",
+        if is_ok { "passed" } else { "FAILED" }
+    )?;
     Ok(is_ok)
 }
 
 pub fn eval(checkpoint: &Path, split: &str, out: &mut dyn Write) -> Result<()> {
     let (dir, file) = if checkpoint.is_dir() {
-        let file = if checkpoint.join(BEST_CHECKPOINT).is_file() { BEST_CHECKPOINT } else { LAST_CHECKPOINT };
+        let file = if checkpoint.join(BEST_CHECKPOINT).is_file() {
+            BEST_CHECKPOINT
+        } else {
+            LAST_CHECKPOINT
+        };
         (checkpoint.to_path_buf(), file.to_string())
     } else {
-        let dir = checkpoint.parent().map(Path::to_path_buf).unwrap_or_default();
-        let file = checkpoint.file_name().map(|f| f.to_string_lossy().into_owned()).context("a checkpoint file name")?;
+        let dir = checkpoint
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let file = checkpoint
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .context("a checkpoint file name")?;
         (dir, file)
     };
     let mut run = train::load_run(&dir, None, &file)?;
-    let idx = if split == "val" { run.split.val.clone() } else { run.split.train.clone() };
+    let idx = if split == "val" {
+        run.split.val.clone()
+    } else {
+        run.split.train.clone()
+    };
     if idx.is_empty() {
         bail!("the {split} split of {} is empty", dir.display());
     }
     let classes = run.data.num_classes();
     let (loss, acc, _) = train::snapshot::evaluate_split(&mut run, &idx, 256, classes);
-    writeln!(out, "{} ({file}, iteration {}): {split} loss {loss:.4}, accuracy {:.2}% on {} images", dir.display(), run.iteration, acc * 100.0, idx.len())?;
+    writeln!(
+        out,
+        "{} ({file}, iteration {}): {split} loss {loss:.4}, accuracy {:.2}% on {} images",
+        dir.display(),
+        run.iteration,
+        acc * 100.0,
+        idx.len()
+    )?;
     Ok(())
 }
 
@@ -172,8 +237,13 @@ pub fn train_headless(a: &TrainArgs) -> Result<i32> {
         None => train::new_run(train_config(a)?)?,
     };
     let interrupted = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP] {
-        signal_hook::flag::register(sig, Arc::clone(&interrupted)).context("installing the signal handler")?;
+    for sig in [
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ] {
+        signal_hook::flag::register(sig, Arc::clone(&interrupted))
+            .context("installing the signal handler")?;
     }
     let handle = train::spawn(run)?;
     let stdout = std::io::stdout();
@@ -181,13 +251,42 @@ pub fn train_headless(a: &TrainArgs) -> Result<i32> {
     let outcome = train::headless::run(handle, &mut stdout.lock(), is_tty, interrupted)?;
     let mut out = stdout.lock();
     if let Some(best) = outcome.best_val_accuracy {
-        writeln!(out, "best validation accuracy {:.2}%  run {}", best * 100.0, outcome.run_dir)?;
+        writeln!(
+            out,
+            "best validation accuracy {:.2}%  run {}",
+            best * 100.0,
+            outcome.run_dir
+        )?;
     }
     Ok(if outcome.was_interrupted { 130 } else { 0 })
 }
 
-/// The dashboard, when the terminal can show one.
+/// The dashboard. The run is built first, so a bad configuration is reported on a normal
+/// terminal; the trainer is stopped and joined whatever way the dashboard ends.
 pub fn train_interactive(a: &TrainArgs) -> Result<i32> {
-    // the dashboard lands with the tui module; until then train headless
-    train_headless(a)
+    let run = match &a.resume {
+        Some(dir) => train::resume_run(dir, a.epochs)?,
+        None => train::new_run(train_config(a)?)?,
+    };
+    let run_dir = run.dir.path.clone();
+    let handle = train::spawn(run)?;
+    let commands = handle.commands.clone();
+    let opts = crate::tui::UiOptions::detect(a.ascii, a.fps);
+    let ui = crate::tui::run(handle.events, handle.commands, opts);
+    let _ = commands.send(train::Command::Stop);
+    let joined = handle.thread.join();
+    ui.context("the dashboard failed (the terminal has been restored)")?;
+    match joined {
+        Ok(r) => r?,
+        Err(_) => bail!(
+            "the trainer thread panicked; the last checkpoint in {} is intact",
+            run_dir.display()
+        ),
+    }
+    println!(
+        "run {} (resume with: convtop train --resume {})",
+        run_dir.display(),
+        run_dir.display()
+    );
+    Ok(0)
 }

@@ -45,7 +45,10 @@ fn to_bytes(v: &[f32]) -> Vec<u8> {
 
 impl Checkpoint {
     pub fn save(&self, path: &Path) -> Result<(), TrainError> {
-        let err = |problem: String| TrainError::Checkpoint { path: path.to_path_buf(), problem };
+        let err = |problem: String| TrainError::Checkpoint {
+            path: path.to_path_buf(),
+            problem,
+        };
         let mut named: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
         for (name, shape, v) in &self.net {
             named.push((name.clone(), shape.clone(), to_bytes(v)));
@@ -58,7 +61,8 @@ impl Checkpoint {
         }
         let mut views = Vec::with_capacity(named.len());
         for (name, shape, bytes) in &named {
-            let view = TensorView::new(Dtype::F32, shape.clone(), bytes).map_err(|e| err(format!("{name}: {e}")))?;
+            let view = TensorView::new(Dtype::F32, shape.clone(), bytes)
+                .map_err(|e| err(format!("{name}: {e}")))?;
             views.push((name.clone(), view));
         }
         let state = serde_json::to_string(&self.state).map_err(|e| err(e.to_string()))?;
@@ -68,15 +72,25 @@ impl Checkpoint {
     }
 
     pub fn load(path: &Path) -> Result<Checkpoint, TrainError> {
-        let err = |problem: String| TrainError::Checkpoint { path: path.to_path_buf(), problem };
-        let bytes = std::fs::read(path).map_err(|source| TrainError::Io { path: path.to_path_buf(), source })?;
-        let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(|e| err(format!("not a readable safetensors file ({e})")))?;
+        let err = |problem: String| TrainError::Checkpoint {
+            path: path.to_path_buf(),
+            problem,
+        };
+        let bytes = std::fs::read(path).map_err(|source| TrainError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let (_, meta) = SafeTensors::read_metadata(&bytes)
+            .map_err(|e| err(format!("not a readable safetensors file ({e})")))?;
         let state_json = meta
             .metadata()
             .as_ref()
             .and_then(|m| m.get(STATE_KEY))
-            .ok_or_else(|| err("no convtop state in the header; was it written by convtop?".into()))?;
-        let state: TrainerState = serde_json::from_str(state_json).map_err(|e| err(format!("trainer state: {e}")))?;
+            .ok_or_else(|| {
+                err("no convtop state in the header; was it written by convtop?".into())
+            })?;
+        let state: TrainerState =
+            serde_json::from_str(state_json).map_err(|e| err(format!("trainer state: {e}")))?;
         let tensors = SafeTensors::deserialize(&bytes).map_err(|e| err(e.to_string()))?;
         let (mut net, mut velocity, mut preprocess) = (Vec::new(), Vec::new(), Vec::new());
         // keep the file's order: velocity must line up with the network's parameter order
@@ -87,11 +101,20 @@ impl Checkpoint {
         }
         names.sort();
         for (_, name) in names {
-            let view = tensors.tensor(&name).map_err(|e| err(format!("{name}: {e}")))?;
+            let view = tensors
+                .tensor(&name)
+                .map_err(|e| err(format!("{name}: {e}")))?;
             if view.dtype() != Dtype::F32 {
-                return Err(err(format!("{name}: dtype {:?}, expected F32", view.dtype())));
+                return Err(err(format!(
+                    "{name}: dtype {:?}, expected F32",
+                    view.dtype()
+                )));
             }
-            let values: Vec<f32> = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+            let values: Vec<f32> = view
+                .data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
             let entry = (name.clone(), view.shape().to_vec(), values);
             if let Some(rest) = name.strip_prefix(VELOCITY) {
                 velocity.push((rest.to_string(), entry.1, entry.2));
@@ -101,11 +124,19 @@ impl Checkpoint {
                 net.push(entry);
             }
         }
-        Ok(Checkpoint { state, net, velocity, preprocess })
+        Ok(Checkpoint {
+            state,
+            net,
+            velocity,
+            preprocess,
+        })
     }
 
     /// Looks a network tensor up by name (for `Network::load_tensors`).
     pub fn find(&self, name: &str) -> Option<(Vec<usize>, Vec<f32>)> {
-        self.net.iter().find(|(n, _, _)| n == name).map(|(_, s, v)| (s.clone(), v.clone()))
+        self.net
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .map(|(_, s, v)| (s.clone(), v.clone()))
     }
 }

@@ -67,12 +67,18 @@ impl Default for TrainConfig {
 
 impl TrainConfig {
     pub fn from_toml_file(path: &Path) -> Result<TrainConfig, TrainError> {
-        let text = std::fs::read_to_string(path).map_err(|source| TrainError::Io { path: path.to_path_buf(), source })?;
-        toml::from_str(&text).map_err(|e| TrainError::Config { problem: format!("{}: {e}", path.display()) })
+        let text = std::fs::read_to_string(path).map_err(|source| TrainError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| TrainError::Config {
+            problem: format!("{}: {e}", path.display()),
+        })
     }
 
     pub fn to_toml(&self) -> String {
-        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# could not serialise the configuration: {e}\n"))
+        toml::to_string_pretty(self)
+            .unwrap_or_else(|e| format!("# could not serialise the configuration: {e}\n"))
     }
 
     /// The knob values a run starts with.
@@ -92,19 +98,34 @@ impl TrainConfig {
     pub fn validate(&self) -> Result<(), TrainError> {
         let bad = |problem: String| Err(TrainError::Config { problem });
         if !(self.lr.is_finite() && self.lr > 0.0) {
-            return bad(format!("learning rate {} must be a positive number (try 0.01)", self.lr));
+            return bad(format!(
+                "learning rate {} must be a positive number (try 0.01)",
+                self.lr
+            ));
         }
         if !(self.lambda.is_finite() && self.lambda >= 0.0) {
-            return bad(format!("λ {} must be zero or positive (try 1e-4)", self.lambda));
+            return bad(format!(
+                "λ {} must be zero or positive (try 1e-4)",
+                self.lambda
+            ));
         }
         if !(0.0..1.0).contains(&self.momentum) {
-            return bad(format!("momentum {} must be in [0, 1) (try 0.9)", self.momentum));
+            return bad(format!(
+                "momentum {} must be in [0, 1) (try 0.9)",
+                self.momentum
+            ));
         }
         if self.batch == 0 || self.batch > MAX_BATCH {
-            return bad(format!("batch size {} must be between 1 and {MAX_BATCH}", self.batch));
+            return bad(format!(
+                "batch size {} must be between 1 and {MAX_BATCH}",
+                self.batch
+            ));
         }
         if !(0.0..1.0).contains(&self.val_frac) {
-            return bad(format!("validation fraction {} must be in [0, 1) (try 0.1)", self.val_frac));
+            return bad(format!(
+                "validation fraction {} must be in [0, 1) (try 0.1)",
+                self.val_frac
+            ));
         }
         if self.epochs == 0 {
             return bad("epochs must be at least 1".into());

@@ -8,7 +8,10 @@ use crate::nn::NnError;
 #[derive(Debug, Error)]
 pub enum TrainError {
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("configuration: {problem}")]
     Config { problem: String },
     #[error(transparent)]

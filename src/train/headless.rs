@@ -44,8 +44,18 @@ pub fn eval_line(e: &EvalStats) -> String {
 }
 
 /// Drives `handle` until the trainer stops; `interrupted` is set by a signal handler.
-pub fn run(handle: TrainerHandle, out: &mut dyn Write, is_tty: bool, interrupted: Arc<AtomicBool>) -> Result<Outcome, TrainError> {
-    let mut outcome = Outcome { was_interrupted: false, last_eval: None, best_val_accuracy: None, run_dir: String::new() };
+pub fn run(
+    handle: TrainerHandle,
+    out: &mut dyn Write,
+    is_tty: bool,
+    interrupted: Arc<AtomicBool>,
+) -> Result<Outcome, TrainError> {
+    let mut outcome = Outcome {
+        was_interrupted: false,
+        last_eval: None,
+        best_val_accuracy: None,
+        run_dir: String::new(),
+    };
     let mut bar: Option<ProgressBar> = None;
     let mut info = RunInfo::default();
     let mut has_asked_stop = false;
@@ -114,8 +124,16 @@ pub fn run(handle: TrainerHandle, out: &mut dyn Write, is_tty: bool, interrupted
                 outcome.last_eval = Some(e);
             }
             Event::Diagnostic(d) => {
-                let level = if d.severity == Severity::Error { "error" } else { "warning" };
-                line(out, &bar, &format!("{level}: {} — {}; {}", d.title, d.evidence, d.suggestion));
+                let level = if d.severity == Severity::Error {
+                    "error"
+                } else {
+                    "warning"
+                };
+                line(
+                    out,
+                    &bar,
+                    &format!("{level}: {} — {}; {}", d.title, d.evidence, d.suggestion),
+                );
             }
             Event::Message { level, text } => {
                 let tag = match level {
@@ -125,7 +143,9 @@ pub fn run(handle: TrainerHandle, out: &mut dyn Write, is_tty: bool, interrupted
                 };
                 line(out, &bar, &format!("{tag}: {text}"));
             }
-            Event::State(RunState::Finished) | Event::State(RunState::Diverged) if !has_asked_stop => {
+            Event::State(RunState::Finished) | Event::State(RunState::Diverged)
+                if !has_asked_stop =>
+            {
                 has_asked_stop = true;
                 let _ = handle.commands.send(Command::Stop);
             }

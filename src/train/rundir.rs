@@ -18,13 +18,19 @@ pub const BEST_CHECKPOINT: &str = "checkpoint-best.safetensors";
 pub const LOG_FILE: &str = "convtop.log";
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
-    move |source| TrainError::Io { path: path.to_path_buf(), source }
+    move |source| TrainError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Writes `bytes` to `path` so that a crash at any moment leaves either the old file or the new.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp"));
     let result = (|| {
         let mut f = File::create(&tmp).map_err(io(&tmp))?;
@@ -45,7 +51,9 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
 
 /// `YYYYMMDD-HHMMSS` in UTC.
 fn timestamp() -> String {
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let (days, rem) = (secs / 86_400, secs % 86_400);
     // civil-from-days (Howard Hinnant's algorithm), proleptic Gregorian
     let z = days as i64 + 719_468;
@@ -57,7 +65,12 @@ fn timestamp() -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}{m:02}{d:02}-{:02}{:02}{:02}", rem / 3600, rem / 60 % 60, rem % 60)
+    format!(
+        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
 }
 
 pub struct RunDir {
@@ -69,10 +82,18 @@ impl RunDir {
     /// Creates `base/<timestamp>-<net>[-N]/` (0700: runs may hold a control socket later).
     pub fn create(base: &Path, net_label: &str) -> Result<RunDir, TrainError> {
         fs::create_dir_all(base).map_err(io(base))?;
-        let label: String = net_label.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).take(24).collect();
+        let label: String = net_label
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .take(24)
+            .collect();
         let stem = format!("{}-{label}", timestamp());
         for n in 0..1000 {
-            let id = if n == 0 { stem.clone() } else { format!("{stem}-{n}") };
+            let id = if n == 0 {
+                stem.clone()
+            } else {
+                format!("{stem}-{n}")
+            };
             let path = base.join(&id);
             match fs::create_dir(&path) {
                 Ok(()) => {
@@ -83,17 +104,28 @@ impl RunDir {
                 Err(e) => return Err(TrainError::Io { path, source: e }),
             }
         }
-        Err(TrainError::Config { problem: format!("could not find a free run id under {}", base.display()) })
+        Err(TrainError::Config {
+            problem: format!("could not find a free run id under {}", base.display()),
+        })
     }
 
     pub fn open(path: &Path) -> Result<RunDir, TrainError> {
         if !path.join(CONFIG_FILE).is_file() {
             return Err(TrainError::Config {
-                problem: format!("{} is not a run directory (no {CONFIG_FILE} in it)", path.display()),
+                problem: format!(
+                    "{} is not a run directory (no {CONFIG_FILE} in it)",
+                    path.display()
+                ),
             });
         }
-        let id = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        Ok(RunDir { id, path: path.to_path_buf() })
+        let id = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Ok(RunDir {
+            id,
+            path: path.to_path_buf(),
+        })
     }
 
     pub fn file(&self, name: &str) -> PathBuf {
@@ -132,12 +164,21 @@ pub struct MetricsLog {
 
 impl MetricsLog {
     pub fn open(path: PathBuf) -> Result<MetricsLog, TrainError> {
-        let f = OpenOptions::new().create(true).append(true).open(&path).map_err(io(&path))?;
-        Ok(MetricsLog { out: BufWriter::new(f), path })
+        let f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io(&path))?;
+        Ok(MetricsLog {
+            out: BufWriter::new(f),
+            path,
+        })
     }
 
     pub fn write(&mut self, record: &Record) -> Result<(), TrainError> {
-        let line = serde_json::to_string(record).map_err(|e| TrainError::Config { problem: e.to_string() })?;
+        let line = serde_json::to_string(record).map_err(|e| TrainError::Config {
+            problem: e.to_string(),
+        })?;
         writeln!(self.out, "{line}").map_err(io(&self.path))
     }
 
@@ -149,5 +190,8 @@ impl MetricsLog {
 /// Reads every record of a `metrics.jsonl`; a torn last line (a crash mid-write) is skipped.
 pub fn read_metrics(path: &Path) -> Result<Vec<Record>, TrainError> {
     let text = fs::read_to_string(path).map_err(io(path))?;
-    Ok(text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
+    Ok(text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect())
 }

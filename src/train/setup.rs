@@ -5,8 +5,8 @@
 use std::path::Path;
 use std::str::FromStr;
 
-use rand::seq::SliceRandom;
 use rand::SeedableRng;
+use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
 use super::checkpoint::Checkpoint;
@@ -14,7 +14,10 @@ use super::config::TrainConfig;
 use super::error::TrainError;
 use super::events::{Knobs, RunInfo};
 use super::rundir::{CONFIG_FILE, LAST_CHECKPOINT, RunDir, atomic_write};
-use crate::data::{self, Augment, Batcher, CropMode, DataSource, Dataset, LoadOptions, PreprocessKind, Preprocessor, Split};
+use crate::data::{
+    self, Augment, Batcher, CropMode, DataSource, Dataset, LoadOptions, PreprocessKind,
+    Preprocessor, Split,
+};
 use crate::nn::{Network, Sgd};
 
 /// A run ready to train: the trainer thread takes it over.
@@ -40,7 +43,9 @@ pub struct Run {
 }
 
 fn parse_resize(text: &str) -> Result<(usize, usize), TrainError> {
-    let bad = || TrainError::Config { problem: format!("--resize {text}: expected WxH, e.g. 32x32") };
+    let bad = || TrainError::Config {
+        problem: format!("--resize {text}: expected WxH, e.g. 32x32"),
+    };
     let (w, h) = text.split_once('x').ok_or_else(bad)?;
     let (w, h) = (w.parse().map_err(|_| bad())?, h.parse().map_err(|_| bad())?);
     if w == 0 || h == 0 {
@@ -54,7 +59,12 @@ fn load_data(cfg: &TrainConfig) -> Result<(Dataset, Split, Augment, PreprocessKi
     let source = DataSource::from_str(&cfg.data)?;
     let resize = cfg.resize.as_deref().map(parse_resize).transpose()?;
     let data = data::load(&source, &LoadOptions { resize })?;
-    let split = data::stratified_split(&data.train.labels, data.num_classes(), cfg.val_frac, cfg.seed)?;
+    let split = data::stratified_split(
+        &data.train.labels,
+        data.num_classes(),
+        cfg.val_frac,
+        cfg.seed,
+    )?;
     let crop = CropMode::from_str(&cfg.crop)?;
     let mut augment = Augment::new(crop, &data);
     if let Some(flip) = cfg.flip {
@@ -76,8 +86,16 @@ fn train_probe(split: &Split, seed: u64) -> Vec<usize> {
     probe
 }
 
-fn build_net(cfg: &TrainConfig, data: &Dataset, augment: &Augment) -> Result<(Network, String), TrainError> {
-    let spec = if cfg.net.trim().is_empty() { default_net(data).to_string() } else { cfg.net.clone() };
+fn build_net(
+    cfg: &TrainConfig,
+    data: &Dataset,
+    augment: &Augment,
+) -> Result<(Network, String), TrainError> {
+    let spec = if cfg.net.trim().is_empty() {
+        default_net(data).to_string()
+    } else {
+        cfg.net.clone()
+    };
     let (c, h, w) = augment.output_shape(data.c, data.h, data.w);
     let net = Network::build(&spec, [c, h, w], cfg.seed)?;
     if net.num_classes() != data.num_classes() {
@@ -173,9 +191,17 @@ pub fn load_run(path: &Path, epochs: Option<u32>, checkpoint: &str) -> Result<Ru
     if !ckpt.velocity.is_empty() {
         sgd.velocity = names
             .iter()
-            .map(|n| ckpt.velocity.iter().find(|(v, _, _)| v == n).map(|(_, _, d)| d.clone()))
+            .map(|n| {
+                ckpt.velocity
+                    .iter()
+                    .find(|(v, _, _)| v == n)
+                    .map(|(_, _, d)| d.clone())
+            })
             .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| TrainError::Checkpoint { path: ckpt_path.clone(), problem: "optimiser velocity incomplete".into() })?;
+            .ok_or_else(|| TrainError::Checkpoint {
+                path: ckpt_path.clone(),
+                problem: "optimiser velocity incomplete".into(),
+            })?;
     }
     let preprocess = Preprocessor::from_tensors(kind, &ckpt.preprocess)?;
     let knobs = ckpt.state.knobs;

@@ -11,13 +11,26 @@ use crate::nn::{Layer, ParamUpdate};
 
 /// Loss, accuracy and confusion matrix (true × predicted) over training images `idx`
 /// (validation or a training probe), in batches, without augmentation.
-pub fn evaluate_split(run: &mut Run, idx: &[usize], batch: usize, classes: usize) -> (f32, f32, Vec<Vec<u32>>) {
+pub fn evaluate_split(
+    run: &mut Run,
+    idx: &[usize],
+    batch: usize,
+    classes: usize,
+) -> (f32, f32, Vec<Vec<u32>>) {
     let mut confusion = vec![vec![0u32; classes]; classes];
     let (mut loss_sum, mut correct) = (0.0f64, 0usize);
     let mut x = Array4::zeros((0, 0, 0, 0));
     let mut labels = Vec::new();
     for chunk in idx.chunks(batch.max(1)) {
-        eval_batch(&run.data, &run.data.train, chunk, &run.preprocess, &run.augment, &mut x, &mut labels);
+        eval_batch(
+            &run.data,
+            &run.data.train,
+            chunk,
+            &run.preprocess,
+            &run.augment,
+            &mut x,
+            &mut labels,
+        );
         let Ok(out) = run.net.evaluate(&x, &labels) else {
             return (f32::NAN, 0.0, confusion);
         };
@@ -28,7 +41,11 @@ pub fn evaluate_split(run: &mut Run, idx: &[usize], batch: usize, classes: usize
         }
     }
     let n = idx.len().max(1) as f64;
-    ((loss_sum / n) as f32, (correct as f64 / n) as f32, confusion)
+    (
+        (loss_sum / n) as f32,
+        (correct as f64 / n) as f32,
+        confusion,
+    )
 }
 
 /// Weight norm, gradient norm and update/weight ratio of each conv and fc layer (from its weight
@@ -47,14 +64,25 @@ pub fn layer_stats(net: &crate::nn::Network, updates: &[ParamUpdate]) -> Vec<Lay
                 dead_fraction: None,
             });
         } else if dead.is_some() {
-            out.push(LayerStats { name, weight_norm: 0.0, grad_norm: 0.0, update_ratio: 0.0, dead_fraction: dead });
+            out.push(LayerStats {
+                name,
+                weight_norm: 0.0,
+                grad_norm: 0.0,
+                update_ratio: 0.0,
+                dead_fraction: dead,
+            });
         }
     }
     out
 }
 
 fn planes(shape: (usize, usize, usize), data: Vec<f32>) -> Planes {
-    Planes { c: shape.0, h: shape.1, w: shape.2, data }
+    Planes {
+        c: shape.0,
+        h: shape.1,
+        w: shape.2,
+        data,
+    }
 }
 
 /// Filters of every conv layer, layer health, and the activations of validation image `input_index`.
@@ -82,19 +110,38 @@ pub fn snapshot(run: &mut Run, updates: &[ParamUpdate], input_index: usize) -> S
         })
         .collect();
     let val = &run.split.val;
-    let pick = if val.is_empty() { 0 } else { input_index % val.len() };
+    let pick = if val.is_empty() {
+        0
+    } else {
+        input_index % val.len()
+    };
     let image_idx = val.get(pick).copied().unwrap_or(0);
     let ds = &run.data;
-    let raw: Vec<f32> = ds.image(&ds.train, image_idx).iter().map(|&p| p as f32 / 255.0).collect();
+    let raw: Vec<f32> = ds
+        .image(&ds.train, image_idx)
+        .iter()
+        .map(|&p| p as f32 / 255.0)
+        .collect();
     let mut x = Array4::zeros((0, 0, 0, 0));
     let mut labels = Vec::new();
-    eval_batch(ds, &ds.train, &[image_idx], &run.preprocess, &run.augment, &mut x, &mut labels);
+    eval_batch(
+        ds,
+        &ds.train,
+        &[image_idx],
+        &run.preprocess,
+        &run.augment,
+        &mut x,
+        &mut labels,
+    );
     let mut activations = Vec::new();
     let mut probabilities = Vec::new();
     if let Ok(outs) = run.net.forward_collect(&x) {
         for (out, pl) in outs.iter().zip(&run.net.plan.layers) {
             let (_, c, h, w) = out.dim();
-            activations.push((pl.info.name.clone(), planes((c, h, w), out.iter().copied().collect())));
+            activations.push((
+                pl.info.name.clone(),
+                planes((c, h, w), out.iter().copied().collect()),
+            ));
         }
         if let Some(last) = outs.last() {
             let logits: Vec<f32> = last.iter().copied().collect();
@@ -125,21 +172,47 @@ pub fn data_view(run: &mut Run) -> DataView {
     let picks: Vec<usize> = val.iter().step_by(step).take(SAMPLES).copied().collect();
     let mut x = Array4::zeros((0, 0, 0, 0));
     let mut labels = Vec::new();
-    eval_batch(&run.data, &run.data.train, &picks, &run.preprocess, &run.augment, &mut x, &mut labels);
-    let probs = run.net.evaluate(&x, &labels).map(|o| o.probs).unwrap_or_default();
+    eval_batch(
+        &run.data,
+        &run.data.train,
+        &picks,
+        &run.preprocess,
+        &run.augment,
+        &mut x,
+        &mut labels,
+    );
+    let probs = run
+        .net
+        .evaluate(&x, &labels)
+        .map(|o| o.probs)
+        .unwrap_or_default();
     let ds = &run.data;
     let shape = (ds.c, ds.h, ds.w);
     let samples = picks
         .iter()
         .enumerate()
         .map(|(i, &idx)| SampleImage {
-            image: planes(shape, ds.image(&ds.train, idx).iter().map(|&p| p as f32 / 255.0).collect()),
+            image: planes(
+                shape,
+                ds.image(&ds.train, idx)
+                    .iter()
+                    .map(|&p| p as f32 / 255.0)
+                    .collect(),
+            ),
             label: ds.train.labels[idx] as usize,
-            predicted: probs.get(i * classes..(i + 1) * classes).map_or(0, crate::nn::loss::argmax),
+            predicted: probs
+                .get(i * classes..(i + 1) * classes)
+                .map_or(0, crate::nn::loss::argmax),
         })
         .collect();
     let example = run.split.train.first().copied().unwrap_or(0);
-    let (before, after) = augment_example(ds, &ds.train, example, &run.augment, run.config.seed ^ run.iteration);
+    let (before, after) = augment_example(
+        ds,
+        &ds.train,
+        example,
+        &run.augment,
+        run.config.seed ^ run.iteration,
+    );
     let out_shape = run.augment.output_shape(ds.c, ds.h, ds.w);
     DataView {
         samples,
@@ -147,9 +220,22 @@ pub fn data_view(run: &mut Run) -> DataView {
         augment_before: planes(shape, before),
         augment_after: planes(out_shape, after),
         class_counts: vec![
-            ("train".into(), class_counts(&ds.train.labels, &run.split.train, classes)),
-            ("val".into(), class_counts(&ds.train.labels, &run.split.val, classes)),
-            ("test".into(), class_counts(&ds.test.labels, &(0..ds.test.n).collect::<Vec<_>>(), classes)),
+            (
+                "train".into(),
+                class_counts(&ds.train.labels, &run.split.train, classes),
+            ),
+            (
+                "val".into(),
+                class_counts(&ds.train.labels, &run.split.val, classes),
+            ),
+            (
+                "test".into(),
+                class_counts(
+                    &ds.test.labels,
+                    &(0..ds.test.n).collect::<Vec<_>>(),
+                    classes,
+                ),
+            ),
         ],
     }
 }

@@ -44,7 +44,11 @@ pub fn spawn(run: Run) -> Result<TrainerHandle, TrainError> {
         .name("convtop-trainer".into())
         .spawn(move || Trainer::new(run, metrics, ev_tx, cmd_rx).run())
         .map_err(|e| TrainError::Thread(e.to_string()))?;
-    Ok(TrainerHandle { commands: cmd_tx, events: ev_rx, thread })
+    Ok(TrainerHandle {
+        commands: cmd_tx,
+        events: ev_rx,
+        thread,
+    })
 }
 
 struct Trainer {
@@ -68,7 +72,12 @@ struct Trainer {
 }
 
 impl Trainer {
-    fn new(run: Run, metrics: MetricsLog, events: SyncSender<Event>, commands: Receiver<Command>) -> Trainer {
+    fn new(
+        run: Run,
+        metrics: MetricsLog,
+        events: SyncSender<Event>,
+        commands: Receiver<Command>,
+    ) -> Trainer {
         let diagnostics = Diagnostics::new(DiagnosticsConfig::new(run.data.num_classes()));
         Trainer {
             run,
@@ -94,18 +103,30 @@ impl Trainer {
     fn run(mut self) -> Result<(), TrainError> {
         self.send(Event::Started(Box::new(self.run.info.clone())));
         for w in self.run.warnings.clone() {
-            self.send(Event::Message { level: Severity::Warn, text: w });
+            self.send(Event::Message {
+                level: Severity::Warn,
+                text: w,
+            });
         }
         if self.run.iteration > 0 {
-            self.record(&Record::Resume { iteration: self.run.iteration });
+            self.record(&Record::Resume {
+                iteration: self.run.iteration,
+            });
         }
-        self.set_state(if self.run.is_start_paused { RunState::Paused } else { RunState::Running });
+        self.set_state(if self.run.is_start_paused {
+            RunState::Paused
+        } else {
+            RunState::Running
+        });
         while !self.should_stop {
             self.read_commands(None);
             if self.should_stop {
                 break;
             }
-            let is_paused = matches!(self.state, RunState::Paused | RunState::Diverged | RunState::Finished);
+            let is_paused = matches!(
+                self.state,
+                RunState::Paused | RunState::Diverged | RunState::Finished
+            );
             if is_paused && self.steps_requested == 0 {
                 self.flush_events(true);
                 self.read_commands(Some(Duration::from_millis(100)));
@@ -114,7 +135,10 @@ impl Trainer {
             self.steps_requested = self.steps_requested.saturating_sub(1);
             self.iterate()?;
             if self.is_viewer_gone {
-                self.send_message(Severity::Warn, "the viewer is gone: saving a checkpoint and stopping");
+                self.send_message(
+                    Severity::Warn,
+                    "the viewer is gone: saving a checkpoint and stopping",
+                );
                 break;
             }
         }
@@ -171,7 +195,8 @@ impl Trainer {
             Command::SaveCheckpoint => self.save_checkpoint(LAST_CHECKPOINT),
             Command::RollbackToBest => self.rollback(),
             Command::RequestSnapshot { input_index } => {
-                let snap = super::snapshot::snapshot(&mut self.run, &self.last_updates, input_index);
+                let snap =
+                    super::snapshot::snapshot(&mut self.run, &self.last_updates, input_index);
                 self.send(Event::Snapshot(Box::new(snap)));
             }
             Command::RequestDataView => {
@@ -201,7 +226,11 @@ impl Trainer {
                 None
             }
             Knob::Momentum => Some("momentum must be in [0, 1)"),
-            Knob::BatchSize if value >= 1.0 && value <= super::config::MAX_BATCH as f64 && value.fract() == 0.0 => {
+            Knob::BatchSize
+                if value >= 1.0
+                    && value <= super::config::MAX_BATCH as f64
+                    && value.fract() == 0.0 =>
+            {
                 k.batch_size = value as usize;
                 None
             }
@@ -220,11 +249,19 @@ impl Trainer {
             Knob::AugmentCrop | Knob::AugmentFlip => Some("a switch is 0 (off) or 1 (on)"),
         };
         if let Some(p) = problem {
-            self.send_message(Severity::Warn, &format!("{} {value} refused: {p}; kept {old}", knob.label()));
+            self.send_message(
+                Severity::Warn,
+                &format!("{} {value} refused: {p}; kept {old}", knob.label()),
+            );
             return;
         }
         if old != self.run.knobs.get(knob) {
-            let change = KnobChange { iteration: self.run.iteration, knob, old, new: self.run.knobs.get(knob) };
+            let change = KnobChange {
+                iteration: self.run.iteration,
+                knob,
+                old,
+                new: self.run.knobs.get(knob),
+            };
             self.record(&Record::Knob(change));
             self.send(Event::KnobChanged(change));
         }
@@ -233,7 +270,14 @@ impl Trainer {
     fn iterate(&mut self) -> Result<(), TrainError> {
         let run = &mut self.run;
         let knobs = run.knobs;
-        run.batcher.next_batch(&run.data, &run.preprocess, &run.augment, knobs.batch_size, &mut self.x, &mut self.labels);
+        run.batcher.next_batch(
+            &run.data,
+            &run.preprocess,
+            &run.augment,
+            knobs.batch_size,
+            &mut self.x,
+            &mut self.labels,
+        );
         let loss = run.net.train_batch(&self.x, &self.labels, knobs.lambda)?;
         let n = self.labels.len();
         let is_finite = loss.data_loss.is_finite() && loss.reg_loss.is_finite();
@@ -262,7 +306,11 @@ impl Trainer {
         };
         let epoch_done = run.batcher.position() == 0;
         let eval_every = run.config.eval_every;
-        let is_eval_due = if eval_every > 0 { run.iteration % eval_every == 0 } else { epoch_done };
+        let is_eval_due = if eval_every > 0 {
+            run.iteration % eval_every == 0
+        } else {
+            epoch_done
+        };
         let is_finished = epoch_done && run.batcher.epoch() >= u64::from(run.config.epochs);
         let is_layer_check = run.iteration % LAYER_STATS_EVERY == 0 && is_finite;
         let every = run.config.checkpoint_every;
@@ -303,13 +351,16 @@ impl Trainer {
     fn evaluate(&mut self) {
         let run = &mut self.run;
         let classes = run.data.num_classes();
-        let (val_loss, val_acc, confusion) = super::snapshot::evaluate_split(run, &run.split.val.clone(), EVAL_BATCH, classes);
+        let (val_loss, val_acc, confusion) =
+            super::snapshot::evaluate_split(run, &run.split.val.clone(), EVAL_BATCH, classes);
         let probe = run.train_probe.clone();
-        let (train_loss, train_acc, _) = super::snapshot::evaluate_split(run, &probe, EVAL_BATCH, classes);
+        let (train_loss, train_acc, _) =
+            super::snapshot::evaluate_split(run, &probe, EVAL_BATCH, classes);
         let is_best = run.best.is_none_or(|(acc, _)| val_acc > acc);
         let stats = EvalStats {
             iteration: run.iteration,
-            epoch: run.batcher.epoch() as f64 + run.batcher.position() as f64 / run.batcher.epoch_len().max(1) as f64,
+            epoch: run.batcher.epoch() as f64
+                + run.batcher.position() as f64 / run.batcher.epoch_len().max(1) as f64,
             train_loss,
             train_accuracy: train_acc,
             val_loss,
@@ -341,20 +392,35 @@ impl Trainer {
                 // the velocity belongs to the bad trajectory: start the momentum afresh
                 self.run.sgd.velocity.clear();
                 self.diagnostics.reset_after_rollback();
-                self.send_message(Severity::Info, &format!("rolled back to the best checkpoint (iteration {at})"));
+                self.send_message(
+                    Severity::Info,
+                    &format!("rolled back to the best checkpoint (iteration {at})"),
+                );
                 if self.state == RunState::Diverged {
                     self.set_state(RunState::Paused);
                 }
             }
-            Err(e) => self.send_message(Severity::Warn, &format!("no roll-back: {e}; evaluate (e) to make a best checkpoint")),
+            Err(e) => self.send_message(
+                Severity::Warn,
+                &format!("no roll-back: {e}; evaluate (e) to make a best checkpoint"),
+            ),
         }
     }
 
     fn save_checkpoint(&mut self, name: &str) {
         let run = &mut self.run;
-        let names: Vec<(String, Vec<usize>)> = run.net.params_mut().into_iter().map(|p| (p.name, p.shape)).collect();
+        let names: Vec<(String, Vec<usize>)> = run
+            .net
+            .params_mut()
+            .into_iter()
+            .map(|p| (p.name, p.shape))
+            .collect();
         let velocity = if run.sgd.velocity.len() == names.len() {
-            names.iter().zip(&run.sgd.velocity).map(|((n, s), v)| (n.clone(), s.clone(), v.clone())).collect()
+            names
+                .iter()
+                .zip(&run.sgd.velocity)
+                .map(|((n, s), v)| (n.clone(), s.clone(), v.clone()))
+                .collect()
         } else {
             Vec::new()
         };
@@ -389,7 +455,10 @@ impl Trainer {
 
     fn set_state(&mut self, state: RunState) {
         self.state = state;
-        self.record(&Record::State { iteration: self.run.iteration, state });
+        self.record(&Record::State {
+            iteration: self.run.iteration,
+            state,
+        });
         self.flush_iters();
         self.send(Event::State(state));
     }
@@ -406,20 +475,26 @@ impl Trainer {
     fn metrics_failed(&mut self, e: &TrainError) {
         if !self.is_metrics_broken {
             self.is_metrics_broken = true;
-            let text = format!("metrics.jsonl is no longer written ({e}); training goes on — free some space and save a checkpoint (s)");
+            let text = format!(
+                "metrics.jsonl is no longer written ({e}); training goes on — free some space and save a checkpoint (s)"
+            );
             self.send_message(Severity::Error, &text);
         }
     }
 
     fn send_message(&mut self, level: Severity, text: &str) {
-        self.send(Event::Message { level, text: text.to_string() });
+        self.send(Event::Message {
+            level,
+            text: text.to_string(),
+        });
     }
 
     /// Queues an event behind any that are waiting; never blocks.
     fn send(&mut self, ev: Event) {
         if let Event::Snapshot(_) | Event::DataView(_) = ev {
             // only the newest view of the network matters
-            self.outbox.retain(|e| std::mem::discriminant(e) != std::mem::discriminant(&ev));
+            self.outbox
+                .retain(|e| std::mem::discriminant(e) != std::mem::discriminant(&ev));
         }
         self.outbox.push_back(ev);
         self.drain_outbox();
