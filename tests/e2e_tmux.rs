@@ -1,0 +1,248 @@
+//! The real binary in a real terminal: tmux runs `convtop`, keys are typed with send-keys and the
+//! screen read with capture-pane.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    socket: String,
+    session: &'static str,
+}
+
+impl Tmux {
+    fn cmd(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+    fn screen(&self) -> String {
+        self.cmd(&["capture-pane", "-p", "-t", self.session])
+    }
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", self.session];
+        args.extend_from_slice(keys);
+        self.cmd(&args);
+    }
+    fn wait_screen(&self, what: &str, secs: u64, ok: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let s = self.screen();
+            if ok(&s) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .arg("kill-server")
+            .output();
+    }
+}
+
+fn has_tmux() -> bool {
+    Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn wait_file(path: &Path, secs: u64) -> String {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if let Ok(s) = std::fs::read_to_string(path)
+            && !s.is_empty()
+        {
+            return s;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{} never appeared", path.display());
+}
+
+fn metrics_of(runs: &Path) -> PathBuf {
+    let run = std::fs::read_dir(runs)
+        .expect("run dir")
+        .next()
+        .expect("one run")
+        .expect("entry")
+        .path();
+    run.join("metrics.jsonl")
+}
+
+/// Starts convtop in a fresh tmux server of `w`×`h`; the pane records the exit status and the
+/// terminal modes (`stty -a`) once convtop has returned.
+fn start(name: &str, dir: &Path, w: u32, h: u32, env: &str, args: &str) -> Tmux {
+    let tmux = Tmux {
+        socket: format!("convtop-e2e-{}-{name}", std::process::id()),
+        session: "e2e",
+    };
+    let bin = env!("CARGO_BIN_EXE_convtop");
+    let d = dir.display();
+    let script = format!(
+        "cd {d} && {env} {bin} --run-dir {d}/runs --epochs 100 {args}; echo $? > {d}/exit; stty -a > {d}/stty; sleep 600"
+    );
+    tmux.cmd(&[
+        "new-session",
+        "-d",
+        "-s",
+        tmux.session,
+        "-x",
+        &w.to_string(),
+        "-y",
+        &h.to_string(),
+        &script,
+    ]);
+    tmux
+}
+
+fn is_loss_chart_drawn(s: &str) -> bool {
+    // braille dots (colour) or the ASCII markers of the loss line
+    s.contains("running")
+        && s.chars()
+            .filter(|c| ('\u{2801}'..='\u{28ff}').contains(c))
+            .count()
+            > 20
+}
+
+#[test]
+fn dashboard_trains_takes_a_knob_and_quits_cleanly() {
+    if !has_tmux() {
+        eprintln!("skipped: tmux is not installed (.ci/run installs it)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tmux = start("knob", dir.path(), 100, 30, "COLORTERM=truecolor", "");
+    tmux.wait_screen("the loss chart to fill", 60, is_loss_chart_drawn);
+    assert_eq!(
+        tmux.cmd(&["display", "-p", "-t", "e2e", "#{alternate_on}"])
+            .trim(),
+        "1",
+        "the dashboard uses the alternate screen"
+    );
+
+    // → on the selected knob (the learning rate) doubles it: 0.05 → 0.1
+    tmux.keys(&["Right"]);
+    let metrics = metrics_of(&dir.path().join("runs"));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let change = loop {
+        let text = std::fs::read_to_string(&metrics).unwrap_or_default();
+        if let Some(line) = text.lines().find(|l| l.contains("\"type\":\"knob\"")) {
+            break line.to_string();
+        }
+        assert!(Instant::now() < deadline, "no knob change in metrics.jsonl");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        change.contains("learning_rate") && change.contains("\"new\":0.10000000149011612"),
+        "{change}"
+    );
+    tmux.wait_screen("the new rate in the knobs panel", 10, |s| {
+        s.contains("1.0e-1")
+    });
+
+    tmux.keys(&["q"]);
+    tmux.wait_screen("the quit confirmation", 10, |s| {
+        s.to_lowercase().contains("quit")
+    });
+    tmux.keys(&["y"]);
+    let status = wait_file(&dir.path().join("exit"), 30);
+    assert_eq!(status.trim(), "0");
+    let stty = wait_file(&dir.path().join("stty"), 10);
+    assert!(
+        stty.contains(" icanon") && stty.contains(" echo "),
+        "raw mode left on: {stty}"
+    );
+    assert_eq!(
+        tmux.cmd(&["display", "-p", "-t", "e2e", "#{alternate_on}"])
+            .trim(),
+        "0",
+        "alternate screen left"
+    );
+    assert_eq!(
+        tmux.cmd(&["display", "-p", "-t", "e2e", "#{cursor_flag}"])
+            .trim(),
+        "1",
+        "cursor shown again"
+    );
+    let screen = tmux.screen();
+    assert!(screen.contains("resume with"), "{screen}");
+    let run = metrics.parent().unwrap();
+    assert!(run.join("checkpoint-last.safetensors").is_file());
+}
+
+#[test]
+fn ascii_mode_in_80x24_and_a_too_small_terminal() {
+    if !has_tmux() {
+        eprintln!("skipped: tmux is not installed (.ci/run installs it)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tmux = start("ascii", dir.path(), 80, 24, "NO_COLOR=1", "");
+    let screen = tmux.wait_screen("the ASCII dashboard", 60, |s| {
+        s.contains("running") && s.contains("+--")
+    });
+    assert!(
+        screen.is_ascii(),
+        "non-ASCII output with NO_COLOR:\n{screen}"
+    );
+    tmux.cmd(&["resize-window", "-t", "e2e", "-x", "40", "-y", "10"]);
+    tmux.wait_screen("the size message", 10, |s| {
+        s.contains("80") && s.contains("24")
+    });
+    tmux.cmd(&["resize-window", "-t", "e2e", "-x", "80", "-y", "24"]);
+    tmux.wait_screen("the dashboard again", 10, |s| s.contains("running"));
+    tmux.keys(&["q"]);
+    tmux.keys(&["y"]);
+    assert_eq!(wait_file(&dir.path().join("exit"), 30).trim(), "0");
+}
+
+#[test]
+fn a_bad_data_path_is_a_clear_message_not_a_broken_terminal() {
+    if !has_tmux() {
+        eprintln!("skipped: tmux is not installed (.ci/run installs it)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("corrupt")).unwrap();
+    for name in [
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    ] {
+        std::fs::write(
+            dir.path().join("corrupt").join(name),
+            b"\x00\x00\x08\x03\x00\x00",
+        )
+        .unwrap();
+    }
+    let args = format!("--data idx:{}/corrupt", dir.path().display());
+    let tmux = start("corrupt", dir.path(), 80, 24, "", &args);
+    let status = wait_file(&dir.path().join("exit"), 30);
+    assert_eq!(status.trim(), "2");
+    let screen = tmux.screen();
+    assert!(
+        screen.contains("convtop:") && screen.contains("corrupt"),
+        "{screen}"
+    );
+    assert_eq!(
+        tmux.cmd(&["display", "-p", "-t", "e2e", "#{alternate_on}"])
+            .trim(),
+        "0"
+    );
+}
