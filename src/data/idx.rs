@@ -31,31 +31,28 @@ pub(crate) fn gunzip_if_needed(path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>, D
 fn header(path: &Path, raw: &[u8], magic: u32, what: &str) -> Result<Vec<usize>, DataError> {
     let ndim = (magic & 0xff) as usize;
     let header_len = 4 + 4 * ndim;
+    let truncated = || {
+        DataError::format(
+            path,
+            format!("truncated: {} bytes, shorter than the {header_len}-byte IDX header", raw.len()),
+        )
+    };
+    let word = |i: usize| raw.get(4 * i..4 * i + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+    let found = word(0).ok_or_else(truncated)?;
+    if found != magic {
+        return Err(DataError::format(
+            path,
+            format!("wrong magic number 0x{found:08x}, expected 0x{magic:08x} for an IDX {what} file"),
+        ));
+    }
     if raw.len() < header_len {
-        return Err(DataError::format(
-            path,
-            format!(
-                "truncated: {} bytes, shorter than the {header_len}-byte IDX header",
-                raw.len()
-            ),
-        ));
+        return Err(truncated());
     }
-    let word =
-        |i: usize| u32::from_be_bytes([raw[4 * i], raw[4 * i + 1], raw[4 * i + 2], raw[4 * i + 3]]);
-    if word(0) != magic {
-        return Err(DataError::format(
-            path,
-            format!(
-                "wrong magic number 0x{:08x}, expected 0x{magic:08x} for an IDX {what} file",
-                word(0)
-            ),
-        ));
-    }
-    Ok((1..=ndim).map(|i| word(i) as usize).collect())
+    Ok((1..=ndim).map(|i| word(i).unwrap_or(0) as usize).collect())
 }
 
 fn check_len(path: &Path, raw: &[u8], header_len: usize, dims: &[usize]) -> Result<(), DataError> {
-    let want = dims.iter().product::<usize>();
+    let want = dims.iter().fold(1usize, |a, &d| a.saturating_mul(d));
     let got = raw.len() - header_len;
     if got != want {
         let shape = dims
