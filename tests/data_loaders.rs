@@ -47,8 +47,14 @@ fn load_idx(dir: &Path) -> Result<convtop::data::Dataset, DataError> {
 
 fn assert_error(result: Result<convtop::data::Dataset, DataError>, file: &str, problem: &str) {
     let message = result.unwrap_err().to_string();
-    assert!(message.contains(file), "message does not name {file}: {message}");
-    assert!(message.contains(problem), "message does not say {problem}: {message}");
+    assert!(
+        message.contains(file),
+        "message does not name {file}: {message}"
+    );
+    assert!(
+        message.contains(problem),
+        "message does not say {problem}: {message}"
+    );
 }
 
 #[test]
@@ -81,39 +87,77 @@ fn idx_truncated_header_is_an_error() {
 fn idx_truncated_gzip_is_an_error() {
     let dir = idx_folder();
     let gz = gzip(&idx_images(6, 2, 3));
-    std::fs::write(dir.path().join("train-images-idx3-ubyte"), &gz[..gz.len() / 2]).unwrap();
-    assert_error(load_idx(dir.path()), "train-images-idx3-ubyte", "gzip data is truncated");
+    std::fs::write(
+        dir.path().join("train-images-idx3-ubyte"),
+        &gz[..gz.len() / 2],
+    )
+    .unwrap();
+    assert_error(
+        load_idx(dir.path()),
+        "train-images-idx3-ubyte",
+        "gzip data is truncated",
+    );
 }
 
 #[test]
 fn idx_wrong_magic_is_an_error() {
     let dir = idx_folder();
     // a label file where the images should be
-    std::fs::write(dir.path().join("train-images-idx3-ubyte"), idx_labels(&[0, 1])).unwrap();
-    assert_error(load_idx(dir.path()), "train-images-idx3-ubyte", "wrong magic number 0x00000801");
+    std::fs::write(
+        dir.path().join("train-images-idx3-ubyte"),
+        idx_labels(&[0, 1]),
+    )
+    .unwrap();
+    assert_error(
+        load_idx(dir.path()),
+        "train-images-idx3-ubyte",
+        "wrong magic number 0x00000801",
+    );
 }
 
 #[test]
 fn idx_count_mismatch_is_an_error() {
     let dir = idx_folder();
-    std::fs::write(dir.path().join("train-labels-idx1-ubyte"), idx_labels(&[0, 1, 2, 0])).unwrap();
+    std::fs::write(
+        dir.path().join("train-labels-idx1-ubyte"),
+        idx_labels(&[0, 1, 2, 0]),
+    )
+    .unwrap();
     let message = load_idx(dir.path()).unwrap_err().to_string();
-    assert!(message.contains("train-images-idx3-ubyte holds 6 images"), "{message}");
-    assert!(message.contains("train-labels-idx1-ubyte holds 4 labels"), "{message}");
+    assert!(
+        message.contains("train-images-idx3-ubyte holds 6 images"),
+        "{message}"
+    );
+    assert!(
+        message.contains("train-labels-idx1-ubyte holds 4 labels"),
+        "{message}"
+    );
 }
 
 #[test]
 fn idx_test_label_out_of_range_is_an_error() {
     let dir = idx_folder();
-    std::fs::write(dir.path().join("t10k-labels-idx1-ubyte.gz"), idx_labels(&[2, 7, 0])).unwrap();
-    assert_error(load_idx(dir.path()), "t10k-labels-idx1-ubyte.gz", "label 7 of item 1 is out of range 0..3");
+    std::fs::write(
+        dir.path().join("t10k-labels-idx1-ubyte.gz"),
+        idx_labels(&[2, 7, 0]),
+    )
+    .unwrap();
+    assert_error(
+        load_idx(dir.path()),
+        "t10k-labels-idx1-ubyte.gz",
+        "label 7 of item 1 is out of range 0..3",
+    );
 }
 
 #[test]
 fn idx_missing_file_is_an_error() {
     let dir = idx_folder();
     std::fs::remove_file(dir.path().join("t10k-labels-idx1-ubyte.gz")).unwrap();
-    assert_error(load_idx(dir.path()), "t10k-labels-idx1-ubyte[.gz] not found", "an IDX folder holds");
+    assert_error(
+        load_idx(dir.path()),
+        "t10k-labels-idx1-ubyte[.gz] not found",
+        "an IDX folder holds",
+    );
 }
 
 #[test]
@@ -125,7 +169,9 @@ fn unreadable_path_is_an_error() {
         DataSource::Cifar10(missing.clone()),
         DataSource::Folder(missing.clone()),
     ] {
-        let message = load(&source, &LoadOptions::default()).unwrap_err().to_string();
+        let message = load(&source, &LoadOptions::default())
+            .unwrap_err()
+            .to_string();
         assert!(message.contains("nowhere"), "{message}");
     }
 }
@@ -142,21 +188,31 @@ fn cifar_batch(labels: &[u8]) -> Vec<u8> {
 fn cifar_folder() -> TempDir {
     let dir = TempDir::new().unwrap();
     for k in 1..=5 {
-        std::fs::write(dir.path().join(format!("data_batch_{k}.bin")), cifar_batch(&[k, 9])).unwrap();
+        std::fs::write(
+            dir.path().join(format!("data_batch_{k}.bin")),
+            cifar_batch(&[k, 9]),
+        )
+        .unwrap();
     }
     std::fs::write(dir.path().join("test_batch.bin"), cifar_batch(&[3])).unwrap();
     dir
 }
 
 fn load_cifar(dir: &Path) -> Result<convtop::data::Dataset, DataError> {
-    load(&DataSource::Cifar10(dir.to_path_buf()), &LoadOptions::default())
+    load(
+        &DataSource::Cifar10(dir.to_path_buf()),
+        &LoadOptions::default(),
+    )
 }
 
 #[test]
 fn cifar_binary_loads() {
     let dir = cifar_folder();
     let ds = load_cifar(dir.path()).unwrap();
-    assert_eq!((ds.c, ds.h, ds.w, ds.train.n, ds.test.n), (3, 32, 32, 10, 1));
+    assert_eq!(
+        (ds.c, ds.h, ds.w, ds.train.n, ds.test.n),
+        (3, 32, 32, 10, 1)
+    );
     assert_eq!(ds.train.labels, vec![1, 9, 2, 9, 3, 9, 4, 9, 5, 9]);
     assert_eq!(ds.classes[9], "truck");
     assert_eq!(ds.image(&ds.train, 1)[..3], [1, 2, 3]);
@@ -176,7 +232,11 @@ fn cifar_truncated_batch_is_an_error() {
 fn cifar_label_out_of_range_is_an_error() {
     let dir = cifar_folder();
     std::fs::write(dir.path().join("test_batch.bin"), cifar_batch(&[0, 10])).unwrap();
-    assert_error(load_cifar(dir.path()), "test_batch.bin", "label 10 of item 1 is out of range 0..10");
+    assert_error(
+        load_cifar(dir.path()),
+        "test_batch.bin",
+        "label 10 of item 1 is out of range 0..10",
+    );
 }
 
 #[test]
@@ -190,14 +250,24 @@ fn cifar_missing_batch_is_an_error() {
 fn write_png(path: &Path, w: u32, h: u32, is_colour: bool, seed: u8) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     if is_colour {
-        image::RgbImage::from_fn(w, h, |x, y| image::Rgb([seed, x as u8, y as u8])).save(path).unwrap();
+        image::RgbImage::from_fn(w, h, |x, y| image::Rgb([seed, x as u8, y as u8]))
+            .save(path)
+            .unwrap();
     } else {
-        image::GrayImage::from_fn(w, h, |x, _| image::Luma([seed.wrapping_add(x as u8)])).save(path).unwrap();
+        image::GrayImage::from_fn(w, h, |x, _| image::Luma([seed.wrapping_add(x as u8)]))
+            .save(path)
+            .unwrap();
     }
 }
 
-fn load_folder(dir: &Path, resize: Option<(usize, usize)>) -> Result<convtop::data::Dataset, DataError> {
-    load(&DataSource::Folder(dir.to_path_buf()), &LoadOptions { resize })
+fn load_folder(
+    dir: &Path,
+    resize: Option<(usize, usize)>,
+) -> Result<convtop::data::Dataset, DataError> {
+    load(
+        &DataSource::Folder(dir.to_path_buf()),
+        &LoadOptions { resize },
+    )
 }
 
 #[test]
@@ -206,7 +276,13 @@ fn folder_with_train_and_test_loads_grey_images() {
     for (split, n) in [("train", 3), ("test", 1)] {
         for class in ["b_cat", "a_dog"] {
             for i in 0..n {
-                write_png(&dir.path().join(split).join(class).join(format!("{i}.png")), 4, 2, false, i as u8 * 10);
+                write_png(
+                    &dir.path().join(split).join(class).join(format!("{i}.png")),
+                    4,
+                    2,
+                    false,
+                    i as u8 * 10,
+                );
             }
         }
     }
@@ -223,7 +299,13 @@ fn single_level_colour_folder_is_split_stratified() {
     let dir = TempDir::new().unwrap();
     for class in ["x", "y"] {
         for i in 0..10 {
-            write_png(&dir.path().join(class).join(format!("{i:02}.png")), 3, 3, i == 0, i as u8);
+            write_png(
+                &dir.path().join(class).join(format!("{i:02}.png")),
+                3,
+                3,
+                i == 0,
+                i as u8,
+            );
         }
     }
     let ds = load_folder(dir.path(), None).unwrap();
@@ -244,7 +326,11 @@ fn folder_file_that_is_not_an_image_is_an_error() {
     let dir = TempDir::new().unwrap();
     write_png(&dir.path().join("one/0.png"), 2, 2, false, 0);
     std::fs::write(dir.path().join("one/notes.png"), b"not an image at all").unwrap();
-    assert_error(load_folder(dir.path(), None), "notes.png", "is not an image");
+    assert_error(
+        load_folder(dir.path(), None),
+        "notes.png",
+        "is not an image",
+    );
 }
 
 #[test]
@@ -252,7 +338,11 @@ fn folder_mixed_sizes_need_resize() {
     let dir = TempDir::new().unwrap();
     write_png(&dir.path().join("one/0.png"), 4, 4, false, 0);
     write_png(&dir.path().join("one/1.png"), 6, 5, false, 0);
-    assert_error(load_folder(dir.path(), None), "1.png", "is 6x5 but earlier images are 4x4");
+    assert_error(
+        load_folder(dir.path(), None),
+        "1.png",
+        "is 6x5 but earlier images are 4x4",
+    );
     let ds = load_folder(dir.path(), Some((3, 2))).unwrap();
     assert_eq!((ds.h, ds.w, ds.train.n + ds.test.n), (2, 3, 2));
 }
@@ -262,5 +352,9 @@ fn folder_test_classes_must_match() {
     let dir = TempDir::new().unwrap();
     write_png(&dir.path().join("train/a/0.png"), 2, 2, false, 0);
     write_png(&dir.path().join("test/b/0.png"), 2, 2, false, 0);
-    assert_error(load_folder(dir.path(), None), "test", "differ from training classes");
+    assert_error(
+        load_folder(dir.path(), None),
+        "test",
+        "differ from training classes",
+    );
 }

@@ -1,8 +1,8 @@
 //! Splits, preprocessing, augmentation and batching on small synthetic datasets.
 
 use convtop::data::{
-    Augment, Batcher, BatcherState, CropMode, Dataset, ImageSet, PreprocessKind, Preprocessor, augment_example, eval_batch,
-    stratified_split,
+    Augment, Batcher, BatcherState, CropMode, Dataset, ImageSet, PreprocessKind, Preprocessor,
+    augment_example, eval_batch, stratified_split,
 };
 use ndarray::Array4;
 use rand::{Rng, SeedableRng};
@@ -51,10 +51,19 @@ fn no_augment() -> Augment {
 fn preprocessing_is_fitted_on_the_training_split_only() {
     let mut ds = synthetic(200, 3, 4, 4, 1);
     let split = stratified_split(&ds.train.labels, 4, 0.25, 9).unwrap();
-    let kinds = ["mean-image", "channel-mean", "standardize", "zca-whiten:0.01"];
+    let kinds = [
+        "mean-image",
+        "channel-mean",
+        "standardize",
+        "zca-whiten:0.01",
+    ];
     let before: Vec<_> = kinds
         .iter()
-        .map(|k| Preprocessor::fit(k.parse().unwrap(), &ds, &split.train).unwrap().tensors())
+        .map(|k| {
+            Preprocessor::fit(k.parse().unwrap(), &ds, &split.train)
+                .unwrap()
+                .tensors()
+        })
         .collect();
     let chw = ds.image_len();
     for &i in &split.val {
@@ -62,8 +71,13 @@ fn preprocessing_is_fitted_on_the_training_split_only() {
     }
     ds.test.images.fill(0);
     for (k, tensors) in kinds.iter().zip(&before) {
-        let after = Preprocessor::fit(k.parse().unwrap(), &ds, &split.train).unwrap().tensors();
-        assert_eq!(&after, tensors, "{k} changed when validation and test images changed");
+        let after = Preprocessor::fit(k.parse().unwrap(), &ds, &split.train)
+            .unwrap()
+            .tensors();
+        assert_eq!(
+            &after, tensors,
+            "{k} changed when validation and test images changed"
+        );
     }
 }
 
@@ -78,12 +92,23 @@ fn standardize_gives_zero_mean_unit_std_per_channel() {
     assert!(std.iter().all(|s| (s - 0.289).abs() < 0.02), "{std:?}");
     let mut x = Array4::zeros((1, 1, 1, 1));
     let mut labels = Vec::new();
-    eval_batch(&ds, &ds.train, &idx, &pre, &no_augment(), &mut x, &mut labels);
+    eval_batch(
+        &ds,
+        &ds.train,
+        &idx,
+        &pre,
+        &no_augment(),
+        &mut x,
+        &mut labels,
+    );
     for ch in 0..3 {
         let values = x.index_axis(ndarray::Axis(1), ch);
         let m = values.mean().unwrap();
         let s = values.std(0.0);
-        assert!(m.abs() < 1e-4 && (s - 1.0).abs() < 1e-3, "channel {ch}: mean {m}, std {s}");
+        assert!(
+            m.abs() < 1e-4 && (s - 1.0).abs() < 1e-3,
+            "channel {ch}: mean {m}, std {s}"
+        );
     }
 }
 
@@ -95,13 +120,25 @@ fn whitening_decorrelates_the_training_data() {
         let pre = Preprocessor::fit(kind.parse().unwrap(), &ds, &idx).unwrap();
         let mut x = Array4::zeros((1, 1, 1, 1));
         let mut labels = Vec::new();
-        eval_batch(&ds, &ds.train, &idx, &pre, &no_augment(), &mut x, &mut labels);
+        eval_batch(
+            &ds,
+            &ds.train,
+            &idx,
+            &pre,
+            &no_augment(),
+            &mut x,
+            &mut labels,
+        );
         let x = x.into_shape_with_order((2000, 9)).unwrap();
         let cov = x.t().dot(&x) / 2000.0;
         for i in 0..9 {
             for j in 0..9 {
                 let want = if i == j { 1.0 } else { 0.0 };
-                assert!((cov[[i, j]] - want).abs() < 1e-2, "{kind}: cov[{i},{j}] = {}", cov[[i, j]]);
+                assert!(
+                    (cov[[i, j]] - want).abs() < 1e-2,
+                    "{kind}: cov[{i},{j}] = {}",
+                    cov[[i, j]]
+                );
             }
         }
     }
@@ -112,14 +149,24 @@ fn whitening_large_inputs_is_a_clear_error() {
     let ds = synthetic(8, 3, 32, 32, 4);
     let err = Preprocessor::fit("pca-whiten".parse().unwrap(), &ds, &[0, 1, 2]).unwrap_err();
     let message = err.to_string();
-    assert!(message.contains("1024") && message.contains("3x32x32 = 3072"), "{message}");
+    assert!(
+        message.contains("1024") && message.contains("3x32x32 = 3072"),
+        "{message}"
+    );
 }
 
 #[test]
 fn preprocessor_round_trips_through_tensors() {
     let ds = synthetic(64, 1, 4, 4, 5);
     let idx: Vec<usize> = (0..48).collect();
-    for kind in ["none", "mean-image", "channel-mean", "standardize", "pca-whiten", "zca-whiten:0.5"] {
+    for kind in [
+        "none",
+        "mean-image",
+        "channel-mean",
+        "standardize",
+        "pca-whiten",
+        "zca-whiten:0.5",
+    ] {
         let kind: PreprocessKind = kind.parse().unwrap();
         assert_eq!(kind.to_string().parse::<PreprocessKind>().unwrap(), kind);
         let pre = Preprocessor::fit(kind, &ds, &idx).unwrap();
@@ -131,10 +178,22 @@ fn preprocessor_round_trips_through_tensors() {
     }
     let err = Preprocessor::from_tensors(PreprocessKind::MeanImage, &[]).unwrap_err();
     assert!(err.to_string().contains("preprocess.mean_image"), "{err}");
-    assert!("whiten".parse::<PreprocessKind>().unwrap_err().to_string().contains("channel-mean"));
+    assert!(
+        "whiten"
+            .parse::<PreprocessKind>()
+            .unwrap_err()
+            .to_string()
+            .contains("channel-mean")
+    );
 }
 
-fn collect_batches(batcher: &mut Batcher, ds: &Dataset, pre: &Preprocessor, aug: &Augment, count: usize) -> Vec<(Vec<f32>, Vec<usize>)> {
+fn collect_batches(
+    batcher: &mut Batcher,
+    ds: &Dataset,
+    pre: &Preprocessor,
+    aug: &Augment,
+    count: usize,
+) -> Vec<(Vec<f32>, Vec<usize>)> {
     let mut x = Array4::zeros((1, 1, 1, 1));
     let mut labels = Vec::new();
     (0..count)
@@ -157,8 +216,15 @@ fn each_epoch_hands_out_every_training_index_once() {
         let mut seen = Vec::new();
         for size in [10, 6] {
             batcher.next_batch(&ds, &pre, &no_augment(), 10, &mut x, &mut labels);
-            assert_eq!(x.dim(), (size, 1, 2, 2), "the last batch of an epoch is short");
-            seen.extend(x.outer_iter().map(|image| (image[[0, 0, 0]] * 255.0).round() as usize));
+            assert_eq!(
+                x.dim(),
+                (size, 1, 2, 2),
+                "the last batch of an epoch is short"
+            );
+            seen.extend(
+                x.outer_iter()
+                    .map(|image| (image[[0, 0, 0]] * 255.0).round() as usize),
+            );
         }
         seen.sort_unstable();
         assert_eq!(seen, train_idx, "epoch {epoch}");
@@ -184,7 +250,10 @@ fn batches_are_deterministic_under_a_seed_and_resume_exactly() {
     let state: BatcherState = serde_json::from_str(&json).unwrap();
     let mut resumed = Batcher::restore(state);
     let expected = collect_batches(&mut batcher, &ds, &pre, &aug, 100);
-    assert_eq!(collect_batches(&mut resumed, &ds, &pre, &aug, 100), expected);
+    assert_eq!(
+        collect_batches(&mut resumed, &ds, &pre, &aug, 100),
+        expected
+    );
     assert_eq!(resumed.epoch(), batcher.epoch());
 }
 
@@ -194,14 +263,24 @@ fn pad_crop_keeps_the_shape_and_window_crop_shrinks_it() {
     let pre = Preprocessor::fit(PreprocessKind::None, &ds, &[0]).unwrap();
     let mut x = Array4::zeros((1, 1, 1, 1));
     let mut labels = Vec::new();
-    for (crop, shape) in [("pad4", (8, 3, 32, 32)), ("28x28", (8, 3, 28, 28)), ("24x20", (8, 3, 20, 24))] {
+    for (crop, shape) in [
+        ("pad4", (8, 3, 32, 32)),
+        ("28x28", (8, 3, 28, 28)),
+        ("24x20", (8, 3, 20, 24)),
+    ] {
         let aug = Augment::new(crop.parse().unwrap(), &ds);
         assert_eq!(aug.output_shape(3, 32, 32), (shape.1, shape.2, shape.3));
         Batcher::new((0..16).collect(), 1).next_batch(&ds, &pre, &aug, 8, &mut x, &mut labels);
         assert_eq!(x.dim(), shape, "{crop}");
     }
     let too_big = Augment::new("40x40".parse().unwrap(), &ds);
-    assert!(too_big.validate(32, 32).unwrap_err().to_string().contains("larger than the 32x32"));
+    assert!(
+        too_big
+            .validate(32, 32)
+            .unwrap_err()
+            .to_string()
+            .contains("larger than the 32x32")
+    );
 }
 
 #[test]
@@ -211,7 +290,15 @@ fn flip_is_a_mirror() {
     let idx: Vec<usize> = (0..64).collect();
     let mut plain = Array4::zeros((1, 1, 1, 1));
     let mut labels = Vec::new();
-    eval_batch(&ds, &ds.train, &idx, &pre, &no_augment(), &mut plain, &mut labels);
+    eval_batch(
+        &ds,
+        &ds.train,
+        &idx,
+        &pre,
+        &no_augment(),
+        &mut plain,
+        &mut labels,
+    );
     let flips = Augment {
         is_flip_on: true,
         ..no_augment()
@@ -237,7 +324,11 @@ fn source_index(x: &Array4<f32>, plain: &Array4<f32>) -> Vec<usize> {
             sorted.sort_by(f32::total_cmp);
             (0..plain.dim().0)
                 .find(|&i| {
-                    let mut other: Vec<f32> = plain.index_axis(ndarray::Axis(0), i).iter().copied().collect();
+                    let mut other: Vec<f32> = plain
+                        .index_axis(ndarray::Axis(0), i)
+                        .iter()
+                        .copied()
+                        .collect();
                     other.sort_by(f32::total_cmp);
                     other == sorted
                 })

@@ -34,15 +34,23 @@ fn header(path: &Path, raw: &[u8], magic: u32, what: &str) -> Result<Vec<usize>,
     let truncated = || {
         DataError::format(
             path,
-            format!("truncated: {} bytes, shorter than the {header_len}-byte IDX header", raw.len()),
+            format!(
+                "truncated: {} bytes, shorter than the {header_len}-byte IDX header",
+                raw.len()
+            ),
         )
     };
-    let word = |i: usize| raw.get(4 * i..4 * i + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+    let word = |i: usize| {
+        raw.get(4 * i..4 * i + 4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    };
     let found = word(0).ok_or_else(truncated)?;
     if found != magic {
         return Err(DataError::format(
             path,
-            format!("wrong magic number 0x{found:08x}, expected 0x{magic:08x} for an IDX {what} file"),
+            format!(
+                "wrong magic number 0x{found:08x}, expected 0x{magic:08x} for an IDX {what} file"
+            ),
         ));
     }
     if raw.len() < header_len {
