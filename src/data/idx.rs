@@ -85,6 +85,12 @@ pub(crate) fn parse_images(
     mut raw: Vec<u8>,
 ) -> Result<(usize, usize, usize, Vec<u8>), DataError> {
     let dims = header(path, &raw, IMAGES_MAGIC, "image")?;
+    if dims[1] == 0 || dims[2] == 0 {
+        return Err(DataError::format(
+            path,
+            format!("images of {}x{} pixels are empty", dims[1], dims[2]),
+        ));
+    }
     check_len(path, &raw, 16, &dims)?;
     raw.drain(..16);
     Ok((dims[0], dims[1], dims[2], raw))

@@ -7,7 +7,6 @@
 mod augment;
 mod batch;
 mod cifar;
-mod eigen;
 mod embedded;
 mod error;
 mod folder;
@@ -15,6 +14,7 @@ mod idx;
 mod preprocess;
 mod source;
 mod split;
+mod whiten;
 
 pub use augment::{Augment, CropMode};
 pub use batch::{Batcher, BatcherState, augment_example, eval_batch};
