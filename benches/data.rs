@@ -111,5 +111,23 @@ fn batches(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, loading, batches);
+/// Fitting ZCA whitening on the embedded MNIST training images (1x28x28, d = 784).
+fn whitening(c: &mut Criterion) {
+    let ds = load(&DataSource::Embedded, &LoadOptions::default()).unwrap();
+    let idx: Vec<usize> = (0..ds.train.n).collect();
+    let mut group = c.benchmark_group("fit");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(20));
+    let kind = PreprocessKind::PcaWhiten {
+        eps: 0.1,
+        zca: true,
+    };
+    group.bench_function("zca_whiten_mnist_embedded", |b| {
+        b.iter(|| Preprocessor::fit(kind, &ds, &idx).unwrap())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, loading, batches, whitening);
 criterion_main!(benches);

@@ -21,10 +21,15 @@ pub(crate) fn gunzip_if_needed(path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>, D
     if !bytes.starts_with(&GZIP_MAGIC) {
         return Ok(bytes);
     }
-    let mut out = Vec::with_capacity(bytes.len() * 4);
+    // The gzip trailer ends with the uncompressed size mod 2^32; deflate expands at most ~1032x.
+    let size_hint = bytes.len().checked_sub(4).map_or(0, |at| {
+        u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]) as usize
+    });
+    let mut out = Vec::with_capacity(size_hint.min(bytes.len().saturating_mul(1032)));
     flate2::read::MultiGzDecoder::new(&bytes[..])
         .read_to_end(&mut out)
         .map_err(|e| DataError::format(path, format!("gzip data is truncated or corrupt ({e})")))?;
+    out.shrink_to_fit();
     Ok(out)
 }
 
