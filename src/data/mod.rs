@@ -1,5 +1,4 @@
 //! Data: loaders, splits, preprocessing, augmentation and batching. No UI dependency.
-//!
 //! Files on disk (or the embedded MNIST subset) -> [`Dataset`] of u8 images (n, c, h, w) ->
 //! [`Split`] of the training indices -> [`Preprocessor`] fitted on the training split ->
 //! [`Batcher`] / [`eval_batch`] -> f32 batches (n, c, h, w) for the engine.
