@@ -21,41 +21,51 @@ pub(crate) fn gunzip_if_needed(path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>, D
     if !bytes.starts_with(&GZIP_MAGIC) {
         return Ok(bytes);
     }
-    let mut out = Vec::with_capacity(bytes.len() * 4);
+    // The gzip trailer ends with the uncompressed size mod 2^32; deflate expands at most ~1032x.
+    let size_hint = bytes.len().checked_sub(4).map_or(0, |at| {
+        u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]) as usize
+    });
+    let mut out = Vec::with_capacity(size_hint.min(bytes.len().saturating_mul(1032)));
     flate2::read::MultiGzDecoder::new(&bytes[..])
         .read_to_end(&mut out)
         .map_err(|e| DataError::format(path, format!("gzip data is truncated or corrupt ({e})")))?;
+    out.shrink_to_fit();
     Ok(out)
 }
 
 fn header(path: &Path, raw: &[u8], magic: u32, what: &str) -> Result<Vec<usize>, DataError> {
     let ndim = (magic & 0xff) as usize;
     let header_len = 4 + 4 * ndim;
-    if raw.len() < header_len {
-        return Err(DataError::format(
+    let truncated = || {
+        DataError::format(
             path,
             format!(
                 "truncated: {} bytes, shorter than the {header_len}-byte IDX header",
                 raw.len()
             ),
-        ));
-    }
-    let word =
-        |i: usize| u32::from_be_bytes([raw[4 * i], raw[4 * i + 1], raw[4 * i + 2], raw[4 * i + 3]]);
-    if word(0) != magic {
+        )
+    };
+    let word = |i: usize| {
+        raw.get(4 * i..4 * i + 4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let found = word(0).ok_or_else(truncated)?;
+    if found != magic {
         return Err(DataError::format(
             path,
             format!(
-                "wrong magic number 0x{:08x}, expected 0x{magic:08x} for an IDX {what} file",
-                word(0)
+                "wrong magic number 0x{found:08x}, expected 0x{magic:08x} for an IDX {what} file"
             ),
         ));
     }
-    Ok((1..=ndim).map(|i| word(i) as usize).collect())
+    if raw.len() < header_len {
+        return Err(truncated());
+    }
+    Ok((1..=ndim).map(|i| word(i).unwrap_or(0) as usize).collect())
 }
 
 fn check_len(path: &Path, raw: &[u8], header_len: usize, dims: &[usize]) -> Result<(), DataError> {
-    let want = dims.iter().product::<usize>();
+    let want = dims.iter().fold(1usize, |a, &d| a.saturating_mul(d));
     let got = raw.len() - header_len;
     if got != want {
         let shape = dims
@@ -80,6 +90,12 @@ pub(crate) fn parse_images(
     mut raw: Vec<u8>,
 ) -> Result<(usize, usize, usize, Vec<u8>), DataError> {
     let dims = header(path, &raw, IMAGES_MAGIC, "image")?;
+    if dims[1] == 0 || dims[2] == 0 {
+        return Err(DataError::format(
+            path,
+            format!("images of {}x{} pixels are empty", dims[1], dims[2]),
+        ));
+    }
     check_len(path, &raw, 16, &dims)?;
     raw.drain(..16);
     Ok((dims[0], dims[1], dims[2], raw))

@@ -1,5 +1,4 @@
 //! Data: loaders, splits, preprocessing, augmentation and batching. No UI dependency.
-//!
 //! Files on disk (or the embedded MNIST subset) -> [`Dataset`] of u8 images (n, c, h, w) ->
 //! [`Split`] of the training indices -> [`Preprocessor`] fitted on the training split ->
 //! [`Batcher`] / [`eval_batch`] -> f32 batches (n, c, h, w) for the engine.
@@ -7,7 +6,6 @@
 mod augment;
 mod batch;
 mod cifar;
-mod eigen;
 mod embedded;
 mod error;
 mod folder;
@@ -15,6 +13,7 @@ mod idx;
 mod preprocess;
 mod source;
 mod split;
+mod whiten;
 
 pub use augment::{Augment, CropMode};
 pub use batch::{Batcher, BatcherState, augment_example, eval_batch};

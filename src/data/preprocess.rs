@@ -7,9 +7,9 @@ use std::str::FromStr;
 use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut1};
 use rayon::prelude::*;
 
-use super::eigen::symmetric_eigen;
 use super::error::DataError;
 use super::source::Dataset;
+use super::whiten::whitening_matrix;
 
 /// Largest input (c * h * w) PCA/ZCA whitening accepts: the covariance is d x d and its
 /// eigen-decomposition O(d³), and applying it costs d² a pixel image. 1x28x28 = 784 and 3x16x16 = 768 fit.
@@ -377,47 +377,4 @@ impl Preprocessor {
             whiten,
         ))
     }
-}
-
-/// PCA: rows are the principal axes (largest variance first), each scaled by 1/sqrt(λ + eps).
-/// ZCA: the same, rotated back into pixel space (U diag(1/sqrt(λ + eps)) Uᵀ).
-fn whitening_matrix(
-    ds: &Dataset,
-    train_idx: &[usize],
-    mean: &[f32],
-    eps: f32,
-    zca: bool,
-) -> Result<Array2<f32>, DataError> {
-    let d = mean.len();
-    let m = train_idx.len().min(PCA_MAX_SAMPLES);
-    let mut x = Array2::<f32>::zeros((m, d)); // (m, d) centred samples
-    for (k, mut row) in x.rows_mut().into_iter().enumerate() {
-        let i = train_idx[k * train_idx.len() / m];
-        for ((o, &p), mu) in row.iter_mut().zip(ds.image(&ds.train, i)).zip(mean) {
-            *o = p as f32 / 255.0 - mu;
-        }
-    }
-    let cov = x.t().dot(&x) / m as f32; // (d, d)
-    let cov64: Vec<f64> = cov.iter().map(|&v| v as f64).collect();
-    let (values, vectors) = symmetric_eigen(&cov64, d).ok_or_else(|| DataError::Preprocess {
-        problem: "the eigen-decomposition of the covariance did not converge".to_string(),
-    })?;
-    let mut scaled = Array2::<f64>::zeros((d, d)); // (d, d) row k = axis k / sqrt(λ_k + eps), descending λ
-    for (row, k) in (0..d).rev().enumerate() {
-        let s = 1.0 / (values[k].max(0.0) + eps as f64).sqrt();
-        for j in 0..d {
-            scaled[[row, j]] = vectors[k * d + j] * s;
-        }
-    }
-    let whiten = if zca {
-        let mut axes = Array2::<f64>::zeros((d, d)); // (d, d) row k = axis k, same order as `scaled`
-        for (row, k) in (0..d).rev().enumerate() {
-            axes.row_mut(row)
-                .assign(&ArrayView1::from(&vectors[k * d..(k + 1) * d]));
-        }
-        axes.t().dot(&scaled)
-    } else {
-        scaled
-    };
-    Ok(whiten.mapv(|v| v as f32))
 }
