@@ -22,7 +22,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
     /// Train a network (the dashboard on a terminal, headless otherwise or with --headless).
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Print every layer of a network spec: the output-size formula, shape, parameters, FLOPs.
     Inspect {
         /// A preset (mnist, cifar, seed, vggish) or a spec such as "conv8k5p2 relu pool2 fc10".

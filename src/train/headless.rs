@@ -104,16 +104,16 @@ pub fn run(
                 );
             }
             Event::Iterations(its) => {
-                if let Some(last) = its.last() {
-                    if is_tty {
-                        let b = bar.get_or_insert_with(|| new_bar(info.iters_per_epoch));
-                        let per_epoch = info.iters_per_epoch.max(1);
-                        b.set_position(last.iteration % per_epoch);
-                        b.set_message(format!(
-                            "epoch {:.2}/{}  loss {:.4}  {:.0} img/s",
-                            last.epoch, info.total_epochs, last.data_loss, last.images_per_sec
-                        ));
-                    }
+                if let Some(last) = its.last()
+                    && is_tty
+                {
+                    let b = bar.get_or_insert_with(|| new_bar(info.iters_per_epoch));
+                    let per_epoch = info.iters_per_epoch.max(1);
+                    b.set_position(last.iteration % per_epoch);
+                    b.set_message(format!(
+                        "epoch {:.2}/{}  loss {:.4}  {:.0} img/s",
+                        last.epoch, info.total_epochs, last.data_loss, last.images_per_sec
+                    ));
                 }
             }
             Event::Evaluation(e) => {

@@ -81,7 +81,7 @@ fn default_net(data: &Dataset) -> &'static str {
 
 fn train_probe(split: &Split, seed: u64) -> Vec<usize> {
     let mut probe = split.train.clone();
-    probe.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ 0x7072_6f62_65));
+    probe.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ 0x0070_726f_6265));
     probe.truncate(split.val.len().max(1).min(split.train.len()));
     probe
 }

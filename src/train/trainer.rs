@@ -307,14 +307,14 @@ impl Trainer {
         let epoch_done = run.batcher.position() == 0;
         let eval_every = run.config.eval_every;
         let is_eval_due = if eval_every > 0 {
-            run.iteration % eval_every == 0
+            run.iteration.is_multiple_of(eval_every)
         } else {
             epoch_done
         };
         let is_finished = epoch_done && run.batcher.epoch() >= u64::from(run.config.epochs);
-        let is_layer_check = run.iteration % LAYER_STATS_EVERY == 0 && is_finite;
+        let is_layer_check = run.iteration.is_multiple_of(LAYER_STATS_EVERY) && is_finite;
         let every = run.config.checkpoint_every;
-        let is_checkpoint_due = every > 0 && run.iteration % every == 0;
+        let is_checkpoint_due = every > 0 && run.iteration.is_multiple_of(every);
         self.record(&Record::Iter(stats));
         self.pending_iters.push(stats);
         let mut diags = self.diagnostics.on_iteration(&stats);
