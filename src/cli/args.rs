@@ -70,12 +70,12 @@ pub struct TrainArgs {
     #[arg(long)]
     pub epochs: Option<u32>,
     /// Learning rate.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub lr: Option<f32>,
     /// L2 regularisation strength λ (loss += λ/2·Σ‖W‖²).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub lambda: Option<f32>,
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub momentum: Option<f32>,
     /// Nesterov momentum instead of classical.
     #[arg(long)]
@@ -89,7 +89,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub preprocess: Option<String>,
     /// Fraction of the training data held out for validation (stratified).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub val_frac: Option<f64>,
     #[arg(long)]
     pub seed: Option<u64>,
@@ -99,6 +99,9 @@ pub struct TrainArgs {
     /// Evaluate every N iterations instead of once an epoch.
     #[arg(long)]
     pub eval_every: Option<u64>,
+    /// Multiply the learning rate by F at each epoch end (default: down ×10 over the run; 1 = off).
+    #[arg(long, allow_negative_numbers = true)]
+    pub lr_decay: Option<f32>,
     /// Also write the last checkpoint every N iterations (default: each epoch and on stop).
     #[arg(long)]
     pub checkpoint_every: Option<u64>,

@@ -69,6 +69,9 @@ pub fn train_config(a: &TrainArgs) -> Result<TrainConfig> {
     if let Some(v) = a.eval_every {
         c.eval_every = v;
     }
+    if let Some(v) = a.lr_decay {
+        c.lr_decay = Some(v);
+    }
     if let Some(v) = a.checkpoint_every {
         c.checkpoint_every = v;
     }

@@ -39,6 +39,10 @@ pub struct TrainConfig {
     /// Also write the last checkpoint every this many iterations; 0 = only at the end of each
     /// epoch, on request and when stopping.
     pub checkpoint_every: u64,
+    /// The learning rate is multiplied by this at the end of every epoch (recorded as a knob
+    /// change, so a rate set by hand decays too); unset: the factor that brings it down ×10 over
+    /// the planned epochs; 1 turns decay off.
+    pub lr_decay: Option<f32>,
 }
 
 impl Default for TrainConfig {
@@ -61,6 +65,7 @@ impl Default for TrainConfig {
             eval_every: 0,
             resize: None,
             checkpoint_every: 0,
+            lr_decay: None,
         }
     }
 }
@@ -91,6 +96,15 @@ impl TrainConfig {
             batch_size: self.batch,
             augment_crop: is_crop_on,
             augment_flip: is_flip_on,
+        }
+    }
+
+    /// The per-epoch learning-rate factor in force: 0.1^(1/(epochs − 1)) unless set.
+    pub fn lr_decay_factor(&self) -> f32 {
+        match self.lr_decay {
+            Some(f) => f,
+            None if self.epochs > 1 => 0.1f32.powf(1.0 / (self.epochs - 1) as f32),
+            None => 1.0,
         }
     }
 
@@ -125,6 +139,13 @@ impl TrainConfig {
             return bad(format!(
                 "validation fraction {} must be in [0, 1) (try 0.1)",
                 self.val_frac
+            ));
+        }
+        if let Some(f) = self.lr_decay
+            && !(f > 0.0 && f <= 1.0)
+        {
+            return bad(format!(
+                "learning-rate decay {f} must be in (0, 1] (1 turns it off)"
             ));
         }
         if self.epochs == 0 {

@@ -326,6 +326,9 @@ impl Trainer {
         if is_eval_due && self.state != RunState::Diverged {
             self.evaluate();
         }
+        if epoch_done && !is_finished {
+            self.decay_learning_rate();
+        }
         if is_checkpoint_due && !is_finished {
             self.save_checkpoint(LAST_CHECKPOINT);
         }
@@ -335,6 +338,15 @@ impl Trainer {
         }
         self.flush_events(false);
         Ok(())
+    }
+
+    /// The end-of-epoch step of the learning-rate schedule, recorded like a turned knob.
+    fn decay_learning_rate(&mut self) {
+        let factor = self.run.config.lr_decay_factor();
+        if factor < 1.0 {
+            let lr = f64::from(self.run.knobs.learning_rate) * f64::from(factor);
+            self.set_knob(Knob::LearningRate, lr);
+        }
     }
 
     fn report(&mut self, diags: Vec<Diagnostic>) {
