@@ -157,7 +157,7 @@ fn headless_training_writes_a_complete_run_and_eval_reads_it() {
 fn an_interrupt_writes_a_checkpoint_and_exits_130() {
     let dir = tempfile::tempdir().unwrap();
     let runs = dir.path().join("runs");
-    let mut child = convtop()
+    let child = convtop()
         .args([
             "train",
             "--headless",
