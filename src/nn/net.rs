@@ -175,8 +175,19 @@ impl<F: Float> Network<F> {
     pub fn forward(&mut self, x: &Array4<F>) -> Result<Array4<F>, NnError> {
         self.check_input(x)?;
         let mut a = x.to_owned();
-        for layer in &mut self.layers {
-            a = forward_layer(layer, a);
+        let mut i = 0;
+        while i < self.layers.len() {
+            // a ReLU whose output the next layer only borrows keeps it instead of copying it
+            if let [Layer::Relu(relu), next, ..] = &mut self.layers[i..]
+                && borrows_input(next)
+            {
+                relu.forward_keep(a);
+                a = forward_layer_ref(next, relu.output());
+                i += 2;
+                continue;
+            }
+            a = forward_layer(&mut self.layers[i], a);
+            i += 1;
         }
         Ok(a)
     }
@@ -398,6 +409,24 @@ fn layer_ref_shape(spec: &LayerSpec, in_shape: [usize; 3]) -> (Vec<usize>, usize
         LayerSpec::Conv { c_out, kh, kw, .. } => (vec![c_out, in_shape[0], kh, kw], c_out),
         LayerSpec::Fc { d_out } => (vec![d_out, in_shape.iter().product()], d_out),
         _ => (Vec::new(), 0),
+    }
+}
+
+/// Whether a layer's forward only reads its input (so it can borrow a ReLU's kept output).
+fn borrows_input<F: Float>(layer: &Layer<F>) -> bool {
+    matches!(
+        layer,
+        Layer::MaxPool(_) | Layer::AvgPool(_) | Layer::Linear(_)
+    )
+}
+
+fn forward_layer_ref<F: Float>(layer: &mut Layer<F>, x: &Array4<F>) -> Array4<F> {
+    match layer {
+        Layer::MaxPool(l) => l.forward(x),
+        Layer::AvgPool(l) => l.forward(x),
+        Layer::Linear(l) => l.forward(x),
+        Layer::Conv(l) => l.forward(x.clone()),
+        Layer::Relu(l) => l.forward(x.clone()),
     }
 }
 
