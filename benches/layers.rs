@@ -76,13 +76,17 @@ fn pool_relu(c: &mut Criterion) {
         oh: 16,
         ow: 16,
     });
-    g.bench_function("maxpool2_forward", |b| b.iter(|| black_box(pool.forward(&x))));
+    g.bench_function("maxpool2_forward", |b| {
+        b.iter(|| black_box(pool.forward(&x)))
+    });
     let dpool = random((64, 32, 16, 16), 5);
     g.bench_function("maxpool2_backward", |b| {
         b.iter(|| black_box(pool.backward(&dpool)))
     });
     let mut relu = Relu::<f32>::default();
-    g.bench_function("relu_forward", |b| b.iter(|| black_box(relu.forward(x.clone()))));
+    g.bench_function("relu_forward", |b| {
+        b.iter(|| black_box(relu.forward(x.clone())))
+    });
     g.bench_function("relu_backward", |b| b.iter(|| black_box(relu.backward(&x))));
     g.finish();
 }
@@ -117,7 +121,8 @@ fn train_step(c: &mut Criterion) {
             .collect();
         eprintln!("{name} b{batch}: allocations per training step {counts:?}");
         let mut g = c.benchmark_group(format!("train_step/{name}"));
-        g.sample_size(10).throughput(Throughput::Elements(batch as u64));
+        g.sample_size(10)
+            .throughput(Throughput::Elements(batch as u64));
         g.bench_function(format!("b{batch}"), |b| b.iter(&mut step));
         g.finish();
     }

@@ -10,7 +10,10 @@ fn main() -> anyhow::Result<()> {
     let mut opts = BenchOptions::default();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
-        let mut val = || args.next().ok_or_else(|| anyhow::anyhow!("{a} needs a value"));
+        let mut val = || {
+            args.next()
+                .ok_or_else(|| anyhow::anyhow!("{a} needs a value"))
+        };
         match a.as_str() {
             "--net" => opts.nets.push(val()?),
             "--batch" => opts.batches.push(val()?.parse()?),

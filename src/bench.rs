@@ -122,7 +122,12 @@ pub struct BenchRow {
     pub peak_rss_mb: Option<f64>,
 }
 
-fn random_batch(n: usize, shape: [usize; 3], classes: usize, seed: u64) -> (Array4<f32>, Vec<usize>) {
+fn random_batch(
+    n: usize,
+    shape: [usize; 3],
+    classes: usize,
+    seed: u64,
+) -> (Array4<f32>, Vec<usize>) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let [c, h, w] = shape;
     let x = Array4::from_shape_fn((n, c, h, w), |_| rng.random_range(-1.0..1.0));
@@ -234,7 +239,15 @@ pub fn run(opts: &BenchOptions, out: &mut dyn std::io::Write) -> anyhow::Result<
         writeln!(
             out,
             "{:<8} {:>3} {:>5} {:>10} {:>8} {:>10} {:>8} {:>11} {:>9}",
-            "net", "thr", "batch", "train im/s", "GFLOP/s", "eval im/s", "GFLOP/s", "allocs/iter", "live B/it"
+            "net",
+            "thr",
+            "batch",
+            "train im/s",
+            "GFLOP/s",
+            "eval im/s",
+            "GFLOP/s",
+            "allocs/iter",
+            "live B/it"
         )?;
     }
     for name in &nets {

@@ -65,8 +65,14 @@ pub struct Conv2d<F: Float> {
     pub dw: Array4<F>,               // (c_out, c_in, kh, kw)
     pub db: Array1<F>,               // (c_out)
     x: Array4<F>,                    // (n, c_in, h, w), saved by forward for backward
+    cols: Vec<F>,                    // (n, k, p): x's columns, saved by forward if they fit
+    cols_n: usize,                   // images in `cols` (0 = not saved: backward redoes im2col)
     scratch: Vec<Mutex<Scratch<F>>>, // one per rayon thread
 }
+
+/// Forward keeps the batch's columns for backward (no second im2col) only below this size, so a
+/// big layer or batch costs its scratch buffers rather than (n, k, p) floats.
+const SAVED_COLS_MAX_BYTES: usize = 32 << 20;
 
 impl<F: Float> Clone for Conv2d<F> {
     fn clone(&self) -> Self {
@@ -78,6 +84,8 @@ impl<F: Float> Clone for Conv2d<F> {
             dw: self.dw.clone(),
             db: self.db.clone(),
             x: self.x.clone(),
+            cols: Vec::new(),
+            cols_n: 0,
             scratch: Vec::new(),
         }
     }
@@ -166,6 +174,8 @@ impl<F: Float> Conv2d<F> {
             dw: Array4::zeros(shape),
             db: Array1::zeros(c_out),
             x: Array4::zeros((0, geom.c_in, geom.h, geom.w)),
+            cols: Vec::new(),
+            cols_n: 0,
             scratch: Vec::new(),
         }
     }
@@ -203,21 +213,37 @@ impl<F: Float> Conv2d<F> {
         // out starts as the bias, then GEMM adds W·col (beta = 1)
         let mut out = Array4::<F>::zeros((n, c_out, g.oh, g.ow));
         let (xs, ws, bs) = (slice(&self.x), slice(&self.w), slice(&self.b));
-        let scratch = &self.scratch;
-        out.as_slice_mut()
-            .expect("fresh array is contiguous")
-            .par_chunks_mut(c_out * p)
-            .zip(xs.par_chunks(g.image()))
-            .for_each(|(out_img, x_img)| {
-                let mut guard = lock(scratch);
-                let s = &mut *guard;
-                im2col(x_img, &g, &mut s.col);
-                for (o, &b) in out_img.chunks_exact_mut(p).zip(bs) {
-                    o.fill(b);
-                }
-                // out_img (c_out, p) += W (c_out, k) · col (k, p)
-                gemm(c_out, k, p, ws, Op::N, &s.col, Op::N, F::one(), out_img);
-            });
+        let out_s = out.as_slice_mut().expect("fresh array is contiguous");
+        // out_img (c_out, p) = bias + W (c_out, k) · col (k, p)
+        let forward_image = |out_img: &mut [F], col: &[F]| {
+            for (o, &b) in out_img.chunks_exact_mut(p).zip(bs) {
+                o.fill(b);
+            }
+            gemm(c_out, k, p, ws, Op::N, col, Op::N, F::one(), out_img);
+        };
+        self.cols_n = 0;
+        if n * k * p * std::mem::size_of::<F>() <= SAVED_COLS_MAX_BYTES {
+            self.cols.resize(n * k * p, F::zero());
+            out_s
+                .par_chunks_mut(c_out * p)
+                .zip(xs.par_chunks(g.image()))
+                .zip(self.cols.par_chunks_mut(k * p))
+                .for_each(|((out_img, x_img), col)| {
+                    im2col(x_img, &g, col);
+                    forward_image(out_img, col);
+                });
+            self.cols_n = n;
+        } else {
+            let scratch = &self.scratch;
+            out_s
+                .par_chunks_mut(c_out * p)
+                .zip(xs.par_chunks(g.image()))
+                .for_each(|(out_img, x_img)| {
+                    let mut s = lock(scratch);
+                    im2col(x_img, &g, &mut s.col);
+                    forward_image(out_img, &s.col);
+                });
+        }
         out
     }
 
@@ -237,30 +263,28 @@ impl<F: Float> Conv2d<F> {
             s.db.fill(F::zero());
         }
         let scratch = &self.scratch;
+        let saved = (self.cols_n == n).then_some(&self.cols);
         dx.as_slice_mut()
             .expect("fresh array is contiguous")
             .par_chunks_mut(g.image())
             .zip(xs.par_chunks(g.image()))
             .zip(ds.par_chunks(c_out * p))
-            .for_each(|((dx_img, x_img), d_img)| {
+            .enumerate()
+            .for_each(|(j, ((dx_img, x_img), d_img))| {
                 let mut guard = lock(scratch);
                 let s = &mut *guard;
-                im2col(x_img, &g, &mut s.col);
+                let col: &[F] = match saved {
+                    Some(cols) => &cols[j * k * p..(j + 1) * k * p],
+                    None => {
+                        im2col(x_img, &g, &mut s.col);
+                        &s.col
+                    }
+                };
                 for (db, d) in s.db.iter_mut().zip(d_img.chunks_exact(p)) {
                     *db += d.iter().copied().sum::<F>();
                 }
                 // dW (c_out, k) += dout (c_out, p) · colᵀ (p, k)
-                gemm(
-                    c_out,
-                    p,
-                    k,
-                    d_img,
-                    Op::N,
-                    &s.col,
-                    Op::T,
-                    F::one(),
-                    &mut s.dw,
-                );
+                gemm(c_out, p, k, d_img, Op::N, col, Op::T, F::one(), &mut s.dw);
                 if need_dx {
                     // dcol (k, p) = Wᵀ (k, c_out) · dout (c_out, p)
                     gemm(k, c_out, p, ws, Op::T, d_img, Op::N, F::zero(), &mut s.dcol);
@@ -358,5 +382,30 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn backward_from_saved_columns_matches_recomputed_ones() {
+        // 3 images, 2→4 channels, 6×5 input, 3×3 kernel, stride 2, pad 1: oh = (6+2−3)/2+1 = 3
+        let g = geom(2, 6, 5, 3, 3, 2, 1);
+        let mut conv = Conv2d::<f64>::new(g, 4);
+        conv.w = Array4::from_shape_fn((4, 2, 3, 3), |(a, b, c, d)| {
+            ((a * 5 + b * 3 + c * 2 + d) as f64 * 0.3).sin()
+        });
+        let x = Array4::from_shape_fn((3, 2, 6, 5), |(a, b, c, d)| {
+            ((a * 7 + b * 11 + c * 5 + d) as f64 * 0.2).cos()
+        });
+        let dout = Array4::from_shape_fn((3, 4, g.oh, g.ow), |(a, b, c, d)| {
+            ((a + b * 2 + c * 3 + d) as f64 * 0.7).sin()
+        });
+        conv.forward(x.clone());
+        assert_eq!(conv.cols_n, 3);
+        let dx_saved = conv.backward(&dout, true);
+        let dw_saved = conv.dw.clone();
+        conv.zero_grad();
+        conv.cols_n = 0;
+        let dx = conv.backward(&dout, true);
+        assert!((&dx - &dx_saved).iter().all(|v| v.abs() < 1e-12));
+        assert!((&conv.dw - &dw_saved).iter().all(|v| v.abs() < 1e-12));
     }
 }
