@@ -19,6 +19,8 @@ use super::spec::{LayerInfo, LayerSpec, Plan, parse, plan};
 /// The classifier layer's initial std relative to Glorot.
 const CLASSIFIER_INIT_SCALE: f32 = 0.1;
 
+// a net holds a handful of layers, so the size of the largest variant does not matter
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Layer<F: Float> {
     Conv(Conv2d<F>),
