@@ -4,6 +4,7 @@
 //! thread, run directory, diagnostics) never depend on a UI crate; `tui` draws the dashboard from
 //! the trainer's events and turns key presses into its commands.
 
+pub mod bench;
 pub mod cli;
 pub mod data;
 pub mod nn;

@@ -1,8 +1,11 @@
-//! Convolution lowered to matrix multiplication: im2col + GEMM forward, GEMM + col2im backward.
-//! The batch is split into one chunk per thread; each chunk is one wide GEMM.
+//! Convolution lowered to matrix multiplication, one image at a time: im2col + GEMM forward,
+//! GEMM + col2im backward. Images are spread over rayon's threads; each thread works in its own
+//! scratch buffers, kept in the layer so that a training step allocates no column matrices.
 //!
 //! n = batch, c_in/c_out = channels, h w = input size, oh ow = output size, kh kw = kernel,
 //! k = c_in·kh·kw (a column's length), p = oh·ow (columns per image).
+
+use std::sync::Mutex;
 
 use ndarray::{Array1, Array4};
 use rayon::prelude::*;
@@ -30,48 +33,96 @@ impl ConvGeom {
     fn p(&self) -> usize {
         self.oh * self.ow
     }
+    fn image(&self) -> usize {
+        self.c_in * self.h * self.w
+    }
+    /// The output columns ox whose input column ox·stride + kj − pad lies inside 0..w.
+    fn valid_ox(&self, kj: usize) -> (usize, usize) {
+        let lo = self.pad.saturating_sub(kj).div_ceil(self.stride);
+        let hi = (self.w + self.pad)
+            .saturating_sub(kj)
+            .div_ceil(self.stride)
+            .min(self.ow);
+        (lo.min(hi), hi)
+    }
 }
 
-#[derive(Debug, Clone)]
+/// One thread's working memory.
+#[derive(Debug, Clone, Default)]
+struct Scratch<F> {
+    col: Vec<F>,  // (k, p): one image's columns
+    dcol: Vec<F>, // (k, p): their gradient
+    dw: Vec<F>,   // (c_out, k): this thread's share of dW
+    db: Vec<F>,   // (c_out)
+}
+
+#[derive(Debug)]
 pub struct Conv2d<F: Float> {
     pub geom: ConvGeom,
     pub c_out: usize,
-    pub w: Array4<F>,  // (c_out, c_in, kh, kw)
-    pub b: Array1<F>,  // (c_out)
-    pub dw: Array4<F>, // (c_out, c_in, kh, kw)
-    pub db: Array1<F>, // (c_out)
-    x: Array4<F>,      // (n, c_in, h, w), saved by forward for backward
+    pub w: Array4<F>,                // (c_out, c_in, kh, kw)
+    pub b: Array1<F>,                // (c_out)
+    pub dw: Array4<F>,               // (c_out, c_in, kh, kw)
+    pub db: Array1<F>,               // (c_out)
+    x: Array4<F>,                    // (n, c_in, h, w), saved by forward for backward
+    cols: Vec<F>,                    // (n, k, p): x's columns, saved by forward if they fit
+    cols_n: usize,                   // images in `cols` (0 = not saved: backward redoes im2col)
+    scratch: Vec<Mutex<Scratch<F>>>, // one per rayon thread
 }
 
-/// Splits n images into one contiguous chunk per thread: (chunk size in images).
-fn chunk_images(n: usize) -> usize {
-    let threads = rayon::current_num_threads().max(1);
-    n.div_ceil(threads).max(1)
+/// Forward keeps the batch's columns for backward (no second im2col) only below this size, so a
+/// big layer or batch costs its scratch buffers rather than (n, k, p) floats.
+const SAVED_COLS_MAX_BYTES: usize = 32 << 20;
+
+impl<F: Float> Clone for Conv2d<F> {
+    fn clone(&self) -> Self {
+        Conv2d {
+            geom: self.geom,
+            c_out: self.c_out,
+            w: self.w.clone(),
+            b: self.b.clone(),
+            dw: self.dw.clone(),
+            db: self.db.clone(),
+            x: self.x.clone(),
+            cols: Vec::new(),
+            cols_n: 0,
+            scratch: Vec::new(),
+        }
+    }
 }
 
-/// Writes one image's columns into `col` (k rows of `ld` floats), starting at column `col0`.
-fn im2col<F: Float>(x: &[F], g: &ConvGeom, col: &mut [F], ld: usize, col0: usize) {
+/// Writes one image x (c_in, h, w) as columns into `col` (k, p).
+fn im2col<F: Float>(x: &[F], g: &ConvGeom, col: &mut [F]) {
+    let p = g.p();
     for ci in 0..g.c_in {
         let plane = &x[ci * g.h * g.w..(ci + 1) * g.h * g.w];
         for ki in 0..g.kh {
             for kj in 0..g.kw {
                 let row = (ci * g.kh + ki) * g.kw + kj;
-                let dst = &mut col[row * ld + col0..row * ld + col0 + g.p()];
-                for oy in 0..g.oh {
-                    let out_row = &mut dst[oy * g.ow..(oy + 1) * g.ow];
+                let dst = &mut col[row * p..(row + 1) * p];
+                let (lo, hi) = g.valid_ox(kj);
+                for (oy, out_row) in dst.chunks_exact_mut(g.ow).enumerate() {
                     let iy = (oy * g.stride + ki) as isize - g.pad as isize;
                     if iy < 0 || iy >= g.h as isize {
                         out_row.fill(F::zero());
                         continue;
                     }
                     let src = &plane[iy as usize * g.w..(iy as usize + 1) * g.w];
-                    for (ox, v) in out_row.iter_mut().enumerate() {
-                        let ix = (ox * g.stride + kj) as isize - g.pad as isize;
-                        *v = if ix < 0 || ix >= g.w as isize {
-                            F::zero()
+                    out_row[..lo].fill(F::zero());
+                    out_row[hi..].fill(F::zero());
+                    if lo < hi {
+                        // ix = ox·stride + kj − pad ≥ 0 for ox ≥ lo
+                        let ix0 = lo * g.stride + kj - g.pad;
+                        if g.stride == 1 {
+                            out_row[lo..hi].copy_from_slice(&src[ix0..ix0 + hi - lo]);
                         } else {
-                            src[ix as usize]
-                        };
+                            for (v, s) in out_row[lo..hi]
+                                .iter_mut()
+                                .zip(src[ix0..].iter().step_by(g.stride))
+                            {
+                                *v = *s;
+                            }
+                        }
                     }
                 }
             }
@@ -79,25 +130,32 @@ fn im2col<F: Float>(x: &[F], g: &ConvGeom, col: &mut [F], ld: usize, col0: usize
     }
 }
 
-/// Adds one image's column gradients back into its input gradient `dx` (c_in, h, w).
-fn col2im<F: Float>(dcol: &[F], g: &ConvGeom, ld: usize, col0: usize, dx: &mut [F]) {
+/// Adds one image's column gradients `dcol` (k, p) back into its input gradient dx (c_in, h, w).
+fn col2im<F: Float>(dcol: &[F], g: &ConvGeom, dx: &mut [F]) {
+    let p = g.p();
     for ci in 0..g.c_in {
         let plane = &mut dx[ci * g.h * g.w..(ci + 1) * g.h * g.w];
         for ki in 0..g.kh {
             for kj in 0..g.kw {
                 let row = (ci * g.kh + ki) * g.kw + kj;
-                let src = &dcol[row * ld + col0..row * ld + col0 + g.p()];
-                for oy in 0..g.oh {
+                let src = &dcol[row * p..(row + 1) * p];
+                let (lo, hi) = g.valid_ox(kj);
+                if lo >= hi {
+                    continue;
+                }
+                let ix0 = lo * g.stride + kj - g.pad;
+                for (oy, src_row) in src.chunks_exact(g.ow).enumerate() {
                     let iy = (oy * g.stride + ki) as isize - g.pad as isize;
                     if iy < 0 || iy >= g.h as isize {
                         continue;
                     }
                     let dst = &mut plane[iy as usize * g.w..(iy as usize + 1) * g.w];
-                    for (ox, v) in src[oy * g.ow..(oy + 1) * g.ow].iter().enumerate() {
-                        let ix = (ox * g.stride + kj) as isize - g.pad as isize;
-                        if ix >= 0 && ix < g.w as isize {
-                            dst[ix as usize] += *v;
-                        }
+                    for (d, s) in dst[ix0..]
+                        .iter_mut()
+                        .step_by(g.stride)
+                        .zip(&src_row[lo..hi])
+                    {
+                        *d += *s;
                     }
                 }
             }
@@ -116,6 +174,27 @@ impl<F: Float> Conv2d<F> {
             dw: Array4::zeros(shape),
             db: Array1::zeros(c_out),
             x: Array4::zeros((0, geom.c_in, geom.h, geom.w)),
+            cols: Vec::new(),
+            cols_n: 0,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// One scratch a rayon thread; allocated on the first call (and when the pool changes).
+    fn ensure_scratch(&mut self) {
+        let threads = rayon::current_num_threads().max(1);
+        if self.scratch.len() != threads {
+            let (k, p, c_out) = (self.geom.k(), self.geom.p(), self.c_out);
+            self.scratch = (0..threads)
+                .map(|_| {
+                    Mutex::new(Scratch {
+                        col: vec![F::zero(); k * p],
+                        dcol: vec![F::zero(); k * p],
+                        dw: vec![F::zero(); c_out * k],
+                        db: vec![F::zero(); c_out],
+                    })
+                })
+                .collect();
         }
     }
 
@@ -125,33 +204,46 @@ impl<F: Float> Conv2d<F> {
     pub fn forward(&mut self, x: Array4<F>) -> Array4<F> {
         let g = self.geom;
         let (n, k, p, c_out) = (x.dim().0, g.k(), g.p(), self.c_out);
-        self.x = x.as_standard_layout().into_owned();
+        self.x = if x.is_standard_layout() {
+            x
+        } else {
+            x.as_standard_layout().into_owned()
+        };
+        self.ensure_scratch();
+        // out starts as the bias, then GEMM adds W·col (beta = 1)
         let mut out = Array4::<F>::zeros((n, c_out, g.oh, g.ow));
-        let nb = chunk_images(n);
         let (xs, ws, bs) = (slice(&self.x), slice(&self.w), slice(&self.b));
         let out_s = out.as_slice_mut().expect("fresh array is contiguous");
-        out_s
-            .par_chunks_mut(nb * c_out * p)
-            .zip(xs.par_chunks(nb * g.c_in * g.h * g.w))
-            .for_each(|(out_c, x_c)| {
-                let m = x_c.len() / (g.c_in * g.h * g.w);
-                let ld = m * p;
-                let mut col = vec![F::zero(); k * ld]; // (k, m·p)
-                for j in 0..m {
-                    im2col(&x_c[j * g.c_in * g.h * g.w..], &g, &mut col, ld, j * p);
-                }
-                let mut res = vec![F::zero(); c_out * ld]; // (c_out, m·p)
-                gemm(c_out, k, ld, ws, Op::N, &col, Op::N, F::zero(), &mut res);
-                for j in 0..m {
-                    for co in 0..c_out {
-                        let dst = &mut out_c[(j * c_out + co) * p..(j * c_out + co + 1) * p];
-                        let src = &res[co * ld + j * p..co * ld + (j + 1) * p];
-                        for (d, s) in dst.iter_mut().zip(src) {
-                            *d = *s + bs[co];
-                        }
-                    }
-                }
-            });
+        // out_img (c_out, p) = bias + W (c_out, k) · col (k, p)
+        let forward_image = |out_img: &mut [F], col: &[F]| {
+            for (o, &b) in out_img.chunks_exact_mut(p).zip(bs) {
+                o.fill(b);
+            }
+            gemm(c_out, k, p, ws, Op::N, col, Op::N, F::one(), out_img);
+        };
+        self.cols_n = 0;
+        if n * k * p * std::mem::size_of::<F>() <= SAVED_COLS_MAX_BYTES {
+            self.cols.resize(n * k * p, F::zero());
+            out_s
+                .par_chunks_mut(c_out * p)
+                .zip(xs.par_chunks(g.image()))
+                .zip(self.cols.par_chunks_mut(k * p))
+                .for_each(|((out_img, x_img), col)| {
+                    im2col(x_img, &g, col);
+                    forward_image(out_img, col);
+                });
+            self.cols_n = n;
+        } else {
+            let scratch = &self.scratch;
+            out_s
+                .par_chunks_mut(c_out * p)
+                .zip(xs.par_chunks(g.image()))
+                .for_each(|(out_img, x_img)| {
+                    let mut s = lock(scratch);
+                    im2col(x_img, &g, &mut s.col);
+                    forward_image(out_img, &s.col);
+                });
+        }
         out
     }
 
@@ -160,56 +252,51 @@ impl<F: Float> Conv2d<F> {
     pub fn backward(&mut self, dout: &Array4<F>, need_dx: bool) -> Array4<F> {
         let g = self.geom;
         let (n, k, p, c_out) = (self.x.dim().0, g.k(), g.p(), self.c_out);
+        self.ensure_scratch();
         let dout = dout.as_standard_layout();
         let ds = dout.as_slice().expect("standard layout is contiguous");
         let (xs, ws) = (slice(&self.x), slice(&self.w));
         let mut dx = Array4::<F>::zeros((n, g.c_in, g.h, g.w));
-        let nb = chunk_images(n);
-        let image = g.c_in * g.h * g.w;
-        let (dw_sum, db_sum) = dx
-            .as_slice_mut()
+        for s in &mut self.scratch {
+            let s = s.get_mut().unwrap_or_else(|e| e.into_inner());
+            s.dw.fill(F::zero());
+            s.db.fill(F::zero());
+        }
+        let scratch = &self.scratch;
+        let saved = (self.cols_n == n).then_some(&self.cols);
+        dx.as_slice_mut()
             .expect("fresh array is contiguous")
-            .par_chunks_mut(nb * image)
-            .zip(xs.par_chunks(nb * image))
-            .zip(ds.par_chunks(nb * c_out * p))
-            .map(|((dx_c, x_c), d_c)| {
-                let m = x_c.len() / image;
-                let ld = m * p;
-                let mut col = vec![F::zero(); k * ld]; // (k, m·p)
-                for j in 0..m {
-                    im2col(&x_c[j * image..], &g, &mut col, ld, j * p);
-                }
-                let mut dmat = vec![F::zero(); c_out * ld]; // (c_out, m·p)
-                let mut db = vec![F::zero(); c_out];
-                for j in 0..m {
-                    for co in 0..c_out {
-                        let src = &d_c[(j * c_out + co) * p..(j * c_out + co + 1) * p];
-                        dmat[co * ld + j * p..co * ld + (j + 1) * p].copy_from_slice(src);
-                        db[co] += src.iter().copied().sum::<F>();
+            .par_chunks_mut(g.image())
+            .zip(xs.par_chunks(g.image()))
+            .zip(ds.par_chunks(c_out * p))
+            .enumerate()
+            .for_each(|(j, ((dx_img, x_img), d_img))| {
+                let mut guard = lock(scratch);
+                let s = &mut *guard;
+                let col: &[F] = match saved {
+                    Some(cols) => &cols[j * k * p..(j + 1) * k * p],
+                    None => {
+                        im2col(x_img, &g, &mut s.col);
+                        &s.col
                     }
+                };
+                for (db, d) in s.db.iter_mut().zip(d_img.chunks_exact(p)) {
+                    *db += d.iter().copied().sum::<F>();
                 }
-                let mut dw = vec![F::zero(); c_out * k]; // (c_out, k) = dmat · colᵀ
-                gemm(c_out, ld, k, &dmat, Op::N, &col, Op::T, F::zero(), &mut dw);
+                // dW (c_out, k) += dout (c_out, p) · colᵀ (p, k)
+                gemm(c_out, p, k, d_img, Op::N, col, Op::T, F::one(), &mut s.dw);
                 if need_dx {
-                    // dcol (k, m·p) = Wᵀ · dmat, reusing col's buffer
-                    gemm(k, c_out, ld, ws, Op::T, &dmat, Op::N, F::zero(), &mut col);
-                    for j in 0..m {
-                        col2im(&col, &g, ld, j * p, &mut dx_c[j * image..(j + 1) * image]);
-                    }
+                    // dcol (k, p) = Wᵀ (k, c_out) · dout (c_out, p)
+                    gemm(k, c_out, p, ws, Op::T, d_img, Op::N, F::zero(), &mut s.dcol);
+                    col2im(&s.dcol, &g, dx_img);
                 }
-                (dw, db)
-            })
-            .reduce(
-                || (vec![F::zero(); c_out * k], vec![F::zero(); c_out]),
-                |(mut a, mut b), (c, d)| {
-                    a.iter_mut().zip(&c).for_each(|(x, y)| *x += *y);
-                    b.iter_mut().zip(&d).for_each(|(x, y)| *x += *y);
-                    (a, b)
-                },
-            );
+            });
         let dws = self.dw.as_slice_mut().expect("parameters are contiguous");
-        dws.iter_mut().zip(&dw_sum).for_each(|(x, y)| *x += *y);
-        self.db.iter_mut().zip(&db_sum).for_each(|(x, y)| *x += *y);
+        for s in &mut self.scratch {
+            let s = s.get_mut().unwrap_or_else(|e| e.into_inner());
+            dws.iter_mut().zip(&s.dw).for_each(|(x, y)| *x += *y);
+            self.db.iter_mut().zip(&s.db).for_each(|(x, y)| *x += *y);
+        }
         dx
     }
 
@@ -217,6 +304,13 @@ impl<F: Float> Conv2d<F> {
         self.dw.fill(F::zero());
         self.db.fill(F::zero());
     }
+}
+
+/// The calling rayon thread's scratch; a poisoned lock only means another image panicked, and
+/// the buffers are overwritten before use anyway.
+fn lock<F>(scratch: &[Mutex<Scratch<F>>]) -> std::sync::MutexGuard<'_, Scratch<F>> {
+    let i = rayon::current_thread_index().unwrap_or(0) % scratch.len();
+    scratch[i].lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn slice<F: Float, D: ndarray::Dimension>(a: &ndarray::Array<F, D>) -> &[F] {
@@ -288,5 +382,30 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn backward_from_saved_columns_matches_recomputed_ones() {
+        // 3 images, 2→4 channels, 6×5 input, 3×3 kernel, stride 2, pad 1: oh = (6+2−3)/2+1 = 3
+        let g = geom(2, 6, 5, 3, 3, 2, 1);
+        let mut conv = Conv2d::<f64>::new(g, 4);
+        conv.w = Array4::from_shape_fn((4, 2, 3, 3), |(a, b, c, d)| {
+            ((a * 5 + b * 3 + c * 2 + d) as f64 * 0.3).sin()
+        });
+        let x = Array4::from_shape_fn((3, 2, 6, 5), |(a, b, c, d)| {
+            ((a * 7 + b * 11 + c * 5 + d) as f64 * 0.2).cos()
+        });
+        let dout = Array4::from_shape_fn((3, 4, g.oh, g.ow), |(a, b, c, d)| {
+            ((a + b * 2 + c * 3 + d) as f64 * 0.7).sin()
+        });
+        conv.forward(x.clone());
+        assert_eq!(conv.cols_n, 3);
+        let dx_saved = conv.backward(&dout, true);
+        let dw_saved = conv.dw.clone();
+        conv.zero_grad();
+        conv.cols_n = 0;
+        let dx = conv.backward(&dout, true);
+        assert!((&dx - &dx_saved).iter().all(|v| v.abs() < 1e-12));
+        assert!((&conv.dw - &dw_saved).iter().all(|v| v.abs() < 1e-12));
     }
 }

@@ -19,6 +19,8 @@ use super::spec::{LayerInfo, LayerSpec, Plan, parse, plan};
 /// The classifier layer's initial std relative to Glorot.
 const CLASSIFIER_INIT_SCALE: f32 = 0.1;
 
+// a net holds a handful of layers, so the size of the largest variant does not matter
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Layer<F: Float> {
     Conv(Conv2d<F>),
@@ -175,8 +177,19 @@ impl<F: Float> Network<F> {
     pub fn forward(&mut self, x: &Array4<F>) -> Result<Array4<F>, NnError> {
         self.check_input(x)?;
         let mut a = x.to_owned();
-        for layer in &mut self.layers {
-            a = forward_layer(layer, a);
+        let mut i = 0;
+        while i < self.layers.len() {
+            // a ReLU whose output the next layer only borrows keeps it instead of copying it
+            if let [Layer::Relu(relu), next, ..] = &mut self.layers[i..]
+                && borrows_input(next)
+            {
+                relu.forward_keep(a);
+                a = forward_layer_ref(next, relu.output());
+                i += 2;
+                continue;
+            }
+            a = forward_layer(&mut self.layers[i], a);
+            i += 1;
         }
         Ok(a)
     }
@@ -398,6 +411,24 @@ fn layer_ref_shape(spec: &LayerSpec, in_shape: [usize; 3]) -> (Vec<usize>, usize
         LayerSpec::Conv { c_out, kh, kw, .. } => (vec![c_out, in_shape[0], kh, kw], c_out),
         LayerSpec::Fc { d_out } => (vec![d_out, in_shape.iter().product()], d_out),
         _ => (Vec::new(), 0),
+    }
+}
+
+/// Whether a layer's forward only reads its input (so it can borrow a ReLU's kept output).
+fn borrows_input<F: Float>(layer: &Layer<F>) -> bool {
+    matches!(
+        layer,
+        Layer::MaxPool(_) | Layer::AvgPool(_) | Layer::Linear(_)
+    )
+}
+
+fn forward_layer_ref<F: Float>(layer: &mut Layer<F>, x: &Array4<F>) -> Array4<F> {
+    match layer {
+        Layer::MaxPool(l) => l.forward(x),
+        Layer::AvgPool(l) => l.forward(x),
+        Layer::Linear(l) => l.forward(x),
+        Layer::Conv(l) => l.forward(x.clone()),
+        Layer::Relu(l) => l.forward(x.clone()),
     }
 }
 

@@ -65,6 +65,9 @@ impl MaxPool2d {
             .zip(self.argmax.par_chunks_mut(plane_out))
             .zip(xs.par_chunks(plane_in))
             .for_each(|((o, a), xp)| {
+                if g.k == 2 && g.stride == 2 {
+                    return max_pool_2x2(&g, xp, o, a);
+                }
                 for oy in 0..g.oh {
                     for ox in 0..g.ow {
                         let (y0, x0) = (oy * g.stride, ox * g.stride);
@@ -103,6 +106,33 @@ impl MaxPool2d {
                 }
             });
         dx
+    }
+}
+
+/// The common 2×2 stride-2 window of one plane, unrolled: xp (h, w) -> o, a (oh, ow).
+fn max_pool_2x2<F: Float>(g: &PoolGeom, xp: &[F], o: &mut [F], a: &mut [u32]) {
+    let rows = o.chunks_exact_mut(g.ow).zip(a.chunks_exact_mut(g.ow));
+    for (oy, (o_row, a_row)) in rows.enumerate() {
+        let (y0, y1) = (2 * oy * g.w, (2 * oy + 1) * g.w);
+        let (r0, r1) = (&xp[y0..y0 + 2 * g.ow], &xp[y1..y1 + 2 * g.ow]);
+        let windows = r0.chunks_exact(2).zip(r1.chunks_exact(2));
+        for (ox, ((top, bottom), (ov, av))) in windows.zip(o_row.iter_mut().zip(a_row)).enumerate()
+        {
+            // strict > keeps the first maximum on ties, in the order of the generic loop
+            let (mut best_v, mut best) = (top[0], y0 + 2 * ox);
+            for (v, i) in [
+                (top[1], y0 + 2 * ox + 1),
+                (bottom[0], y1 + 2 * ox),
+                (bottom[1], y1 + 2 * ox + 1),
+            ] {
+                if v > best_v {
+                    best_v = v;
+                    best = i;
+                }
+            }
+            *ov = best_v;
+            *av = best as u32;
+        }
     }
 }
 

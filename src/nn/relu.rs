@@ -25,15 +25,18 @@ impl<F: Float> Relu<F> {
         x
     }
 
+    /// Like `forward`, but keeps the output for the next layer to borrow through `output`
+    /// instead of returning a copy.
+    pub fn forward_keep(&mut self, mut x: Array4<F>) {
+        x.par_mapv_inplace(|v| v.max(F::zero()));
+        self.out = x;
+    }
+
     /// dout -> dx, zero where the unit was off.
     pub fn backward(&mut self, dout: &Array4<F>) -> Array4<F> {
-        let mut dx = dout.to_owned();
-        Zip::from(&mut dx).and(&self.out).par_for_each(|d, &o| {
-            if o <= F::zero() {
-                *d = F::zero();
-            }
-        });
-        dx
+        Zip::from(dout)
+            .and(&self.out)
+            .par_map_collect(|&d, &o| if o > F::zero() { d } else { F::zero() })
     }
 
     /// Fraction of units (c, h, w) that were zero for every image of the last batch.
