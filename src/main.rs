@@ -5,6 +5,10 @@ use clap::Parser;
 use convtop::cli::{self, args::Cli, args::Cmd};
 use convtop::nn::gradcheck::CheckSetup;
 
+/// Counts allocations so `convtop bench` can report allocations per iteration.
+#[global_allocator]
+static ALLOC: convtop::bench::CountingAlloc = convtop::bench::CountingAlloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -41,6 +45,24 @@ fn main() -> ExitCode {
                 &mut std::io::stdout(),
             )
             .map(|ok| if ok { 0 } else { 1 })
+        }
+        Some(Cmd::Bench {
+            net,
+            batch,
+            eval_batch,
+            threads,
+            seconds,
+            json,
+        }) => {
+            let opts = convtop::bench::BenchOptions {
+                nets: net,
+                batches: batch,
+                eval_batch,
+                threads,
+                seconds,
+                json,
+            };
+            convtop::bench::run(&opts, &mut std::io::stdout()).map(|()| 0)
         }
         Some(Cmd::Eval { checkpoint, split }) => {
             cli::eval(&checkpoint, &split, &mut std::io::stdout()).map(|()| 0)

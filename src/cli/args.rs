@@ -49,6 +49,26 @@ pub enum Cmd {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Training and evaluation throughput (images/s, GFLOP/s, allocations) of each preset.
+    Bench {
+        /// Presets or specs (repeatable); default mnist, cifar, vggish.
+        #[arg(long)]
+        net: Vec<String>,
+        /// Training batch sizes (repeatable); default 20, 64, 128.
+        #[arg(long)]
+        batch: Vec<usize>,
+        #[arg(long, default_value_t = 256)]
+        eval_batch: usize,
+        /// Worker threads (default: one a core).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 2.0)]
+        seconds: f64,
+        /// One JSON object a line.
+        #[arg(long)]
+        json: bool,
+    },
     /// Loss and accuracy of a checkpoint on the validation (or training) split.
     Eval {
         /// A run directory or a checkpoint file inside one.

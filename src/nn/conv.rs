@@ -262,33 +262,43 @@ impl<F: Float> Conv2d<F> {
             s.dw.fill(F::zero());
             s.db.fill(F::zero());
         }
-        let scratch = &self.scratch;
         let saved = (self.cols_n == n).then_some(&self.cols);
+        // a fixed split of the batch, one contiguous group of images a scratch, so the order in
+        // which dW sums its images does not depend on scheduling: the same seed and thread count
+        // give bit-identical gradients (exact resume)
+        let group = n.div_ceil(self.scratch.len().max(1)).max(1);
         dx.as_slice_mut()
             .expect("fresh array is contiguous")
-            .par_chunks_mut(g.image())
-            .zip(xs.par_chunks(g.image()))
-            .zip(ds.par_chunks(c_out * p))
+            .par_chunks_mut(group * g.image())
+            .zip(xs.par_chunks(group * g.image()))
+            .zip(ds.par_chunks(group * c_out * p))
+            .zip(self.scratch.par_iter_mut())
             .enumerate()
-            .for_each(|(j, ((dx_img, x_img), d_img))| {
-                let mut guard = lock(scratch);
-                let s = &mut *guard;
-                let col: &[F] = match saved {
-                    Some(cols) => &cols[j * k * p..(j + 1) * k * p],
-                    None => {
-                        im2col(x_img, &g, &mut s.col);
-                        &s.col
+            .for_each(|(gi, (((dx_grp, x_grp), d_grp), scratch))| {
+                let s = scratch.get_mut().unwrap_or_else(|e| e.into_inner());
+                let images = dx_grp
+                    .chunks_mut(g.image())
+                    .zip(x_grp.chunks(g.image()))
+                    .zip(d_grp.chunks(c_out * p));
+                for (jj, ((dx_img, x_img), d_img)) in images.enumerate() {
+                    let j = gi * group + jj;
+                    let col: &[F] = match saved {
+                        Some(cols) => &cols[j * k * p..(j + 1) * k * p],
+                        None => {
+                            im2col(x_img, &g, &mut s.col);
+                            &s.col
+                        }
+                    };
+                    for (db, d) in s.db.iter_mut().zip(d_img.chunks_exact(p)) {
+                        *db += d.iter().copied().sum::<F>();
                     }
-                };
-                for (db, d) in s.db.iter_mut().zip(d_img.chunks_exact(p)) {
-                    *db += d.iter().copied().sum::<F>();
-                }
-                // dW (c_out, k) += dout (c_out, p) · colᵀ (p, k)
-                gemm(c_out, p, k, d_img, Op::N, col, Op::T, F::one(), &mut s.dw);
-                if need_dx {
-                    // dcol (k, p) = Wᵀ (k, c_out) · dout (c_out, p)
-                    gemm(k, c_out, p, ws, Op::T, d_img, Op::N, F::zero(), &mut s.dcol);
-                    col2im(&s.dcol, &g, dx_img);
+                    // dW (c_out, k) += dout (c_out, p) · colᵀ (p, k)
+                    gemm(c_out, p, k, d_img, Op::N, col, Op::T, F::one(), &mut s.dw);
+                    if need_dx {
+                        // dcol (k, p) = Wᵀ (k, c_out) · dout (c_out, p)
+                        gemm(k, c_out, p, ws, Op::T, d_img, Op::N, F::zero(), &mut s.dcol);
+                        col2im(&s.dcol, &g, dx_img);
+                    }
                 }
             });
         let dws = self.dw.as_slice_mut().expect("parameters are contiguous");
