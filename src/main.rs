@@ -42,6 +42,9 @@ fn main() -> ExitCode {
             )
             .map(|ok| if ok { 0 } else { 1 })
         }
+        Some(Cmd::Test(a)) => {
+            cli::methodology::test(&a, &mut std::io::stdout(), &mut std::io::stderr()).map(|()| 0)
+        }
         Some(Cmd::Eval { checkpoint, split }) => {
             cli::eval(&checkpoint, &split, &mut std::io::stdout()).map(|()| 0)
         }

@@ -49,6 +49,8 @@ pub enum Cmd {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Evaluate the TEST set of a run (recorded in test-record.jsonl; every look is counted).
+    Test(super::methodology::TestArgs),
     /// Loss and accuracy of a checkpoint on the validation (or training) split.
     Eval {
         /// A run directory or a checkpoint file inside one.
@@ -102,6 +104,9 @@ pub struct TrainArgs {
     /// Also write the last checkpoint every N iterations (default: each epoch and on stop).
     #[arg(long)]
     pub checkpoint_every: Option<u64>,
+    /// Stop after N iterations even mid-epoch (short trials); 0 or unset: no cap.
+    #[arg(long)]
+    pub max_iterations: Option<u64>,
     /// Resize the images of a folder source to WxH.
     #[arg(long)]
     pub resize: Option<String>,

@@ -39,6 +39,11 @@ pub struct TrainConfig {
     /// Also write the last checkpoint every this many iterations; 0 = only at the end of each
     /// epoch, on request and when stopping.
     pub checkpoint_every: u64,
+    /// Stop after this many iterations even mid-epoch (short search trials); 0 = no cap.
+    pub max_iterations: u64,
+    /// Cross-validation fold `[k, i]`: validate on fold i of a stratified k-fold split of the
+    /// training data instead of a `val_frac` hold-out.
+    pub fold: Option<[usize; 2]>,
 }
 
 impl Default for TrainConfig {
@@ -61,6 +66,8 @@ impl Default for TrainConfig {
             eval_every: 0,
             resize: None,
             checkpoint_every: 0,
+            max_iterations: 0,
+            fold: None,
         }
     }
 }
@@ -126,6 +133,11 @@ impl TrainConfig {
                 "validation fraction {} must be in [0, 1) (try 0.1)",
                 self.val_frac
             ));
+        }
+        if let Some([k, i]) = self.fold
+            && (k < 2 || i >= k)
+        {
+            return bad(format!("fold {i} of {k}: need k >= 2 and a fold below k"));
         }
         if self.epochs == 0 {
             return bad("epochs must be at least 1".into());

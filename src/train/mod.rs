@@ -11,6 +11,7 @@ pub mod rundir;
 pub mod setup;
 pub mod snapshot;
 pub mod trainer;
+pub mod vault;
 
 pub use config::TrainConfig;
 pub use error::TrainError;

@@ -13,6 +13,7 @@ const GENERAL: &[(&str, &str)] = &[
     ("space", "pause / resume"),
     ("n", "one step (paused)"),
     ("e", "evaluate now"),
+    ("T", "evaluate the TEST set (asks; recorded, counted)"),
     ("s", "save a checkpoint"),
     ("b", "back to best checkpoint"),
     ("?", "this help"),
