@@ -51,6 +51,10 @@ pub enum Cmd {
     },
     /// Evaluate the TEST set of a run (recorded in test-record.jsonl; every look is counted).
     Test(super::methodology::TestArgs),
+    /// K-fold cross-validation of one setting: a short training per fold, mean ± std.
+    Cv(Box<super::methodology::CvArgs>),
+    /// Random search over lr and λ (log-uniform), short trials ranked on validation data.
+    Search(Box<super::methodology::SearchArgs>),
     /// Loss and accuracy of a checkpoint on the validation (or training) split.
     Eval {
         /// A run directory or a checkpoint file inside one.
