@@ -199,8 +199,7 @@ fn parse_extra(text: &str) -> Result<(f32, f32)> {
 /// Quotes a shell word when it needs it.
 fn shell_word(s: &str) -> String {
     let is_plain = !s.is_empty()
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "_-./:=,+".contains(c));
     if is_plain {
         s.to_string()
@@ -229,7 +228,10 @@ pub fn train_command(a: &TrainArgs, lr: f32, lambda: f32) -> String {
     flag("preprocess", a.preprocess.clone());
     flag("val-frac", a.val_frac.map(|v| v.to_string()));
     flag("seed", a.seed.map(|v| v.to_string()));
-    flag("run-dir", a.run_dir.as_ref().map(|p| p.display().to_string()));
+    flag(
+        "run-dir",
+        a.run_dir.as_ref().map(|p| p.display().to_string()),
+    );
     flag("resize", a.resize.clone());
     flag("config", a.config.as_ref().map(|p| p.display().to_string()));
     if a.nesterov {
@@ -256,7 +258,11 @@ pub fn search(a: &SearchArgs, out: &mut dyn Write) -> Result<i32> {
         lambda: search::parse_range(&a.lambda)?,
         seed: cfg.seed,
         cv: a.cv,
-        extra: a.extra.iter().map(|t| parse_extra(t)).collect::<Result<_>>()?,
+        extra: a
+            .extra
+            .iter()
+            .map(|t| parse_extra(t))
+            .collect::<Result<_>>()?,
     };
     let started = Instant::now();
     let interrupted = interrupt_flag()?;
@@ -267,8 +273,9 @@ pub fn search(a: &SearchArgs, out: &mut dyn Write) -> Result<i32> {
         "{} trials in {:.0} s, scored on {} (test set not touched); ranked in {}",
         trials.len(),
         started.elapsed().as_secs_f64(),
-        a.cv
-            .map_or("the validation hold-out".to_string(), |k| format!("{k}-fold cross-validation")),
+        a.cv.map_or("the validation hold-out".to_string(), |k| format!(
+            "{k}-fold cross-validation"
+        )),
         dir.join("search.json").display()
     )?;
     let Some(best) = trials.first().filter(|t| !t.is_diverged) else {

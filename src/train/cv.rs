@@ -124,10 +124,7 @@ impl CvSummary {
 
     /// The per-fold table and the mean ± std line.
     pub fn table(&self) -> String {
-        let mut s = format!(
-            "{:>4}  {:>9}  {:>8}  run\n",
-            "fold", "val acc", "val loss"
-        );
+        let mut s = format!("{:>4}  {:>9}  {:>8}  run\n", "fold", "val acc", "val loss");
         for (i, f) in self.folds.iter().enumerate() {
             s += &format!(
                 "{:>4}  {:>8.2}%  {:>8.4}  {}{}\n",
@@ -177,7 +174,11 @@ pub fn cross_validate(
             i + 1,
             100.0 * score.val_accuracy,
             score.val_loss,
-            if score.is_diverged { "  (diverged)" } else { "" }
+            if score.is_diverged {
+                "  (diverged)"
+            } else {
+                ""
+            }
         );
         folds.push(score);
     }

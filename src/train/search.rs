@@ -136,7 +136,12 @@ pub fn search(
         trial_cfg.run_dir = parent.path.clone();
         let trial = match spec.cv {
             Some(k) => {
-                let s = cross_validate(&trial_cfg, k, Arc::clone(&interrupted), &mut std::io::sink())?;
+                let s = cross_validate(
+                    &trial_cfg,
+                    k,
+                    Arc::clone(&interrupted),
+                    &mut std::io::sink(),
+                )?;
                 Trial {
                     lr,
                     lambda,
@@ -169,7 +174,11 @@ pub fn search(
             lambda,
             100.0 * trial.val_accuracy,
             trial.val_loss,
-            if trial.is_diverged { "  (diverged)" } else { "" }
+            if trial.is_diverged {
+                "  (diverged)"
+            } else {
+                ""
+            }
         );
         trials.push(trial);
     }
