@@ -170,8 +170,7 @@ pub fn cross_validate(
         let score = train_short(fold_cfg, Arc::clone(&interrupted), &mut std::io::sink())?;
         let _ = writeln!(
             progress,
-            "  fold {}/{k}: val acc {:.2}%  loss {:.4}{}",
-            i + 1,
+            "  fold {i} of {k}: val acc {:.2}%  loss {:.4}{}",
             100.0 * score.val_accuracy,
             score.val_loss,
             if score.is_diverged {
