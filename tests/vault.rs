@@ -188,3 +188,21 @@ fn the_trainer_evaluates_the_test_set_on_request_and_counts_the_looks() {
     assert_eq!(record.iter().map(|r| r.count).collect::<Vec<_>>(), [1, 2]);
     assert_eq!(record[1].accuracy, results[1].3);
 }
+
+#[test]
+fn the_dashboard_opens_the_vault_only_after_a_confirmation() {
+    use convtop::tui::{App, ColorMode, UiOptions};
+    use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let mut app = App::new(UiOptions {
+        fps: 10,
+        is_ascii: true,
+        color: ColorMode::Mono,
+    });
+    app.on_event(Event::State(RunState::Running));
+    let shift_t = KeyEvent::new(KeyCode::Char('T'), KeyModifiers::SHIFT);
+    let key = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
+    assert_eq!(app.handle_key(shift_t), None);
+    assert_eq!(app.handle_key(key('n')), None, "anything but y leaves it");
+    assert_eq!(app.handle_key(shift_t), None);
+    assert_eq!(app.handle_key(key('y')), Some(Command::EvaluateTest));
+}
