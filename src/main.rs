@@ -64,6 +64,11 @@ fn main() -> ExitCode {
             };
             convtop::bench::run(&opts, &mut std::io::stdout()).map(|()| 0)
         }
+        Some(Cmd::Test(a)) => {
+            cli::methodology::test(&a, &mut std::io::stdout(), &mut std::io::stderr()).map(|()| 0)
+        }
+        Some(Cmd::Cv(a)) => cli::methodology::cv(&a, &mut std::io::stdout()).map(|()| 0),
+        Some(Cmd::Search(a)) => cli::methodology::search(&a, &mut std::io::stdout()),
         Some(Cmd::Eval { checkpoint, split }) => {
             cli::eval(&checkpoint, &split, &mut std::io::stdout()).map(|()| 0)
         }

@@ -69,6 +69,12 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Evaluate the TEST set of a run (recorded in test-record.jsonl; every look is counted).
+    Test(super::methodology::TestArgs),
+    /// K-fold cross-validation of one setting: a short training per fold, mean ± std.
+    Cv(Box<super::methodology::CvArgs>),
+    /// Random search over lr and λ (log-uniform), short trials ranked on validation data.
+    Search(Box<super::methodology::SearchArgs>),
     /// Loss and accuracy of a checkpoint on the validation (or training) split.
     Eval {
         /// A run directory or a checkpoint file inside one.
@@ -125,6 +131,9 @@ pub struct TrainArgs {
     /// Also write the last checkpoint every N iterations (default: each epoch and on stop).
     #[arg(long)]
     pub checkpoint_every: Option<u64>,
+    /// Stop after N iterations even mid-epoch (short trials); 0 or unset: no cap.
+    #[arg(long)]
+    pub max_iterations: Option<u64>,
     /// Resize the images of a folder source to WxH.
     #[arg(long)]
     pub resize: Option<String>,

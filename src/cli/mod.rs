@@ -1,6 +1,7 @@
 //! What each subcommand does, between the parsed arguments and the library.
 
 pub mod args;
+pub mod methodology;
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -74,6 +75,9 @@ pub fn train_config(a: &TrainArgs) -> Result<TrainConfig> {
     }
     if let Some(v) = a.checkpoint_every {
         c.checkpoint_every = v;
+    }
+    if let Some(v) = a.max_iterations {
+        c.max_iterations = v;
     }
     if let Some(v) = &a.resize {
         c.resize = Some(v.clone());

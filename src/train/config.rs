@@ -43,6 +43,11 @@ pub struct TrainConfig {
     /// change, so a rate set by hand decays too); unset: the factor that brings it down ×10 over
     /// the planned epochs; 1 turns decay off.
     pub lr_decay: Option<f32>,
+    /// Stop after this many iterations even mid-epoch (short search trials); 0 = no cap.
+    pub max_iterations: u64,
+    /// Cross-validation fold `[k, i]`: validate on fold i of a stratified k-fold split of the
+    /// training data instead of a `val_frac` hold-out.
+    pub fold: Option<[usize; 2]>,
 }
 
 impl Default for TrainConfig {
@@ -66,6 +71,8 @@ impl Default for TrainConfig {
             resize: None,
             checkpoint_every: 0,
             lr_decay: None,
+            max_iterations: 0,
+            fold: None,
         }
     }
 }
@@ -147,6 +154,11 @@ impl TrainConfig {
             return bad(format!(
                 "learning-rate decay {f} must be in (0, 1] (1 turns it off)"
             ));
+        }
+        if let Some([k, i]) = self.fold
+            && (k < 2 || i >= k)
+        {
+            return bad(format!("fold {i} of {k}: need k >= 2 and a fold below k"));
         }
         if self.epochs == 0 {
             return bad("epochs must be at least 1".into());

@@ -93,6 +93,9 @@ pub enum Command {
     },
     /// Ask for sample images with predictions, the mean image and an augmentation example.
     RequestDataView,
+    /// Evaluate the test split (the vault) on the current weights, saved first as the last
+    /// checkpoint; appended to `test-record.jsonl` and answered with `Event::TestResult`.
+    EvaluateTest,
     /// Finish cleanly: a checkpoint is written, then `Event::State(Stopped)` and the thread ends.
     Stop,
 }
@@ -309,5 +312,13 @@ pub enum Event {
     Message {
         level: Severity,
         text: String,
+    },
+    /// A test-set evaluation; `count` is how many times this run's test set has now been looked at.
+    TestResult {
+        accuracy: f32,
+        loss: f32,
+        count: u32,
+        checkpoint: String,
+        iteration: u64,
     },
 }

@@ -3,14 +3,17 @@
 
 pub mod checkpoint;
 pub mod config;
+pub mod cv;
 pub mod diagnostics;
 pub mod error;
 pub mod events;
 pub mod headless;
 pub mod rundir;
+pub mod search;
 pub mod setup;
 pub mod snapshot;
 pub mod trainer;
+pub mod vault;
 
 pub use config::TrainConfig;
 pub use error::TrainError;

@@ -49,8 +49,8 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
     result
 }
 
-/// `YYYYMMDD-HHMMSS` in UTC.
-fn timestamp() -> String {
+/// Now in UTC as (year, month, day, hour, minute, second).
+fn utc_now() -> (i64, i64, i64, u64, u64, u64) {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -65,12 +65,19 @@ fn timestamp() -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
+    (y, m, d, rem / 3600, rem / 60 % 60, rem % 60)
+}
+
+/// `YYYYMMDD-HHMMSS` in UTC.
+pub fn timestamp() -> String {
+    let (y, m, d, hh, mm, ss) = utc_now();
+    format!("{y:04}{m:02}{d:02}-{hh:02}{mm:02}{ss:02}")
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` (RFC 3339) in UTC.
+pub fn rfc3339_now() -> String {
+    let (y, m, d, hh, mm, ss) = utc_now();
+    format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z")
 }
 
 pub struct RunDir {

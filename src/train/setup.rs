@@ -59,12 +59,17 @@ fn load_data(cfg: &TrainConfig) -> Result<(Dataset, Split, Augment, PreprocessKi
     let source = DataSource::from_str(&cfg.data)?;
     let resize = cfg.resize.as_deref().map(parse_resize).transpose()?;
     let data = data::load(&source, &LoadOptions { resize })?;
-    let split = data::stratified_split(
-        &data.train.labels,
-        data.num_classes(),
-        cfg.val_frac,
-        cfg.seed,
-    )?;
+    let split = match cfg.fold {
+        Some([k, i]) => {
+            data::kfold(&data.train.labels, data.num_classes(), k, cfg.seed)?.swap_remove(i)
+        }
+        None => data::stratified_split(
+            &data.train.labels,
+            data.num_classes(),
+            cfg.val_frac,
+            cfg.seed,
+        )?,
+    };
     let crop = CropMode::from_str(&cfg.crop)?;
     let mut augment = Augment::new(crop, &data);
     if let Some(flip) = cfg.flip {

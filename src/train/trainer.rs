@@ -203,7 +203,28 @@ impl Trainer {
                 let view = super::snapshot::data_view(&mut self.run);
                 self.send(Event::DataView(Box::new(view)));
             }
+            Command::EvaluateTest => self.evaluate_test(),
             Command::Stop => self.should_stop = true,
+        }
+    }
+
+    /// The vault: the weights are saved first so the record names a checkpoint that holds them.
+    fn evaluate_test(&mut self) {
+        self.save_checkpoint(LAST_CHECKPOINT);
+        match super::vault::evaluate_and_record(&mut self.run, LAST_CHECKPOINT) {
+            Ok(r) => {
+                if let Some(w) = r.warning() {
+                    self.send_message(Severity::Warn, &w);
+                }
+                self.send(Event::TestResult {
+                    accuracy: r.accuracy,
+                    loss: r.loss,
+                    count: r.count,
+                    checkpoint: r.checkpoint,
+                    iteration: r.iteration,
+                });
+            }
+            Err(e) => self.send_message(Severity::Error, &format!("test set not evaluated: {e}")),
         }
     }
 
@@ -311,7 +332,11 @@ impl Trainer {
         } else {
             epoch_done
         };
-        let is_finished = epoch_done && run.batcher.epoch() >= u64::from(run.config.epochs);
+        let cap = run.config.max_iterations;
+        let is_capped = cap > 0 && run.iteration >= cap;
+        let is_eval_due = is_eval_due || is_capped;
+        let is_finished =
+            is_capped || (epoch_done && run.batcher.epoch() >= u64::from(run.config.epochs));
         let is_layer_check = run.iteration.is_multiple_of(LAYER_STATS_EVERY) && is_finite;
         let every = run.config.checkpoint_every;
         let is_checkpoint_due = every > 0 && run.iteration.is_multiple_of(every);

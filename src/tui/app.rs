@@ -95,6 +95,10 @@ pub struct App {
     pub(super) smoothing: f64,
     pub(super) is_showing_help: bool,
     pub(super) is_confirming_quit: bool,
+    /// `T` asked whether to open the test-set vault; `y` confirms.
+    pub(super) is_confirming_test: bool,
+    /// The latest test-set look: (accuracy, loss, how many looks so far, iteration).
+    pub(super) test_result: Option<(f32, f32, u32, u64)>,
     pub(super) should_quit: bool,
     pub(super) is_trainer_gone: bool,
     is_dirty: bool,
@@ -134,6 +138,8 @@ impl App {
             smoothing: 0.6,
             is_showing_help: false,
             is_confirming_quit: false,
+            is_confirming_test: false,
+            test_result: None,
             should_quit: false,
             is_trainer_gone: false,
             is_dirty: true,
@@ -200,6 +206,27 @@ impl App {
                     // The trainer refuses a bad knob value with a warning and keeps the old one.
                     self.pending.clear();
                 }
+                self.set_status(level, text);
+            }
+            Event::TestResult {
+                accuracy,
+                loss,
+                count,
+                checkpoint,
+                iteration,
+            } => {
+                self.test_result = Some((accuracy, loss, count, iteration));
+                let level = if count > 1 {
+                    Severity::Warn
+                } else {
+                    Severity::Info
+                };
+                let text = format!(
+                    "TEST accuracy {:.2}%, loss {loss:.4} ({checkpoint}, iteration {}; test set looked at {count}×{})",
+                    100.0 * accuracy,
+                    theme::count(iteration),
+                    if count > 1 { ": optimistic now" } else { "" }
+                );
                 self.set_status(level, text);
             }
         }

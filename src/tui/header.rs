@@ -32,7 +32,14 @@ pub fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
             } else {
                 format!("{} = {}", info.net_spec, info.net_resolved)
             };
-            vec![
+            // the vault's last look, with its count, wherever the score is shown
+            let test = app.test_result.map(|(acc, _, count, _)| {
+                Span::styled(
+                    format!("test {:.2}% ({count}×) ", 100.0 * acc),
+                    if count > 1 { t.warn() } else { t.dim() },
+                )
+            });
+            let mut spans = vec![
                 Span::styled(" data ", t.label()),
                 Span::styled(info.data_name.clone(), t.value()),
                 Span::styled(
@@ -45,7 +52,9 @@ pub fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
                 ),
                 Span::styled(" net ", t.label()),
                 Span::styled(t.t(&net).into_owned(), t.value()),
-            ]
+            ];
+            spans.splice(4..4, test);
+            spans
         }
         None => vec![Span::styled(" waiting for the trainer to start…", t.dim())],
     };

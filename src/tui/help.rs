@@ -13,6 +13,7 @@ const GENERAL: &[(&str, &str)] = &[
     ("space", "pause / resume"),
     ("n", "one step (paused)"),
     ("e", "evaluate now"),
+    ("T", "TEST set (asks; recorded)"),
     ("s", "save a checkpoint"),
     ("b", "back to best checkpoint"),
     ("?", "this help"),

@@ -13,6 +13,8 @@ pub enum Action {
     TogglePause,
     Step,
     EvaluateNow,
+    /// Asks to confirm, then evaluates the test set (recorded and counted).
+    EvaluateTest,
     Save,
     Rollback,
     ToggleHelp,
@@ -47,6 +49,7 @@ impl Action {
             KeyCode::Char(' ') => Action::TogglePause,
             KeyCode::Char('n') => Action::Step,
             KeyCode::Char('e') => Action::EvaluateNow,
+            KeyCode::Char('T') => Action::EvaluateTest,
             KeyCode::Char('s') => Action::Save,
             KeyCode::Char('b') => Action::Rollback,
             KeyCode::Char('?') | KeyCode::F(1) => Action::ToggleHelp,
@@ -92,6 +95,14 @@ impl App {
                 _ => None,
             };
         }
+        if self.is_confirming_test {
+            self.is_confirming_test = false;
+            if matches!(key.code, KeyCode::Char('y' | 'Y')) {
+                return self.if_alive(Command::EvaluateTest);
+            }
+            self.set_status(Severity::Info, "test set left untouched".into());
+            return None;
+        }
         if self.edit.is_some() {
             return self.handle_edit_key(key);
         }
@@ -132,6 +143,7 @@ impl App {
                 );
             }
             Action::EvaluateNow => return self.if_alive(Command::EvaluateNow),
+            Action::EvaluateTest => self.is_confirming_test = !self.is_trainer_gone,
             Action::Save => return self.if_alive(Command::SaveCheckpoint),
             Action::Rollback => return self.if_alive(Command::RollbackToBest),
             Action::ToggleHelp => self.is_showing_help = !self.is_showing_help,

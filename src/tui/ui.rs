@@ -39,6 +39,8 @@ impl Widget for &App {
         render_footer(self, footer, buf);
         if self.is_confirming_quit {
             render_confirm_quit(self, area, buf);
+        } else if self.is_confirming_test {
+            render_confirm_test(self, area, buf);
         } else if self.is_showing_help {
             help::render_help(self, area, buf);
         }
@@ -158,6 +160,37 @@ fn render_confirm_quit(app: &App, area: Rect, buf: &mut Buffer) {
             Span::raw(" quit    "),
             Span::styled(" any other key ", Style::new().add_modifier(Modifier::BOLD)),
             Span::raw(" keep training"),
+        ]),
+    ];
+    Paragraph::new(lines)
+        .alignment(Alignment::Center)
+        .render(inner, buf);
+}
+
+fn render_confirm_test(app: &App, area: Rect, buf: &mut Buffer) {
+    let theme = &app.theme;
+    let popup = centered(area, 56, 7);
+    Clear.render(popup, buf);
+    let block = theme.block("test set");
+    let inner = block.inner(popup);
+    block.render(popup, buf);
+    let looks = app.test_result.map_or(0, |t| t.2);
+    let lines = vec![
+        Line::from("Evaluate the TEST set? This is recorded (y/n)"),
+        Line::from(Span::styled(
+            if looks == 0 {
+                "every look is counted in test-record.jsonl".to_string()
+            } else {
+                format!("looked at {looks}× already: another look is optimistic")
+            },
+            theme.dim(),
+        )),
+        Line::default(),
+        Line::from(vec![
+            Span::styled(" y ", theme.selected()),
+            Span::raw(" evaluate    "),
+            Span::styled(" any other key ", Style::new().add_modifier(Modifier::BOLD)),
+            Span::raw(" leave it"),
         ]),
     ];
     Paragraph::new(lines)

@@ -1,0 +1,143 @@
+//! The test set is a vault: it is evaluated only on request (`convtop test`, or `T` in the
+//! dashboard), and every look is appended to `runs/<id>/test-record.jsonl` with its time, the
+//! checkpoint and a running count, because each look after the first turns the test score into an
+//! optimistic estimate (the model choice has then seen the test data).
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::Path;
+
+use ndarray::Array4;
+use serde::{Deserialize, Serialize};
+
+use super::error::TrainError;
+use super::rundir::{RunDir, rfc3339_now};
+use super::setup::Run;
+use crate::data::eval_batch;
+
+pub const TEST_RECORD: &str = "test-record.jsonl";
+/// Evaluation batch: nothing is kept for backward, so large batches are cheap.
+const TEST_BATCH: usize = 256;
+
+/// One line of `test-record.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestRecord {
+    /// UTC, RFC 3339.
+    pub time: String,
+    /// The checkpoint file whose weights were evaluated, and its iteration.
+    pub checkpoint: String,
+    pub iteration: u64,
+    pub loss: f32,
+    pub accuracy: f32,
+    /// Test images evaluated (all of them).
+    pub images: usize,
+    /// 1 for the first look at this run's test set, 2 for the second, …
+    pub count: u32,
+}
+
+impl TestRecord {
+    /// The false-discovery warning for any look after the first.
+    pub fn warning(&self) -> Option<String> {
+        (self.count > 1).then(|| {
+            format!(
+                "test set evaluated {} times on this run: every look after the first makes the score an optimistic estimate (false discovery)",
+                self.count
+            )
+        })
+    }
+
+    pub fn summary(&self) -> String {
+        format!(
+            "test loss {:.4}, accuracy {:.2}% on {} images ({}, iteration {}; look {} at this test set)",
+            self.loss,
+            100.0 * self.accuracy,
+            self.images,
+            self.checkpoint,
+            self.iteration,
+            self.count
+        )
+    }
+}
+
+/// Loss and accuracy of the run's network on every image of the test split, without augmentation.
+pub fn evaluate_test(run: &mut Run) -> (f32, f32) {
+    let ds = &run.data;
+    let idx: Vec<usize> = (0..ds.test.n).collect();
+    let (mut loss_sum, mut correct) = (0.0f64, 0usize);
+    let mut x = Array4::zeros((0, 0, 0, 0));
+    let mut labels = Vec::new();
+    for chunk in idx.chunks(TEST_BATCH) {
+        eval_batch(
+            ds,
+            &ds.test,
+            chunk,
+            &run.preprocess,
+            &run.augment,
+            &mut x,
+            &mut labels,
+        );
+        let Ok(out) = run.net.evaluate(&x, &labels) else {
+            return (f32::NAN, 0.0);
+        };
+        loss_sum += out.loss * chunk.len() as f64;
+        correct += out.correct;
+    }
+    let n = idx.len().max(1) as f64;
+    ((loss_sum / n) as f32, (correct as f64 / n) as f32)
+}
+
+/// Every look recorded so far in run directory `dir` (none if the record does not exist).
+pub fn read_record(dir: &Path) -> Result<Vec<TestRecord>, TrainError> {
+    let path = dir.join(TEST_RECORD);
+    match fs::read_to_string(&path) {
+        Ok(text) => Ok(text
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(source) => Err(TrainError::Io { path, source }),
+    }
+}
+
+/// Appends one line and fsyncs it: the record is append-only, never rewritten.
+fn append(dir: &RunDir, record: &TestRecord) -> Result<(), TrainError> {
+    let path = dir.file(TEST_RECORD);
+    let io = |source| TrainError::Io {
+        path: path.clone(),
+        source,
+    };
+    let line = serde_json::to_string(record).map_err(|e| TrainError::Config {
+        problem: e.to_string(),
+    })?;
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(io)?;
+    f.write_all(format!("{line}\n").as_bytes()).map_err(io)?;
+    f.sync_all().map_err(io)
+}
+
+/// Evaluates the test split with the run's current weights, which are those of `checkpoint`
+/// (a file in the run directory) at the run's iteration, and records the look.
+pub fn evaluate_and_record(run: &mut Run, checkpoint: &str) -> Result<TestRecord, TrainError> {
+    // count from what is on disk, so looks from the CLI and the dashboard add up
+    let count = read_record(&run.dir.path)?
+        .iter()
+        .map(|r| r.count)
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let (loss, accuracy) = evaluate_test(run);
+    let record = TestRecord {
+        time: rfc3339_now(),
+        checkpoint: checkpoint.to_string(),
+        iteration: run.iteration,
+        loss,
+        accuracy,
+        images: run.data.test.n,
+        count,
+    };
+    append(&run.dir, &record)?;
+    Ok(record)
+}
