@@ -246,3 +246,28 @@ fn a_bad_data_path_is_a_clear_message_not_a_broken_terminal() {
         "0"
     );
 }
+
+#[test]
+fn a_hangup_writes_a_checkpoint_and_stops_cleanly() {
+    if !has_tmux() {
+        eprintln!("skipped: tmux is not installed (.ci/run installs it)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tmux = start("hangup", dir.path(), 100, 30, "", "");
+    tmux.wait_screen("the loss chart to fill", 60, is_loss_chart_drawn);
+    // killing the session hangs up the pane's terminal: convtop gets SIGHUP, as over a dropped SSH
+    tmux.cmd(&["kill-session", "-t", "e2e"]);
+    let metrics = metrics_of(&dir.path().join("runs"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(&metrics).unwrap_or_default();
+        if text.contains("\"state\":\"stopped\"") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no stopped state after SIGHUP");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let run = metrics.parent().unwrap();
+    assert!(run.join("checkpoint-last.safetensors").is_file());
+}

@@ -97,6 +97,10 @@ pub struct App {
     pub(super) is_confirming_quit: bool,
     pub(super) should_quit: bool,
     pub(super) is_trainer_gone: bool,
+    /// Watching a detached training over its socket (`d` leaves, `q` asks stop-or-leave).
+    pub(super) is_attached: bool,
+    /// Quitting without stopping the trainer: no waiting for its final state.
+    pub(super) is_leaving: bool,
     is_dirty: bool,
     is_data_dirty: bool,
     last_request: Option<Instant>,
@@ -136,6 +140,8 @@ impl App {
             is_confirming_quit: false,
             should_quit: false,
             is_trainer_gone: false,
+            is_attached: false,
+            is_leaving: false,
             is_dirty: true,
             is_data_dirty: false,
             last_request: None,

@@ -17,6 +17,8 @@ pub enum Action {
     Rollback,
     ToggleHelp,
     Quit,
+    /// Leave an attached training running (local sessions have nothing to detach from).
+    Detach,
     SelectKnob(isize),
     /// `is_big` is the shift step: ×10 instead of ×2.
     StepKnob {
@@ -51,6 +53,7 @@ impl Action {
             KeyCode::Char('b') => Action::Rollback,
             KeyCode::Char('?') | KeyCode::F(1) => Action::ToggleHelp,
             KeyCode::Char('q') => Action::Quit,
+            KeyCode::Char('d') => Action::Detach,
             KeyCode::Char('l') => Action::ToggleLogScale,
             KeyCode::Char('z') => Action::ToggleZoom,
             KeyCode::Char('[') => Action::Smoothing(-1),
@@ -89,6 +92,7 @@ impl App {
             self.is_confirming_quit = false;
             return match key.code {
                 KeyCode::Char('y' | 'Y' | 'q') | KeyCode::Enter => self.quit_now(),
+                KeyCode::Char('d' | 'l') if self.is_attached => self.leave(),
                 _ => None,
             };
         }
@@ -144,6 +148,11 @@ impl App {
                     return self.quit_now();
                 }
             }
+            Action::Detach if self.is_attached => return self.leave(),
+            Action::Detach => self.set_status(
+                Severity::Info,
+                "d detaches a viewer of `convtop train --detach`; this session is local".into(),
+            ),
             Action::SelectKnob(delta) => {
                 let n = Knob::ALL.len() as isize;
                 self.selected_knob = (self.selected_knob as isize + delta).rem_euclid(n) as usize;
@@ -209,6 +218,23 @@ impl App {
             "stopping: the trainer writes a checkpoint…".into(),
         );
         Some(Command::Stop)
+    }
+
+    /// Quits the viewer and leaves the trainer as it is.
+    fn leave(&mut self) -> Option<Command> {
+        self.should_quit = true;
+        self.is_leaving = true;
+        None
+    }
+
+    /// The terminal hung up: a local session stops its trainer (which writes a checkpoint), an
+    /// attached viewer only lets go.
+    pub fn hang_up(&mut self) -> Option<Command> {
+        if self.is_attached {
+            self.leave()
+        } else {
+            self.quit_now()
+        }
     }
 
     fn if_alive(&mut self, command: Command) -> Option<Command> {
