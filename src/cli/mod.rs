@@ -1,6 +1,7 @@
 //! What each subcommand does, between the parsed arguments and the library.
 
 pub mod args;
+pub mod remote;
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -321,8 +322,8 @@ fn watch_hangup(
     done: std::sync::mpsc::Receiver<()>,
 ) -> Result<()> {
     use signal_hook::consts::{SIGHUP, SIGTERM};
-    let mut signals =
-        signal_hook::iterator::Signals::new([SIGHUP, SIGTERM]).context("installing the signal handler")?;
+    let mut signals = signal_hook::iterator::Signals::new([SIGHUP, SIGTERM])
+        .context("installing the signal handler")?;
     let hangup = Arc::clone(hangup);
     std::thread::Builder::new()
         .name("convtop-hangup".into())

@@ -10,6 +10,7 @@ pub mod headless;
 pub mod rundir;
 pub mod setup;
 pub mod snapshot;
+pub mod summary;
 pub mod trainer;
 
 pub use config::TrainConfig;
