@@ -231,6 +231,13 @@ fn draw_chart(
                 .configure_mesh()
                 .x_desc("iteration")
                 .x_label_formatter(&|x| format!("{x:.0}"))
+                .y_label_formatter(&|y| {
+                    if is_loss {
+                        format!("{y:.2}")
+                    } else {
+                        format!("{y:.0}")
+                    }
+                })
                 .y_desc(y_desc)
                 .label_style((FAMILY, 18))
                 .axis_desc_style((FAMILY, 20))
