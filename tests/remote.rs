@@ -81,10 +81,10 @@ fn metrics(dir: &Path) -> String {
 fn last_iteration(dir: &Path) -> u64 {
     metrics(dir)
         .lines()
+        .rev()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter(|v| v["type"] == "iter")
-        .filter_map(|v| v["iteration"].as_u64())
-        .last()
+        .find_map(|v| v["iteration"].as_u64())
         .unwrap_or(0)
 }
 

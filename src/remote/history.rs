@@ -50,6 +50,7 @@ pub fn attach_stream(dir: &Path, live: Receiver<Event>) -> Result<Receiver<Event
     let (tx, rx) = mpsc::channel();
     let mut last_iter = 0;
     let mut seen_knobs = HashSet::new();
+    let dir_text = dir.display().to_string();
     let mut past = events_from_records(&records);
     // the live stream says what the state is now
     past.retain(|e| !matches!(e, Event::State(_) | Event::CheckpointSaved { .. }));
@@ -80,6 +81,11 @@ pub fn attach_stream(dir: &Path, live: Receiver<Event>) -> Result<Receiver<Event
                             continue;
                         }
                         Event::KnobChanged(k)
+                    }
+                    // the training's own path may be relative to another working directory
+                    Event::Started(mut info) => {
+                        info.run_dir.clone_from(&dir_text);
+                        Event::Started(info)
                     }
                     e => e,
                 };

@@ -17,6 +17,8 @@ pub enum Action {
     Rollback,
     ToggleHelp,
     Quit,
+    /// Write PNGs and metrics.csv of the run (`convtop export`).
+    Export,
     /// Leave an attached training running (local sessions have nothing to detach from).
     Detach,
     SelectKnob(isize),
@@ -54,6 +56,7 @@ impl Action {
             KeyCode::Char('?') | KeyCode::F(1) => Action::ToggleHelp,
             KeyCode::Char('q') => Action::Quit,
             KeyCode::Char('d') => Action::Detach,
+            KeyCode::Char('x') => Action::Export,
             KeyCode::Char('l') => Action::ToggleLogScale,
             KeyCode::Char('z') => Action::ToggleZoom,
             KeyCode::Char('[') => Action::Smoothing(-1),
@@ -148,6 +151,7 @@ impl App {
                     return self.quit_now();
                 }
             }
+            Action::Export => return self.start_export(),
             Action::Detach if self.is_attached => return self.leave(),
             Action::Detach => self.set_status(
                 Severity::Info,
