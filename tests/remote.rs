@@ -219,3 +219,62 @@ fn a_viewer_hanging_up_never_stops_a_detached_training() {
     let ls = String::from_utf8_lossy(&ls.stdout);
     assert!(ls.contains("stopped"), "{ls}");
 }
+
+fn iter(i: u64) -> convtop::train::IterStats {
+    convtop::train::IterStats {
+        iteration: i,
+        epoch: i as f64 / 100.0,
+        data_loss: 1.0,
+        reg_loss: 0.0,
+        batch_accuracy: 0.5,
+        knobs: convtop::train::Knobs::default(),
+        images_per_sec: 1.0,
+    }
+}
+
+#[test]
+fn attach_joins_the_file_history_and_the_live_stream_without_repeats() {
+    use convtop::train::rundir::{MetricsLog, Record};
+    use convtop::train::{Event, Knob, KnobChange};
+    let dir = tempfile::tempdir().unwrap();
+    let knob = KnobChange {
+        iteration: 2,
+        knob: Knob::Lambda,
+        old: 1e-4,
+        new: 1e-3,
+    };
+    let mut log = MetricsLog::open(dir.path().join("metrics.jsonl")).unwrap();
+    for r in [
+        Record::Iter(iter(1)),
+        Record::Iter(iter(2)),
+        Record::Knob(knob),
+    ] {
+        log.write(&r).unwrap();
+    }
+    log.flush().unwrap();
+    let (live_tx, live_rx) = std::sync::mpsc::channel();
+    // the training's backlog overlaps the file: iteration 2 and the knob change come twice
+    live_tx.send(Event::KnobChanged(knob)).unwrap();
+    live_tx
+        .send(Event::Iterations(vec![iter(2), iter(3)]))
+        .unwrap();
+    drop(live_tx);
+    let events: Vec<Event> = convtop::remote::history::attach_stream(dir.path(), live_rx)
+        .unwrap()
+        .iter()
+        .collect();
+    let iterations: Vec<u64> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Iterations(b) => Some(b.iter().map(|s| s.iteration).collect::<Vec<_>>()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(iterations, vec![1, 2, 3]);
+    let knobs = events
+        .iter()
+        .filter(|e| matches!(e, Event::KnobChanged(_)))
+        .count();
+    assert_eq!(knobs, 1);
+}
