@@ -283,7 +283,13 @@ fn draw_chart(
             });
             plot("a knob mark", chart.draw_series(dashes))?;
             // stagger the labels so marks close together stay readable
-            let y = y_max - (y_max - y_min) * (0.04 + 0.05 * (i % 4) as f64);
+            // loss curves fall and accuracy curves rise: put labels where the curves are not
+            let offset = (y_max - y_min) * (0.04 + 0.05 * (i % 4) as f64);
+            let y = if is_loss {
+                y_max - offset
+            } else {
+                y_min + offset + (y_max - y_min) * 0.04
+            };
             let text = Text::new(
                 format!(" {}", knob_label(k)),
                 (x, y),
