@@ -278,3 +278,26 @@ fn attach_joins_the_file_history_and_the_live_stream_without_repeats() {
         .count();
     assert_eq!(knobs, 1);
 }
+
+#[test]
+fn every_viewer_sees_another_viewers_knob_change() {
+    let base = tempfile::tempdir().unwrap();
+    let dir = start_detached(base.path());
+    let mut a = Client::connect(&dir);
+    let mut b = Client::connect(&dir);
+    let reply = a.request(br#"{"v":1,"cmd":{"cmd":"set_knob","knob":"momentum","value":0.5}}"#);
+    assert_eq!(reply["ok"], true, "{reply}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        assert!(Instant::now() < deadline, "viewer b never saw the change");
+        let mut text = String::new();
+        b.reader.read_line(&mut text).expect("an event");
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let change = &v["event"]["KnobChanged"];
+        if change["knob"] == "momentum" {
+            assert_eq!(change["new"], 0.5);
+            break;
+        }
+    }
+    stop(&dir);
+}
