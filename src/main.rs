@@ -8,6 +8,8 @@ use convtop::nn::gradcheck::CheckSetup;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        None if cli.train.serve => cli::remote::serve(&cli.train),
+        None if cli.train.detach => cli::remote::detach(&cli.train),
         None => cli::train_interactive(&cli.train),
         Some(Cmd::Train(a)) if a.serve => cli::remote::serve(&a),
         Some(Cmd::Train(a)) if a.detach => cli::remote::detach(&a),
