@@ -7,6 +7,8 @@
 pub mod bench;
 pub mod cli;
 pub mod data;
+pub mod export;
 pub mod nn;
+pub mod remote;
 pub mod train;
 pub mod tui;

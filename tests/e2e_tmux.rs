@@ -246,3 +246,90 @@ fn a_bad_data_path_is_a_clear_message_not_a_broken_terminal() {
         "0"
     );
 }
+
+#[test]
+fn a_hangup_writes_a_checkpoint_and_stops_cleanly() {
+    if !has_tmux() {
+        eprintln!("skipped: tmux is not installed (.ci/run installs it)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tmux = start("hangup", dir.path(), 100, 30, "", "");
+    tmux.wait_screen("the loss chart to fill", 60, is_loss_chart_drawn);
+    // killing the session hangs up the pane's terminal: convtop gets SIGHUP, as over a dropped SSH
+    tmux.cmd(&["kill-session", "-t", "e2e"]);
+    let metrics = metrics_of(&dir.path().join("runs"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(&metrics).unwrap_or_default();
+        if text.contains("\"state\":\"stopped\"") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no stopped state after SIGHUP");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let run = metrics.parent().unwrap();
+    assert!(run.join("checkpoint-last.safetensors").is_file());
+}
+
+#[test]
+fn detached_training_survives_d_and_a_second_attach() {
+    if !has_tmux() {
+        eprintln!("skipped: tmux is not installed (.ci/run installs it)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tmux = Tmux {
+        socket: format!("convtop-e2e-{}-detach", std::process::id()),
+        session: "e2e",
+    };
+    let bin = env!("CARGO_BIN_EXE_convtop");
+    let d = dir.path().display();
+    let script = format!(
+        "cd {d} && COLORTERM=truecolor {bin} train --detach --run-dir {d}/runs --epochs 100; echo $? > {d}/exit; sleep 600"
+    );
+    tmux.cmd(&[
+        "new-session",
+        "-d",
+        "-s",
+        "e2e",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        &script,
+    ]);
+    tmux.wait_screen("the curves of the detached run", 60, is_loss_chart_drawn);
+    tmux.keys(&["d"]);
+    assert_eq!(wait_file(&dir.path().join("exit"), 20).trim(), "0");
+    let screen = tmux.wait_screen("the way back", 10, |s| s.contains("convtop attach"));
+    assert!(screen.contains("left"), "{screen}");
+    let runs = dir.path().join("runs");
+    let run = metrics_of(&runs).parent().unwrap().to_path_buf();
+    assert!(
+        run.join("control.sock").exists(),
+        "the training ended with its viewer"
+    );
+
+    // attach again (the latest live run by default), then stop it from the quit dialog
+    std::fs::remove_file(dir.path().join("exit")).unwrap();
+    let again = format!(
+        "cd {d} && COLORTERM=truecolor {bin} attach --run-dir {d}/runs; echo $? > {d}/exit; sleep 600"
+    );
+    tmux.cmd(&["respawn-pane", "-k", "-t", "e2e", &again]);
+    tmux.wait_screen(
+        "the curves again, history included",
+        60,
+        is_loss_chart_drawn,
+    );
+    tmux.keys(&["q"]);
+    tmux.wait_screen("stop or leave", 10, |s| s.contains("only leave"));
+    tmux.keys(&["y"]);
+    assert_eq!(wait_file(&dir.path().join("exit"), 30).trim(), "0");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while run.join("control.sock").exists() {
+        assert!(Instant::now() < deadline, "the training did not stop");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(run.join("checkpoint-last.safetensors").is_file());
+}

@@ -83,6 +83,45 @@ pub enum Cmd {
         #[arg(long, default_value = "val", value_parser = ["val", "train"])]
         split: String,
     },
+    /// List runs: id, data, network, state (live, finished, stopped, crashed), epochs, best
+    /// validation accuracy, test evaluations.
+    Ls {
+        #[arg(long, default_value = "runs")]
+        run_dir: PathBuf,
+    },
+    /// Open the dashboard on a detached training (the latest live run under --run-dir by default).
+    Attach {
+        run: Option<PathBuf>,
+        #[arg(long, default_value = "runs")]
+        run_dir: PathBuf,
+        #[arg(long)]
+        ascii: bool,
+        #[arg(long, default_value_t = 10)]
+        fps: u32,
+    },
+    /// Open a finished (or crashed) run in the dashboard from its files.
+    Replay {
+        run: PathBuf,
+        #[arg(long)]
+        ascii: bool,
+        #[arg(long, default_value_t = 10)]
+        fps: u32,
+    },
+    /// Overlay the curves of several runs (PNGs) and print their settings and best scores.
+    Compare {
+        #[arg(required = true, num_args = 2..)]
+        runs: Vec<PathBuf>,
+        /// Where the PNGs go (default: the current directory).
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
+    /// Write PNGs (curves, filters, activations) and metrics.csv of a run.
+    Export {
+        run: PathBuf,
+        /// Default: runs/<id>/export.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -152,4 +191,14 @@ pub struct TrainArgs {
     /// Dashboard frame rate limit.
     #[arg(long, default_value_t = 10)]
     pub fps: u32,
+    /// Train in a background process of its own, steered over a socket in the run directory;
+    /// then attach a dashboard to it.
+    #[arg(long)]
+    pub detach: bool,
+    /// With --detach: print the run directory and return.
+    #[arg(long, requires = "detach")]
+    pub no_attach: bool,
+    /// Internal: be the detached training process (what --detach starts).
+    #[arg(long, hide = true)]
+    pub serve: bool,
 }

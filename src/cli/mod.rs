@@ -2,6 +2,7 @@
 
 pub mod args;
 pub mod methodology;
+pub mod remote;
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -276,13 +277,31 @@ pub fn train_interactive(a: &TrainArgs) -> Result<i32> {
         None => train::new_run(train_config(a)?)?,
     };
     let run_dir = run.dir.path.clone();
+    let hangup = Arc::new(AtomicBool::new(false));
     let handle = train::spawn(run)?;
     let commands = handle.commands.clone();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let trainer = handle.thread;
+    let joiner = std::thread::spawn(move || {
+        let joined = trainer.join();
+        let _ = done_tx.send(());
+        joined
+    });
+    watch_hangup(&hangup, commands.clone(), done_rx)?;
     let opts = crate::tui::UiOptions::detect(a.ascii, a.fps);
-    let ui = crate::tui::run(handle.events, handle.commands, opts);
+    let session = crate::tui::Session {
+        hangup: Some(Arc::clone(&hangup)),
+        is_attached: false,
+    };
+    let ui = crate::tui::run_session(handle.events, handle.commands, opts, session);
     let _ = commands.send(train::Command::Stop);
-    let joined = handle.thread.join();
-    ui.context("the dashboard failed (the terminal has been restored)")?;
+    let joined = joiner
+        .join()
+        .unwrap_or_else(|_| Err(std::boxed::Box::new("the joiner thread panicked")));
+    if !hangup.load(std::sync::atomic::Ordering::Relaxed) {
+        // after a hang-up the terminal cannot be restored, and nobody is there to be told
+        ui.context("the dashboard failed (the terminal has been restored)")?;
+    }
     match joined {
         Ok(r) => r?,
         Err(_) => bail!(
@@ -290,10 +309,41 @@ pub fn train_interactive(a: &TrainArgs) -> Result<i32> {
             run_dir.display()
         ),
     }
-    println!(
+    // the terminal may be gone (SIGHUP): a failed write must not panic like println! would
+    let _ = writeln!(
+        std::io::stdout(),
         "run {} (resume with: convtop train --resume {})",
         run_dir.display(),
         run_dir.display()
     );
     Ok(0)
+}
+
+/// A dropped SSH connection sends SIGHUP (and `kill` SIGTERM), whose default would end the
+/// process before the trainer writes its checkpoint. Here it sets `hangup`, asks the trainer to
+/// stop and, once it has (`done`), ends the process: the dashboard thread may be stuck in a read
+/// of the dead terminal that never returns, so it cannot be relied on to get there itself.
+fn watch_hangup(
+    hangup: &Arc<AtomicBool>,
+    commands: std::sync::mpsc::Sender<train::Command>,
+    done: std::sync::mpsc::Receiver<()>,
+) -> Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGHUP, SIGTERM])
+        .context("installing the signal handler")?;
+    let hangup = Arc::clone(hangup);
+    std::thread::Builder::new()
+        .name("convtop-hangup".into())
+        .spawn(move || {
+            if signals.forever().next().is_none() {
+                return;
+            }
+            hangup.store(true, std::sync::atomic::Ordering::Relaxed);
+            let _ = commands.send(train::Command::Stop);
+            // the trainer finishes its iteration and writes the checkpoint
+            let _ = done.recv_timeout(std::time::Duration::from_secs(60));
+            std::process::exit(129);
+        })
+        .context("starting the signal thread")?;
+    Ok(())
 }

@@ -12,6 +12,7 @@ pub mod rundir;
 pub mod search;
 pub mod setup;
 pub mod snapshot;
+pub mod summary;
 pub mod trainer;
 pub mod vault;
 

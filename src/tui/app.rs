@@ -101,6 +101,12 @@ pub struct App {
     pub(super) test_result: Option<(f32, f32, u32, u64)>,
     pub(super) should_quit: bool,
     pub(super) is_trainer_gone: bool,
+    /// Watching a detached training over its socket (`d` leaves, `q` asks stop-or-leave).
+    pub(super) is_attached: bool,
+    /// Quitting without stopping the trainer: no waiting for its final state.
+    pub(super) is_leaving: bool,
+    /// The outcome of a running `x` export, as a status line.
+    export: Option<std::sync::mpsc::Receiver<(Severity, String)>>,
     is_dirty: bool,
     is_data_dirty: bool,
     last_request: Option<Instant>,
@@ -142,6 +148,9 @@ impl App {
             test_result: None,
             should_quit: false,
             is_trainer_gone: false,
+            is_attached: false,
+            is_leaving: false,
+            export: None,
             is_dirty: true,
             is_data_dirty: false,
             last_request: None,
@@ -245,6 +254,10 @@ impl App {
     /// retires old status messages.
     pub fn tick(&mut self) -> Option<Command> {
         let now = Instant::now();
+        if let Some(done) = self.export.as_ref().and_then(|rx| rx.try_recv().ok()) {
+            self.export = None;
+            self.set_status(done.0, done.1);
+        }
         if let Some(status) = &self.status
             && status
                 .since
@@ -366,6 +379,43 @@ impl App {
             self.activation_layer = self
                 .activation_layer
                 .min(snapshot.activations.len().saturating_sub(1));
+        }
+    }
+
+    /// `x`: asks for a fresh checkpoint, then exports the run directory on a thread of its own
+    /// (it reads files only, so it never touches the trainer).
+    pub(super) fn start_export(&mut self) -> Option<Command> {
+        let Some(info) = &self.info else {
+            self.set_status(Severity::Warn, "no run yet: nothing to export".into());
+            return None;
+        };
+        if self.export.is_some() {
+            return None;
+        }
+        let dir = std::path::PathBuf::from(&info.run_dir);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let is_live = !self.is_trainer_gone;
+        std::thread::spawn(move || {
+            if is_live {
+                // give the trainer time to write the checkpoint asked for below
+                std::thread::sleep(Duration::from_millis(1500));
+            }
+            let out = dir.join(crate::export::EXPORT_DIR);
+            let done = match crate::export::export_run(&dir, &out) {
+                Ok(e) => (
+                    Severity::Info,
+                    format!("exported {} files to {}", e.files.len(), out.display()),
+                ),
+                Err(e) => (Severity::Error, format!("export failed: {e}")),
+            };
+            let _ = tx.send(done);
+        });
+        self.export = Some(rx);
+        self.set_status(Severity::Info, "exporting PNGs and metrics.csv…".into());
+        if is_live {
+            Some(Command::SaveCheckpoint)
+        } else {
+            None
         }
     }
 

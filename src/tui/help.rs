@@ -18,6 +18,8 @@ const GENERAL: &[(&str, &str)] = &[
     ("b", "back to best checkpoint"),
     ("?", "this help"),
     ("q ^C", "quit (stops cleanly)"),
+    ("d", "detach (attached viewer)"),
+    ("x", "export PNGs and CSV"),
     ("Esc", "close / cancel"),
 ];
 

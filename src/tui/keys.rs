@@ -19,6 +19,10 @@ pub enum Action {
     Rollback,
     ToggleHelp,
     Quit,
+    /// Write PNGs and metrics.csv of the run (`convtop export`).
+    Export,
+    /// Leave an attached training running (local sessions have nothing to detach from).
+    Detach,
     SelectKnob(isize),
     /// `is_big` is the shift step: ×10 instead of ×2.
     StepKnob {
@@ -54,6 +58,8 @@ impl Action {
             KeyCode::Char('b') => Action::Rollback,
             KeyCode::Char('?') | KeyCode::F(1) => Action::ToggleHelp,
             KeyCode::Char('q') => Action::Quit,
+            KeyCode::Char('d') => Action::Detach,
+            KeyCode::Char('x') => Action::Export,
             KeyCode::Char('l') => Action::ToggleLogScale,
             KeyCode::Char('z') => Action::ToggleZoom,
             KeyCode::Char('[') => Action::Smoothing(-1),
@@ -92,6 +98,7 @@ impl App {
             self.is_confirming_quit = false;
             return match key.code {
                 KeyCode::Char('y' | 'Y' | 'q') | KeyCode::Enter => self.quit_now(),
+                KeyCode::Char('d' | 'l') if self.is_attached => self.leave(),
                 _ => None,
             };
         }
@@ -156,6 +163,12 @@ impl App {
                     return self.quit_now();
                 }
             }
+            Action::Export => return self.start_export(),
+            Action::Detach if self.is_attached => return self.leave(),
+            Action::Detach => self.set_status(
+                Severity::Info,
+                "d detaches a viewer of `convtop train --detach`; this session is local".into(),
+            ),
             Action::SelectKnob(delta) => {
                 let n = Knob::ALL.len() as isize;
                 self.selected_knob = (self.selected_knob as isize + delta).rem_euclid(n) as usize;
@@ -221,6 +234,23 @@ impl App {
             "stopping: the trainer writes a checkpoint…".into(),
         );
         Some(Command::Stop)
+    }
+
+    /// Quits the viewer and leaves the trainer as it is.
+    fn leave(&mut self) -> Option<Command> {
+        self.should_quit = true;
+        self.is_leaving = true;
+        None
+    }
+
+    /// The terminal hung up: a local session stops its trainer (which writes a checkpoint), an
+    /// attached viewer only lets go.
+    pub fn hang_up(&mut self) -> Option<Command> {
+        if self.is_attached {
+            self.leave()
+        } else {
+            self.quit_now()
+        }
     }
 
     fn if_alive(&mut self, command: Command) -> Option<Command> {

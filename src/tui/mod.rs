@@ -16,6 +16,8 @@ mod network;
 mod theme;
 mod ui;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::time::{Duration, Instant};
 
@@ -99,12 +101,32 @@ const DATA_REFRESH: Duration = Duration::from_millis(250);
 /// Bounds the work of one loop turn when the trainer floods the channel.
 const MAX_EVENTS_PER_TURN: usize = 4096;
 
+/// How the dashboard is tied to its trainer.
+#[derive(Debug, Clone, Default)]
+pub struct Session {
+    /// Set from a SIGHUP handler: the terminal is gone, so leave at once (a local session stops
+    /// its trainer, which writes a checkpoint; an attached viewer only lets go).
+    pub hangup: Option<Arc<AtomicBool>>,
+    /// Watching a detached training: `d` leaves it running and `q` asks stop-or-leave.
+    pub is_attached: bool,
+}
+
 /// Runs the dashboard until the person quits; the trainer runs on its own thread and is reached
 /// only through the channels.
 pub fn run(
     events: Receiver<Event>,
     commands: Sender<Command>,
     opts: UiOptions,
+) -> anyhow::Result<()> {
+    run_session(events, commands, opts, Session::default())
+}
+
+/// `run`, with a hang-up flag and the attached-viewer keys.
+pub fn run_session(
+    events: Receiver<Event>,
+    commands: Sender<Command>,
+    opts: UiOptions,
+    session: Session,
 ) -> anyhow::Result<()> {
     let mut terminal = match ratatui::try_init() {
         Ok(terminal) => terminal,
@@ -115,7 +137,16 @@ pub fn run(
         }
     };
     let mut app = App::new(opts);
-    let result = run_app(&mut terminal, &mut app, &events, &commands, read_terminal);
+    app.is_attached = session.is_attached;
+    let hangup = session.hangup.unwrap_or_default();
+    let result = run_app(
+        &mut terminal,
+        &mut app,
+        &events,
+        &commands,
+        read_terminal,
+        &hangup,
+    );
     let restored = ratatui::try_restore().context("cannot restore the terminal");
     result.and(restored)
 }
@@ -136,6 +167,7 @@ fn run_app<B, I>(
     events: &Receiver<Event>,
     commands: &Sender<Command>,
     mut input: I,
+    hangup: &AtomicBool,
 ) -> anyhow::Result<()>
 where
     B: Backend,
@@ -145,6 +177,13 @@ where
     let frame = Duration::from_secs(1) / app.fps();
     let mut last_draw: Option<Instant> = None;
     while !app.should_quit() {
+        if hangup.load(Ordering::Relaxed) {
+            if let Some(command) = app.hang_up() {
+                send(app, commands, command);
+            }
+            // nobody can see the screen any more: the caller joins the trainer
+            return Ok(());
+        }
         drain_events(app, events);
         if let Some(command) = app.tick() {
             send(app, commands, command);
@@ -164,6 +203,9 @@ where
             Some(TermEvent::Resize(..)) => app.mark_dirty(),
             _ => {}
         }
+    }
+    if app.is_leaving {
+        return Ok(());
     }
     wait_for_stop(terminal, app, events, frame)
 }
@@ -269,6 +311,7 @@ mod tests {
             &event_rx,
             &command_tx,
             script(" qy"),
+            &AtomicBool::new(false),
         );
         assert!(result.is_ok());
         assert!(started.elapsed() < STOP_TIMEOUT, "waited for the timeout");
@@ -284,9 +327,67 @@ mod tests {
         drop(event_tx);
         let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("test backend");
         let mut app = App::new(UiOptions::default());
-        let result = run_app(&mut terminal, &mut app, &event_rx, &command_tx, script("q"));
+        let result = run_app(
+            &mut terminal,
+            &mut app,
+            &event_rx,
+            &command_tx,
+            script("q"),
+            &AtomicBool::new(false),
+        );
         assert!(result.is_ok());
         assert!(app.is_trainer_gone());
+    }
+
+    #[test]
+    fn a_hangup_stops_a_local_trainer_and_only_leaves_an_attached_one() {
+        for is_attached in [false, true] {
+            let (event_tx, event_rx) = mpsc::channel();
+            let (command_tx, command_rx) = mpsc::channel();
+            let trainer = std::thread::spawn(move || fake_trainer(event_tx, command_rx));
+            let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("test backend");
+            let mut app = App::new(UiOptions::default());
+            app.is_attached = is_attached;
+            let hangup = AtomicBool::new(true);
+            let result = run_app(
+                &mut terminal,
+                &mut app,
+                &event_rx,
+                &command_tx,
+                script(""),
+                &hangup,
+            );
+            assert!(result.is_ok());
+            drop(command_tx);
+            let seen = trainer.join().expect("trainer thread");
+            let expected = if is_attached {
+                vec![]
+            } else {
+                vec![Command::Stop]
+            };
+            assert_eq!(seen, expected);
+        }
+    }
+
+    #[test]
+    fn d_detaches_an_attached_viewer_without_stopping() {
+        let (event_tx, event_rx) = mpsc::channel();
+        let (command_tx, command_rx) = mpsc::channel();
+        let trainer = std::thread::spawn(move || fake_trainer(event_tx, command_rx));
+        let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("test backend");
+        let mut app = App::new(UiOptions::default());
+        app.is_attached = true;
+        let result = run_app(
+            &mut terminal,
+            &mut app,
+            &event_rx,
+            &command_tx,
+            script("ed"),
+            &AtomicBool::new(false),
+        );
+        assert!(result.is_ok());
+        drop(command_tx);
+        assert_eq!(trainer.join().expect("trainer"), vec![Command::EvaluateNow]);
     }
 
     #[test]

@@ -148,6 +148,28 @@ fn render_confirm_quit(app: &App, area: Rect, buf: &mut Buffer) {
     let block = theme.block("quit?");
     let inner = block.inner(popup);
     block.render(popup, buf);
+    if app.is_attached {
+        let lines = vec![
+            Line::from("Stop the training, or only leave?"),
+            Line::from(Span::styled(
+                "Leaving keeps it running: convtop attach comes back.",
+                theme.dim(),
+            )),
+            Line::default(),
+            Line::from(vec![
+                Span::styled(" y ", theme.selected()),
+                Span::raw(" stop  "),
+                Span::styled(" d ", theme.selected()),
+                Span::raw(" leave  "),
+                Span::styled(" other ", Style::new().add_modifier(Modifier::BOLD)),
+                Span::raw(" stay"),
+            ]),
+        ];
+        Paragraph::new(lines)
+            .alignment(Alignment::Center)
+            .render(inner, buf);
+        return;
+    }
     let lines = vec![
         Line::from("Stop training and quit?"),
         Line::from(Span::styled(

@@ -1,0 +1,245 @@
+//! The subcommands about runs that outlive a terminal: detach/serve/attach, ls, replay, compare,
+//! export.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use anyhow::{Context, Result, bail};
+
+use super::args::TrainArgs;
+use crate::remote::{self, SOCKET_FILE};
+use crate::train::rundir::{LOG_FILE, METRICS_FILE, read_metrics};
+use crate::train::summary::{RunStatus, list_runs, summarize};
+use crate::train::{self};
+
+/// `convtop train --detach`: starts `convtop train … --serve` in a new session (no controlling
+/// terminal, so a hang-up never reaches it), waits for it to say where its run is, then attaches.
+pub fn detach(a: &TrainArgs) -> Result<i32> {
+    let exe = std::env::current_exe().context("finding the convtop executable")?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(std::env::args_os().skip(1))
+        .arg("--serve")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().context("starting the detached training")?;
+    let stdout = child
+        .stdout
+        .take()
+        .context("the detached training's output")?;
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line)?;
+    let dir = match line.trim_end().split_once(' ') {
+        Some(("ready", dir)) => PathBuf::from(dir),
+        Some(("error", problem)) => bail!("{problem}"),
+        _ => bail!("the detached training ended before it started"),
+    };
+    if a.no_attach {
+        println!("{}", dir.display());
+        return Ok(0);
+    }
+    attach(Some(&dir), Path::new(""), a.ascii, a.fps)
+}
+
+/// The detached process: builds the run, binds its socket, reports `ready <dir>` on stdout, then
+/// sends its output to the run's log and serves until the training ends.
+pub fn serve(a: &TrainArgs) -> Result<i32> {
+    let started = (|| -> Result<_> {
+        let run = match &a.resume {
+            Some(dir) => train::resume_run(dir, a.epochs)?,
+            None => train::new_run(super::train_config(a)?)?,
+        };
+        let dir = run.dir.path.clone();
+        let listener = remote::server::bind(&dir.join(SOCKET_FILE))?;
+        Ok((run, dir, listener))
+    })();
+    let (run, dir, listener) = match started {
+        Ok(s) => s,
+        Err(e) => {
+            println!("error {e:#}");
+            return Ok(2);
+        }
+    };
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(LOG_FILE))
+        .context("opening the run's log")?;
+    println!("ready {}", dir.display());
+    std::io::stdout().flush()?;
+    redirect_output(&log)?;
+    // no terminal to hang up, but a stray SIGHUP must not end the training; SIGTERM stops it
+    // cleanly with a checkpoint
+    let handle = train::spawn(run)?;
+    let commands = handle.commands.clone();
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGHUP,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+    ])?;
+    std::thread::spawn(move || {
+        for sig in signals.forever() {
+            if sig != signal_hook::consts::SIGHUP {
+                let _ = commands.send(train::Command::Stop);
+            }
+        }
+    });
+    eprintln!("convtop: serving {} on {SOCKET_FILE}", dir.display());
+    remote::server::serve(handle, listener, dir.join(SOCKET_FILE))?;
+    eprintln!("convtop: training ended");
+    Ok(0)
+}
+
+/// Points stdout and stderr at `log` (the parent's pipe closes, later panics land in the log).
+fn redirect_output(log: &std::fs::File) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    for fd in [1, 2] {
+        // SAFETY: dup2 on two open descriptors; nothing else holds fd 1 or 2 as a Rust object
+        // that would be confused by the switch (std's handles write to the number).
+        if unsafe { libc::dup2(log.as_raw_fd(), fd) } == -1 {
+            return Err(std::io::Error::last_os_error()).context("redirecting output to the log");
+        }
+    }
+    Ok(())
+}
+
+/// The newest live run under `base`.
+fn latest_live(base: &Path) -> Result<PathBuf> {
+    let runs = list_runs(base).with_context(|| format!("listing {}", base.display()))?;
+    runs.into_iter()
+        .filter(|r| r.status == RunStatus::Live)
+        .max_by_key(|r| (r.modified, r.id.clone()))
+        .map(|r| r.path)
+        .with_context(|| {
+            format!(
+                "no live run under {} (convtop ls lists them)",
+                base.display()
+            )
+        })
+}
+
+pub fn attach(run: Option<&Path>, base: &Path, ascii: bool, fps: u32) -> Result<i32> {
+    let dir = match run {
+        Some(d) => d.to_path_buf(),
+        None => latest_live(base)?,
+    };
+    let socket = dir.join(SOCKET_FILE);
+    let (events, commands) = remote::client::connect(&socket).with_context(|| {
+        format!(
+            "{} is not live (no training answers on {SOCKET_FILE}); convtop replay {} shows it",
+            dir.display(),
+            dir.display()
+        )
+    })?;
+    let events = remote::history::attach_stream(&dir, events)?;
+    let session = crate::tui::Session {
+        hangup: None,
+        is_attached: true,
+    };
+    let opts = crate::tui::UiOptions::detect(ascii, fps);
+    crate::tui::run_session(events, commands, opts, session)?;
+    let _ = writeln!(
+        std::io::stdout(),
+        "left {} (convtop attach {} comes back)",
+        dir.display(),
+        dir.display()
+    );
+    Ok(0)
+}
+
+pub fn replay(dir: &Path, ascii: bool, fps: u32) -> Result<i32> {
+    let (events, commands) = remote::history::replay(dir)?;
+    let opts = crate::tui::UiOptions::detect(ascii, fps);
+    crate::tui::run(events, commands, opts)?;
+    Ok(0)
+}
+
+pub fn ls(base: &Path, out: &mut dyn Write) -> Result<()> {
+    let runs = list_runs(base).with_context(|| format!("listing {}", base.display()))?;
+    writeln!(
+        out,
+        "{:<34} {:<12} {:<30} {:<9} {:>7} {:>9} {:>5}",
+        "run", "data", "network", "state", "epochs", "best val", "tests"
+    )?;
+    for r in runs {
+        let best = r
+            .best_val_accuracy
+            .map_or("-".to_string(), |b| format!("{:.2}%", b * 100.0));
+        writeln!(
+            out,
+            "{:<34} {:<12} {:<30} {:<9} {:>7.2} {:>9} {:>5}",
+            r.id,
+            short(&r.config.data, 12),
+            short(&r.config.net, 30),
+            r.status.label(),
+            r.epochs,
+            best,
+            r.test_evaluations
+        )?;
+    }
+    Ok(())
+}
+
+fn short(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n - 1).collect();
+        t.push('…');
+        t
+    }
+}
+
+pub fn export(dir: &Path, out: Option<&Path>) -> Result<()> {
+    let out = out.map_or_else(|| dir.join(crate::export::EXPORT_DIR), Path::to_path_buf);
+    let done = crate::export::export_run(dir, &out)?;
+    for f in &done.files {
+        println!("wrote {}", f.display());
+    }
+    for n in &done.notes {
+        println!("note: {n}");
+    }
+    Ok(())
+}
+
+pub fn compare(dirs: &[PathBuf], out: &Path) -> Result<()> {
+    let mut runs = Vec::new();
+    println!(
+        "{:<34} {:<30} {:>8} {:>9} {:>6} {:>7} {:>9}",
+        "run", "network", "lr", "λ", "batch", "epochs", "best val"
+    );
+    for d in dirs {
+        let s = summarize(d).with_context(|| format!("reading {}", d.display()))?;
+        let records = read_metrics(&d.join(METRICS_FILE))?;
+        println!(
+            "{:<34} {:<30} {:>8} {:>9} {:>6} {:>7.2} {:>9}",
+            s.id,
+            short(&s.config.net, 30),
+            s.config.lr,
+            s.config.lambda,
+            s.config.batch,
+            s.epochs,
+            s.best_val_accuracy
+                .map_or("-".into(), |b| format!("{:.2}%", b * 100.0))
+        );
+        runs.push((s.id, crate::export::Curves::from_records(&records)));
+    }
+    std::fs::create_dir_all(out)?;
+    for (name, is_loss) in [("compare-loss.png", true), ("compare-accuracy.png", false)] {
+        let path = out.join(name);
+        crate::export::render_compare(&runs, is_loss, &path)?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
