@@ -39,20 +39,23 @@ impl<F: Float> Relu<F> {
             .par_map_collect(|&d, &o| if o > F::zero() { d } else { F::zero() })
     }
 
-    /// Fraction of units (c, h, w) that were zero for every image of the last batch.
+    /// Fraction of channels that were zero at every position for every image of the last batch.
     pub fn dead_fraction(&self) -> Option<f32> {
         let (n, c, h, w) = self.out.dim();
-        if n == 0 {
+        if n == 0 || c == 0 {
             return None;
         }
-        let units = c * h * w;
-        let mut is_alive = vec![false; units];
-        for img in self.out.outer_iter() {
-            for (a, &v) in is_alive.iter_mut().zip(img.iter()) {
-                *a |= v > F::zero();
+        // a unit is a channel (one filter's map): positions near the border of a digit are
+        // legitimately zero for every input, a filter that never fires anywhere is dead
+        let plane = h * w;
+        let mut is_alive = vec![false; c];
+        let data: Vec<F> = self.out.iter().copied().collect();
+        for img in data.chunks(c * plane) {
+            for (a, map) in is_alive.iter_mut().zip(img.chunks(plane)) {
+                *a = *a || map.iter().any(|&v| v > F::zero());
             }
         }
-        Some(is_alive.iter().filter(|a| !**a).count() as f32 / units as f32)
+        Some(is_alive.iter().filter(|a| !**a).count() as f32 / c as f32)
     }
 
     /// The last output, for activation snapshots.

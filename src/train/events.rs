@@ -257,7 +257,7 @@ pub struct LayerStats {
     pub grad_norm: f32,
     /// ‖lr·update‖ / ‖W‖: healthy near 1e-3.
     pub update_ratio: f32,
-    /// Fraction of units that were zero for every input of the last batch (ReLU layers only).
+    /// Fraction of channels that were zero everywhere for every input of the last batch (ReLU layers only).
     pub dead_fraction: Option<f32>,
 }
 

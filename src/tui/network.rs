@@ -180,7 +180,7 @@ pub fn render_network(app: &App, area: Rect, buf: &mut Buffer) {
         }));
     }
     lines.push(t.line(vec![Span::styled(
-        "‖W‖ weight norm · ‖∇W‖ gradient norm · upd/W = ‖lr·update‖/‖W‖, healthy near 1e-3 · dead: ReLUs zero for the whole last batch",
+        "‖W‖ weight norm · ‖∇W‖ gradient norm · upd/W = ‖lr·update‖/‖W‖, healthy near 1e-3 · dead: ReLU channels zero for the whole last batch",
         t.dim(),
     )]));
     Paragraph::new(lines)

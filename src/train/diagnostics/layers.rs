@@ -35,7 +35,7 @@ impl Diagnostics {
         let lr_part = match self.learning_rate() {
             Some(lr) => format!(
                 "lower the learning rate ÷{DEAD_RELU_LR_STEP} ({} → {}) so large steps stop \
-                 killing units",
+                 killing filters",
                 sci(lr),
                 sci(lr / DEAD_RELU_LR_STEP)
             ),
@@ -47,7 +47,7 @@ impl Diagnostics {
             Severity::Warn,
             format!("{name}: most ReLUs are dead"),
             format!(
-                "{:.0}% of {name}'s units were zero for every input of the batch at iteration \
+                "{:.0}% of {name}'s channels were zero everywhere for every input of the batch at iteration \
                  {iteration} (threshold {:.0}%)",
                 100.0 * dead,
                 100.0 * self.cfg.dead_relu_fraction
