@@ -178,6 +178,42 @@ fn overfitting_on_rising_val_loss_names_the_numbers_once() {
 }
 
 #[test]
+fn overfitting_on_a_slow_noisy_drift_above_the_best_val_loss() {
+    // a big net memorising 1,000 images: val loss wobbles up from its best 0.173 while the train
+    // loss collapses; no three consecutive rises, no 10-point accuracy gap
+    let mut d = mnist();
+    let points = [
+        (0.050, 0.173),
+        (0.010, 0.176),
+        (0.004, 0.174),
+        (0.002, 0.182),
+        (0.001, 0.179),
+        (0.0005, 0.192),
+    ];
+    let mut fired = Vec::new();
+    for (k, (train_loss, val_loss)) in points.into_iter().enumerate() {
+        let it = 32 * (k as u64 + 8);
+        fired = d.on_evaluation(&eval_stats(it, (train_loss, 1.0), (val_loss, 0.955)));
+        if k < 5 {
+            assert!(
+                of_kind(&fired, DiagnosticKind::Overfitting).is_empty(),
+                "early at {it}"
+            );
+        }
+    }
+    // 0.192 / 0.173 − 1 = 11% above the best, train loss 0.050 → 0.0005
+    let o = &of_kind(&fired, DiagnosticKind::Overfitting)[0];
+    assert_mentions(
+        o,
+        &[
+            "0.192",
+            "11% above its best 0.173 at iteration 256",
+            "0.050 → 0.001",
+        ],
+    );
+}
+
+#[test]
 fn overfitting_on_a_wide_and_widening_accuracy_gap() {
     let mut d = mnist();
     let points = [

@@ -9,6 +9,10 @@ const KNOB_STEP: f32 = 3.0;
 const FIRST_LAMBDA: f32 = 1e-4;
 /// A plateau decays the rate ÷10, as PyTorch's ReduceLROnPlateau does by default.
 const PLATEAU_DECAY: f32 = 10.0;
+/// A validation loss this far above its best, while the training loss has fallen as far below
+/// its value at that best, is overfitting even when the rise is too slow or noisy to climb at
+/// every single evaluation (a big net memorising a small training set drifts this way).
+const OVERFIT_DRIFT: f32 = 0.10;
 
 impl Diagnostics {
     /// Adds an evaluation to the history and updates the best validation loss.
@@ -60,6 +64,22 @@ impl Diagnostics {
                 arrow_list(span.iter().map(|p| p.val_loss)),
                 iteration_list(span.iter().map(|p| p.iteration)),
                 first.train_loss,
+                last.train_loss
+            ));
+        }
+        if let Some((best, at)) = self.best_val
+            && self.evals_since_best >= self.cfg.overfit_rises
+            && let Some(at_best) = self.history.iter().find(|p| p.iteration == at)
+            && last.val_loss >= best * (1.0 + OVERFIT_DRIFT)
+            && last.train_loss <= at_best.train_loss * (1.0 - OVERFIT_DRIFT)
+        {
+            return Some(format!(
+                "val loss {:.3} at iteration {} is {:.0}% above its best {best:.3} at iteration {at}, \
+                 while train loss fell {:.3} → {:.3}",
+                last.val_loss,
+                last.iteration,
+                100.0 * (last.val_loss / best - 1.0),
+                at_best.train_loss,
                 last.train_loss
             ));
         }

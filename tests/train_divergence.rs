@@ -1,0 +1,92 @@
+//! A learning rate of 5.0 diverges: the trainer pauses itself, and rolling back to the best
+//! checkpoint brings a finite loss back.
+
+use std::sync::mpsc::Receiver;
+use std::time::{Duration, Instant};
+
+use convtop::train::{self, Command, DiagnosticKind, Event, Knob, RunState, TrainConfig};
+
+fn wait_for<T>(
+    events: &Receiver<Event>,
+    secs: u64,
+    mut pick: impl FnMut(&Event) -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if let Ok(ev) = events.recv_timeout(Duration::from_millis(50))
+            && let Some(v) = pick(&ev)
+        {
+            return v;
+        }
+    }
+    panic!("timed out waiting for an event");
+}
+
+#[test]
+fn lr_5_diverges_pauses_and_roll_back_restores_a_finite_loss() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = TrainConfig {
+        run_dir: dir.path().to_path_buf(),
+        epochs: 20,
+        ..TrainConfig::default()
+    };
+    let mut run = train::new_run(cfg).unwrap();
+    run.is_start_paused = true;
+    let h = train::spawn(run).unwrap();
+    // a best checkpoint to come back to, then a rate far too large
+    h.commands.send(Command::EvaluateNow).unwrap();
+    wait_for(&h.events, 30, |e| {
+        matches!(e, Event::CheckpointSaved { .. }).then_some(())
+    });
+    h.commands
+        .send(Command::SetKnob {
+            knob: Knob::LearningRate,
+            value: 5.0,
+        })
+        .unwrap();
+    h.commands.send(Command::Resume).unwrap();
+    let diag = wait_for(&h.events, 60, |e| match e {
+        Event::Diagnostic(d) if d.kind == DiagnosticKind::Divergence => Some(d.clone()),
+        _ => None,
+    });
+    assert!(
+        !diag.evidence.is_empty() && !diag.suggestion.is_empty(),
+        "{diag:?}"
+    );
+    wait_for(&h.events, 10, |e| {
+        matches!(e, Event::State(RunState::Diverged)).then_some(())
+    });
+    // paused by itself: no further iterations
+    std::thread::sleep(Duration::from_millis(300));
+    while h.events.try_recv().is_ok() {}
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !h.events
+            .try_iter()
+            .any(|e| matches!(e, Event::Iterations(_))),
+        "updates went on after divergence"
+    );
+
+    h.commands.send(Command::RollbackToBest).unwrap();
+    h.commands
+        .send(Command::SetKnob {
+            knob: Knob::LearningRate,
+            value: 0.05,
+        })
+        .unwrap();
+    h.commands.send(Command::Step).unwrap();
+    let after = wait_for(&h.events, 30, |e| match e {
+        Event::Iterations(its) => its.last().copied(),
+        _ => None,
+    });
+    assert!(
+        after.data_loss.is_finite() && after.data_loss < 5.0,
+        "loss after roll-back {}",
+        after.data_loss
+    );
+    h.commands.send(Command::Stop).unwrap();
+    wait_for(&h.events, 20, |e| {
+        matches!(e, Event::State(RunState::Stopped)).then_some(())
+    });
+    h.thread.join().unwrap().unwrap();
+}
