@@ -1,8 +1,11 @@
 //! The trainer thread: owns the run, reads `Command`s at every iteration boundary, sends `Event`s.
 //! It never blocks on its viewer: iteration stats are coalesced while the channel is full.
 
+mod control;
+mod output;
+
 use std::collections::VecDeque;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -228,66 +231,6 @@ impl Trainer {
         }
     }
 
-    fn set_knob(&mut self, knob: Knob, value: f64) {
-        let k = &mut self.run.knobs;
-        let old = k.get(knob);
-        let problem = match knob {
-            Knob::LearningRate if value.is_finite() && value > 0.0 => {
-                k.learning_rate = value as f32;
-                None
-            }
-            Knob::LearningRate => Some("the learning rate must be a positive number"),
-            Knob::Lambda if value.is_finite() && value >= 0.0 => {
-                k.lambda = value as f32;
-                None
-            }
-            Knob::Lambda => Some("λ must be zero or positive"),
-            Knob::Momentum if (0.0..1.0).contains(&value) => {
-                k.momentum = value as f32;
-                None
-            }
-            Knob::Momentum => Some("momentum must be in [0, 1)"),
-            Knob::BatchSize
-                if value >= 1.0
-                    && value <= super::config::MAX_BATCH as f64
-                    && value.fract() == 0.0 =>
-            {
-                k.batch_size = value as usize;
-                None
-            }
-            Knob::BatchSize => Some("the batch size must be a whole number from 1 to 4096"),
-            Knob::AugmentCrop | Knob::AugmentFlip if value == 0.0 || value == 1.0 => {
-                let on = value == 1.0;
-                if knob == Knob::AugmentCrop {
-                    k.augment_crop = on;
-                    self.run.augment.is_crop_on = on;
-                } else {
-                    k.augment_flip = on;
-                    self.run.augment.is_flip_on = on;
-                }
-                None
-            }
-            Knob::AugmentCrop | Knob::AugmentFlip => Some("a switch is 0 (off) or 1 (on)"),
-        };
-        if let Some(p) = problem {
-            self.send_message(
-                Severity::Warn,
-                &format!("{} {value} refused: {p}; kept {old}", knob.label()),
-            );
-            return;
-        }
-        if old != self.run.knobs.get(knob) {
-            let change = KnobChange {
-                iteration: self.run.iteration,
-                knob,
-                old,
-                new: self.run.knobs.get(knob),
-            };
-            self.record(&Record::Knob(change));
-            self.send(Event::KnobChanged(change));
-        }
-    }
-
     fn iterate(&mut self) -> Result<(), TrainError> {
         let run = &mut self.run;
         let knobs = run.knobs;
@@ -365,15 +308,6 @@ impl Trainer {
         Ok(())
     }
 
-    /// The end-of-epoch step of the learning-rate schedule, recorded like a turned knob.
-    fn decay_learning_rate(&mut self) {
-        let factor = self.run.config.lr_decay_factor();
-        if factor < 1.0 {
-            let lr = f64::from(self.run.knobs.learning_rate) * f64::from(factor);
-            self.set_knob(Knob::LearningRate, lr);
-        }
-    }
-
     fn report(&mut self, diags: Vec<Diagnostic>) {
         for d in diags {
             let diverged = is_diverged(&d);
@@ -416,163 +350,5 @@ impl Trainer {
         if let Err(e) = self.metrics.flush() {
             self.metrics_failed(&e);
         }
-    }
-
-    fn rollback(&mut self) {
-        let path = self.run.dir.file(BEST_CHECKPOINT);
-        let loaded = Checkpoint::load(&path).and_then(|ck| {
-            self.run.net.load_tensors(|name| ck.find(name))?;
-            Ok(ck.state.iteration)
-        });
-        match loaded {
-            Ok(at) => {
-                // the velocity belongs to the bad trajectory: start the momentum afresh
-                self.run.sgd.velocity.clear();
-                self.diagnostics.reset_after_rollback();
-                self.send_message(
-                    Severity::Info,
-                    &format!("rolled back to the best checkpoint (iteration {at})"),
-                );
-                if self.state == RunState::Diverged {
-                    self.set_state(RunState::Paused);
-                }
-            }
-            Err(e) => self.send_message(
-                Severity::Warn,
-                &format!("no roll-back: {e}; evaluate (e) to make a best checkpoint"),
-            ),
-        }
-    }
-
-    fn save_checkpoint(&mut self, name: &str) {
-        let run = &mut self.run;
-        let names: Vec<(String, Vec<usize>)> = run
-            .net
-            .params_mut()
-            .into_iter()
-            .map(|p| (p.name, p.shape))
-            .collect();
-        let velocity = if run.sgd.velocity.len() == names.len() {
-            names
-                .iter()
-                .zip(&run.sgd.velocity)
-                .map(|((n, s), v)| (n.clone(), s.clone(), v.clone()))
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let ckpt = Checkpoint {
-            state: TrainerState {
-                iteration: run.iteration,
-                knobs: run.knobs,
-                batcher: run.batcher.rng_state(),
-                best_val_accuracy: run.best.map(|b| b.0),
-                best_iteration: run.best.map(|b| b.1),
-                net_spec: run.net.spec.clone(),
-                input_shape: run.net.input_shape(),
-            },
-            net: run.net.tensors(),
-            velocity,
-            preprocess: run.preprocess.tensors(),
-        };
-        let path = run.dir.file(name);
-        match ckpt.save(&path) {
-            Ok(()) => {
-                let iteration = run.iteration;
-                let path = path.display().to_string();
-                self.record(&Record::Checkpoint { iteration, path: path.clone() });
-                self.send(Event::CheckpointSaved { iteration, path });
-            }
-            Err(e) => self.send_message(
-                Severity::Error,
-                &format!("checkpoint not written: {e}; training goes on and the previous checkpoint is intact — free some space"),
-            ),
-        }
-    }
-
-    fn set_state(&mut self, state: RunState) {
-        self.state = state;
-        self.record(&Record::State {
-            iteration: self.run.iteration,
-            state,
-        });
-        self.flush_iters();
-        self.send(Event::State(state));
-    }
-
-    fn record(&mut self, r: &Record) {
-        if self.is_metrics_broken {
-            return;
-        }
-        if let Err(e) = self.metrics.write(r) {
-            self.metrics_failed(&e);
-        }
-    }
-
-    fn metrics_failed(&mut self, e: &TrainError) {
-        if !self.is_metrics_broken {
-            self.is_metrics_broken = true;
-            let text = format!(
-                "metrics.jsonl is no longer written ({e}); training goes on — free some space and save a checkpoint (s)"
-            );
-            self.send_message(Severity::Error, &text);
-        }
-    }
-
-    fn send_message(&mut self, level: Severity, text: &str) {
-        self.send(Event::Message {
-            level,
-            text: text.to_string(),
-        });
-    }
-
-    /// Queues an event behind any that are waiting; never blocks.
-    fn send(&mut self, ev: Event) {
-        if let Event::Snapshot(_) | Event::DataView(_) = ev {
-            // only the newest view of the network matters
-            self.outbox
-                .retain(|e| std::mem::discriminant(e) != std::mem::discriminant(&ev));
-        }
-        self.outbox.push_back(ev);
-        self.drain_outbox();
-    }
-
-    fn drain_outbox(&mut self) {
-        while let Some(ev) = self.outbox.pop_front() {
-            match self.events.try_send(ev) {
-                Ok(()) => {}
-                Err(TrySendError::Full(ev)) => {
-                    self.outbox.push_front(ev);
-                    return;
-                }
-                Err(TrySendError::Disconnected(_)) => {
-                    self.is_viewer_gone = true;
-                    self.outbox.clear();
-                    return;
-                }
-            }
-        }
-    }
-
-    fn flush_iters(&mut self) {
-        if self.pending_iters.is_empty() {
-            return;
-        }
-        let batch = std::mem::take(&mut self.pending_iters);
-        self.outbox.push_back(Event::Iterations(batch));
-        self.last_flush = Instant::now();
-    }
-
-    fn flush_events(&mut self, force: bool) {
-        if force || self.last_flush.elapsed() >= ITER_FLUSH {
-            if self.outbox.len() < CHANNEL_CAPACITY {
-                self.flush_iters();
-            } else if self.pending_iters.len() > MAX_PENDING_ITERS {
-                // the viewer is far behind: keep every other point
-                let thinned = self.pending_iters.iter().step_by(2).copied().collect();
-                self.pending_iters = thinned;
-            }
-        }
-        self.drain_outbox();
     }
 }

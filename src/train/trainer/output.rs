@@ -1,0 +1,95 @@
+//! What the trainer sends and writes: events to the viewer (never blocking, coalesced while it
+//! lags) and records to metrics.jsonl (a failure is reported once; training goes on).
+
+use std::sync::mpsc::TrySendError;
+use std::time::Instant;
+
+use super::*;
+
+impl Trainer {
+    pub(super) fn set_state(&mut self, state: RunState) {
+        self.state = state;
+        self.record(&Record::State {
+            iteration: self.run.iteration,
+            state,
+        });
+        self.flush_iters();
+        self.send(Event::State(state));
+    }
+
+    pub(super) fn record(&mut self, r: &Record) {
+        if self.is_metrics_broken {
+            return;
+        }
+        if let Err(e) = self.metrics.write(r) {
+            self.metrics_failed(&e);
+        }
+    }
+
+    pub(super) fn metrics_failed(&mut self, e: &TrainError) {
+        if !self.is_metrics_broken {
+            self.is_metrics_broken = true;
+            let text = format!(
+                "metrics.jsonl is no longer written ({e}); training goes on — free some space and save a checkpoint (s)"
+            );
+            self.send_message(Severity::Error, &text);
+        }
+    }
+
+    pub(super) fn send_message(&mut self, level: Severity, text: &str) {
+        self.send(Event::Message {
+            level,
+            text: text.to_string(),
+        });
+    }
+
+    /// Queues an event behind any that are waiting; never blocks.
+    pub(super) fn send(&mut self, ev: Event) {
+        if let Event::Snapshot(_) | Event::DataView(_) = ev {
+            // only the newest view of the network matters
+            self.outbox
+                .retain(|e| std::mem::discriminant(e) != std::mem::discriminant(&ev));
+        }
+        self.outbox.push_back(ev);
+        self.drain_outbox();
+    }
+
+    pub(super) fn drain_outbox(&mut self) {
+        while let Some(ev) = self.outbox.pop_front() {
+            match self.events.try_send(ev) {
+                Ok(()) => {}
+                Err(TrySendError::Full(ev)) => {
+                    self.outbox.push_front(ev);
+                    return;
+                }
+                Err(TrySendError::Disconnected(_)) => {
+                    self.is_viewer_gone = true;
+                    self.outbox.clear();
+                    return;
+                }
+            }
+        }
+    }
+
+    pub(super) fn flush_iters(&mut self) {
+        if self.pending_iters.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.pending_iters);
+        self.outbox.push_back(Event::Iterations(batch));
+        self.last_flush = Instant::now();
+    }
+
+    pub(super) fn flush_events(&mut self, force: bool) {
+        if force || self.last_flush.elapsed() >= ITER_FLUSH {
+            if self.outbox.len() < CHANNEL_CAPACITY {
+                self.flush_iters();
+            } else if self.pending_iters.len() > MAX_PENDING_ITERS {
+                // the viewer is far behind: keep every other point
+                let thinned = self.pending_iters.iter().step_by(2).copied().collect();
+                self.pending_iters = thinned;
+            }
+        }
+        self.drain_outbox();
+    }
+}
