@@ -280,6 +280,21 @@ fn attach_joins_the_file_history_and_the_live_stream_without_repeats() {
 }
 
 #[test]
+fn attaching_before_the_first_metrics_line_is_written_shows_the_live_stream() {
+    use convtop::train::Event;
+    // a detached run answers on its socket a moment before its metrics.jsonl exists
+    let dir = tempfile::tempdir().unwrap();
+    let (live_tx, live_rx) = std::sync::mpsc::channel();
+    live_tx.send(Event::Iterations(vec![iter(1)])).unwrap();
+    drop(live_tx);
+    let events: Vec<Event> = convtop::remote::history::attach_stream(dir.path(), live_rx)
+        .expect("no history yet is not an error")
+        .iter()
+        .collect();
+    assert_eq!(events.len(), 1);
+}
+
+#[test]
 fn every_viewer_sees_another_viewers_knob_change() {
     let base = tempfile::tempdir().unwrap();
     let dir = start_detached(base.path());

@@ -46,7 +46,13 @@ pub fn events_from_records(records: &[Record]) -> Vec<Event> {
 /// Attaches: the file's history first, then the live `events` without what the file already
 /// held (the training sends a backlog on connect that overlaps it).
 pub fn attach_stream(dir: &Path, live: Receiver<Event>) -> Result<Receiver<Event>, TrainError> {
-    let records = read_metrics(&dir.join(METRICS_FILE))?;
+    // a run that has only just started may not have opened its metrics.jsonl yet: no history
+    let path = dir.join(METRICS_FILE);
+    let records = if path.exists() {
+        read_metrics(&path)?
+    } else {
+        Vec::new()
+    };
     let (tx, rx) = mpsc::channel();
     let mut last_iter = 0;
     let mut seen_knobs = HashSet::new();
