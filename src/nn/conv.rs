@@ -11,6 +11,7 @@ use ndarray::{Array1, Array4};
 use rayon::prelude::*;
 
 use super::gemm::{Float, Op, gemm};
+use super::kernel::{Isa, PackedA, Store, gemm_nt, gemm_packed};
 
 /// The geometry of one convolution, fixed when the network is built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +69,9 @@ pub struct Conv2d<F: Float> {
     cols: Vec<F>,                    // (n, k, p): x's columns, saved by forward if they fit
     cols_n: usize,                   // images in `cols` (0 = not saved: backward redoes im2col)
     scratch: Vec<Mutex<Scratch<F>>>, // one per rayon thread
+    isa: Option<Isa>,                // the packed f32 kernel, when F is f32 and the CPU has it
+    w_packed: PackedA,               // (c_out, k): W for the forward kernel
+    wt_packed: PackedA,              // (k, c_out): Wᵀ for the input gradient
 }
 
 /// Forward keeps the batch's columns for backward (no second im2col) only below this size, so a
@@ -87,6 +91,9 @@ impl<F: Float> Clone for Conv2d<F> {
             cols: Vec::new(),
             cols_n: 0,
             scratch: Vec::new(),
+            isa: self.isa,
+            w_packed: PackedA::default(),
+            wt_packed: PackedA::default(),
         }
     }
 }
@@ -177,6 +184,9 @@ impl<F: Float> Conv2d<F> {
             cols: Vec::new(),
             cols_n: 0,
             scratch: Vec::new(),
+            isa: F::as_f32s(&[F::zero()]).and_then(|_| Isa::detect()),
+            w_packed: PackedA::default(),
+            wt_packed: PackedA::default(),
         }
     }
 
@@ -212,6 +222,13 @@ impl<F: Float> Conv2d<F> {
         self.ensure_scratch();
         // out starts as the bias, then GEMM adds W·col (beta = 1)
         let mut out = Array4::<F>::zeros((n, c_out, g.oh, g.ow));
+        self.cols_n = 0;
+        if let Some(isa) = self.isa {
+            let out_s = out.as_slice_mut().expect("fresh array is contiguous");
+            if self.forward_packed(isa, out_s).is_some() {
+                return out;
+            }
+        }
         let (xs, ws, bs) = (slice(&self.x), slice(&self.w), slice(&self.b));
         let out_s = out.as_slice_mut().expect("fresh array is contiguous");
         // out_img (c_out, p) = bias + W (c_out, k) · col (k, p)
@@ -221,7 +238,6 @@ impl<F: Float> Conv2d<F> {
             }
             gemm(c_out, k, p, ws, Op::N, col, Op::N, F::one(), out_img);
         };
-        self.cols_n = 0;
         if n * k * p * std::mem::size_of::<F>() <= SAVED_COLS_MAX_BYTES {
             self.cols.resize(n * k * p, F::zero());
             out_s
@@ -251,17 +267,40 @@ impl<F: Float> Conv2d<F> {
     /// With `need_dx` false (the first layer) the input gradient is skipped and returned as zeros.
     pub fn backward(&mut self, dout: &Array4<F>, need_dx: bool) -> Array4<F> {
         let g = self.geom;
-        let (n, k, p, c_out) = (self.x.dim().0, g.k(), g.p(), self.c_out);
+        let n = self.x.dim().0;
         self.ensure_scratch();
         let dout = dout.as_standard_layout();
         let ds = dout.as_slice().expect("standard layout is contiguous");
-        let (xs, ws) = (slice(&self.x), slice(&self.w));
         let mut dx = Array4::<F>::zeros((n, g.c_in, g.h, g.w));
         for s in &mut self.scratch {
             let s = s.get_mut().unwrap_or_else(|e| e.into_inner());
             s.dw.fill(F::zero());
             s.db.fill(F::zero());
         }
+        let is_packed_done = match self.isa {
+            Some(isa) => {
+                let dx_s = dx.as_slice_mut().expect("fresh array is contiguous");
+                self.backward_packed(isa, ds, dx_s, need_dx).is_some()
+            }
+            None => false,
+        };
+        if !is_packed_done {
+            self.backward_gemm(ds, &mut dx, need_dx);
+        }
+        let dws = self.dw.as_slice_mut().expect("parameters are contiguous");
+        for s in &mut self.scratch {
+            let s = s.get_mut().unwrap_or_else(|e| e.into_inner());
+            dws.iter_mut().zip(&s.dw).for_each(|(x, y)| *x += *y);
+            self.db.iter_mut().zip(&s.db).for_each(|(x, y)| *x += *y);
+        }
+        dx
+    }
+
+    /// The general backward (any F): im2col (or the saved columns) and matrixmultiply.
+    fn backward_gemm(&mut self, ds: &[F], dx: &mut Array4<F>, need_dx: bool) {
+        let g = self.geom;
+        let (n, k, p, c_out) = (self.x.dim().0, g.k(), g.p(), self.c_out);
+        let (xs, ws) = (slice(&self.x), slice(&self.w));
         let saved = (self.cols_n == n).then_some(&self.cols);
         // a fixed split of the batch, one contiguous group of images a scratch, so the order in
         // which dW sums its images does not depend on scheduling: the same seed and thread count
@@ -301,13 +340,106 @@ impl<F: Float> Conv2d<F> {
                     }
                 }
             });
-        let dws = self.dw.as_slice_mut().expect("parameters are contiguous");
-        for s in &mut self.scratch {
-            let s = s.get_mut().unwrap_or_else(|e| e.into_inner());
-            dws.iter_mut().zip(&s.dw).for_each(|(x, y)| *x += *y);
-            self.db.iter_mut().zip(&s.db).for_each(|(x, y)| *x += *y);
+    }
+
+    /// The f32 forward through the packed kernel: out_img = bias + W · im2col(x_img).
+    /// None when F is not f32 (nothing written).
+    fn forward_packed(&mut self, isa: Isa, out: &mut [F]) -> Option<()> {
+        let g = self.geom;
+        let (k, p, c_out) = (g.k(), g.p(), self.c_out);
+        let out = F::as_f32s_mut(out)?;
+        let xs = F::as_f32s(slice(&self.x))?;
+        let bs = F::as_f32s(slice(&self.b))?;
+        self.w_packed
+            .pack(isa, F::as_f32s(slice(&self.w))?, c_out, k, k, 1);
+        let n = xs.len() / g.image().max(1);
+        let (w_packed, scratch) = (&self.w_packed, &self.scratch);
+        if n * k * p * std::mem::size_of::<f32>() <= SAVED_COLS_MAX_BYTES {
+            // the columns stay for backward's dW
+            self.cols.resize(n * k * p, F::zero());
+            let cols = F::as_f32s_mut(&mut self.cols)?;
+            out.par_chunks_mut(c_out * p)
+                .zip(xs.par_chunks(g.image()))
+                .zip(cols.par_chunks_mut(k * p))
+                .for_each(|((out_img, x_img), col)| {
+                    im2col(x_img, &g, col);
+                    gemm_packed(isa, w_packed, p, col, p, out_img, p, Store::Bias(bs));
+                });
+            self.cols_n = n;
+            return Some(());
         }
-        dx
+        out.par_chunks_mut(c_out * p)
+            .zip(xs.par_chunks(g.image()))
+            .for_each(|(out_img, x_img)| {
+                let mut s = lock(scratch);
+                if let Some(col) = F::as_f32s_mut(&mut s.col) {
+                    im2col(x_img, &g, col);
+                    gemm_packed(isa, w_packed, p, col, p, out_img, p, Store::Bias(bs));
+                }
+            });
+        Some(())
+    }
+
+    /// The f32 backward through the kernels, over the same fixed split of the batch as
+    /// `backward_gemm`: dW += dout_img · colᵀ (dot products over the saved or recomputed
+    /// columns), dcol = Wᵀ · dout_img then col2im. None when F is not f32 (nothing written).
+    fn backward_packed(&mut self, isa: Isa, ds: &[F], dx: &mut [F], need_dx: bool) -> Option<()> {
+        let g = self.geom;
+        let (k, p, c_out) = (g.k(), g.p(), self.c_out);
+        let ds = F::as_f32s(ds)?;
+        let dx = F::as_f32s_mut(dx)?;
+        let xs = F::as_f32s(slice(&self.x))?;
+        // Wᵀ (k, c_out): element (kk, co) at w[co·k + kk]
+        self.wt_packed
+            .pack(isa, F::as_f32s(slice(&self.w))?, k, c_out, 1, k);
+        let wt_packed = &self.wt_packed;
+        let n = xs.len() / g.image().max(1);
+        let saved = match self.cols_n == n {
+            true => Some(F::as_f32s(&self.cols)?),
+            false => None,
+        };
+        let group = n.div_ceil(self.scratch.len().max(1)).max(1);
+        dx.par_chunks_mut(group * g.image())
+            .zip(xs.par_chunks(group * g.image()))
+            .zip(ds.par_chunks(group * c_out * p))
+            .zip(self.scratch.par_iter_mut())
+            .enumerate()
+            .for_each(|(gi, (((dx_grp, x_grp), d_grp), scratch))| {
+                let s = scratch.get_mut().unwrap_or_else(|e| e.into_inner());
+                let Scratch { col, dcol, dw, db } = s;
+                let (Some(col_buf), Some(dcol), Some(dw), Some(db)) = (
+                    F::as_f32s_mut(col),
+                    F::as_f32s_mut(dcol),
+                    F::as_f32s_mut(dw),
+                    F::as_f32s_mut(db),
+                ) else {
+                    return;
+                };
+                let images = dx_grp
+                    .chunks_mut(g.image())
+                    .zip(x_grp.chunks(g.image()))
+                    .zip(d_grp.chunks(c_out * p));
+                for (jj, ((dx_img, x_img), d_img)) in images.enumerate() {
+                    let j = gi * group + jj;
+                    for (db, d) in db.iter_mut().zip(d_img.chunks_exact(p)) {
+                        *db += d.iter().sum::<f32>();
+                    }
+                    let col: &[f32] = match saved {
+                        Some(cols) => &cols[j * k * p..(j + 1) * k * p],
+                        None => {
+                            im2col(x_img, &g, col_buf);
+                            col_buf
+                        }
+                    };
+                    // dW (c_out, k) += dout (c_out, p) · colᵀ
+                    gemm_nt(isa, c_out, k, p, d_img, p, col, p, dw, k);
+                    if need_dx {
+                        gemm_packed(isa, wt_packed, p, d_img, p, dcol, p, Store::Overwrite);
+                        col2im(dcol, &g, dx_img);
+                    }
+                }
+            });
+        Some(())
     }
 
     pub fn zero_grad(&mut self) {
@@ -417,5 +549,58 @@ mod tests {
         let dx = conv.backward(&dout, true);
         assert!((&dx - &dx_saved).iter().all(|v| v.abs() < 1e-12));
         assert!((&conv.dw - &dw_saved).iter().all(|v| v.abs() < 1e-12));
+    }
+
+    #[test]
+    fn packed_f32_path_matches_the_general_f64_path() {
+        // stride 1 and 2, padding, more filters than a kernel panel holds and an odd width, so
+        // every edge of the packed kernel and of im2row is crossed
+        for (g, c_out) in [
+            (geom(3, 9, 7, 3, 3, 1, 1), 11),
+            (geom(2, 6, 5, 3, 2, 2, 1), 4),
+            (geom(1, 28, 28, 5, 5, 1, 2), 8),
+        ] {
+            let n = 5;
+            let mut c32 = Conv2d::<f32>::new(g, c_out);
+            let mut c64 = Conv2d::<f64>::new(g, c_out);
+            if c32.isa.is_none() {
+                eprintln!("skipped: no packed kernel on this CPU");
+                return;
+            }
+            let wf = |(a, b, c, d): (usize, usize, usize, usize)| {
+                ((a * 5 + b * 3 + c * 2 + d) as f64 * 0.3).sin()
+            };
+            c64.w = Array4::from_shape_fn((c_out, g.c_in, g.kh, g.kw), wf);
+            c32.w = c64.w.mapv(|v| v as f32);
+            c64.b = Array1::from_shape_fn(c_out, |i| i as f64 * 0.1);
+            c32.b = c64.b.mapv(|v| v as f32);
+            let x = Array4::from_shape_fn((n, g.c_in, g.h, g.w), |(a, b, c, d)| {
+                ((a * 7 + b * 11 + c * 5 + d) as f64 * 0.2).cos()
+            });
+            let dout = Array4::from_shape_fn((n, c_out, g.oh, g.ow), |(a, b, c, d)| {
+                ((a + b * 2 + c * 3 + d) as f64 * 0.7).sin()
+            });
+            let close = |a: f32, b: f64| (f64::from(a) - b).abs() < 1e-4 * (1.0 + b.abs());
+            let y32 = c32.forward(x.mapv(|v| v as f32));
+            let y64 = c64.forward(x.clone());
+            assert!(
+                y32.iter().zip(&y64).all(|(a, b)| close(*a, *b)),
+                "forward {g:?}"
+            );
+            let dx32 = c32.backward(&dout.mapv(|v| v as f32), true);
+            let dx64 = c64.backward(&dout, true);
+            assert!(
+                dx32.iter().zip(&dx64).all(|(a, b)| close(*a, *b)),
+                "dx {g:?}"
+            );
+            assert!(
+                c32.dw.iter().zip(&c64.dw).all(|(a, b)| close(*a, *b)),
+                "dw {g:?}"
+            );
+            assert!(
+                c32.db.iter().zip(&c64.db).all(|(a, b)| close(*a, *b)),
+                "db {g:?}"
+            );
+        }
     }
 }

@@ -23,6 +23,9 @@ pub trait Float:
 {
     fn of(v: f64) -> Self;
     fn as_f64(self) -> f64;
+    /// The slice as f32 when that is what it is (the packed kernel's fast path), else None.
+    fn as_f32s(s: &[Self]) -> Option<&[f32]>;
+    fn as_f32s_mut(s: &mut [Self]) -> Option<&mut [f32]>;
     /// `c = a·b + beta·c` with explicit row and column strides (matrixmultiply's interface).
     ///
     /// # Safety
@@ -45,8 +48,14 @@ pub trait Float:
 }
 
 macro_rules! impl_float {
-    ($t:ty, $gemm:path) => {
+    ($t:ty, $gemm:path, $f32s:expr, $f32s_mut:expr) => {
         impl Float for $t {
+            fn as_f32s(s: &[Self]) -> Option<&[f32]> {
+                $f32s(s)
+            }
+            fn as_f32s_mut(s: &mut [Self]) -> Option<&mut [f32]> {
+                $f32s_mut(s)
+            }
             fn of(v: f64) -> Self {
                 v as $t
             }
@@ -74,8 +83,8 @@ macro_rules! impl_float {
     };
 }
 
-impl_float!(f32, matrixmultiply::sgemm);
-impl_float!(f64, matrixmultiply::dgemm);
+impl_float!(f32, matrixmultiply::sgemm, Some, Some);
+impl_float!(f64, matrixmultiply::dgemm, |_| None, |_| None);
 
 /// `c (m, n) = a (m, k) · b (k, n) + beta · c`, all row-major; `Op::T` reads an operand stored
 /// transposed (a as (k, m), b as (n, k)).

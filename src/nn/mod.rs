@@ -9,6 +9,7 @@ pub mod error;
 pub mod gemm;
 pub mod gradcheck;
 pub mod init;
+pub mod kernel;
 pub mod linear;
 pub mod loss;
 pub mod net;

@@ -1,0 +1,508 @@
+//! An f32 matrix multiply shaped for convolutions: `c (m, n) = a (m, k) · b (k, n) (+ c)`, with
+//! `a` small (filters: m = c_out or k ≤ a few hundred rows) and packed once, and `b` read in
+//! place, row by row, NR columns at a time, with any row stride. Convolution's operands are
+//! already laid out so (im2col columns, the output gradient), so nothing large is copied:
+//! matrixmultiply, general-purpose, packs `b` on every call, and for the few-filter layers of
+//! the presets that copy costs as much as the arithmetic (`cargo bench --bench layers`).
+//!
+//! The micro-kernel keeps an MR × NR block of `c` in registers and is plain Rust over fixed-size
+//! arrays; compiled under `avx512f` or `avx2,fma` (detected at run time) it vectorises to fused
+//! multiply-adds. Without either, callers use matrixmultiply.
+
+/// A row-major matrix `a (m, k)` (any strides) copied into panels of MR rows: panel i holds,
+/// for each t in 0..k, `a[i·MR .. i·MR + MR][t]` contiguously, rows past m as zeros.
+#[derive(Debug, Clone, Default)]
+pub struct PackedA {
+    data: Vec<f32>, // (⌈m/MR⌉, k, MR)
+    m: usize,
+    k: usize,
+    mr: usize,
+}
+
+impl PackedA {
+    /// Packs `a` whose element (i, t) is `a[i·rs + t·cs]`, for the kernel `isa` will run.
+    pub fn pack(&mut self, isa: Isa, a: &[f32], m: usize, k: usize, rs: usize, cs: usize) {
+        let mr = isa.mr();
+        self.m = m;
+        self.k = k;
+        self.mr = mr;
+        let panels = m.div_ceil(mr);
+        self.data.clear();
+        self.data.resize(panels * k * mr, 0.0);
+        for (pi, panel) in self.data.chunks_exact_mut(k * mr).enumerate() {
+            let rows = (m - pi * mr).min(mr);
+            for (t, dst) in panel.chunks_exact_mut(mr).enumerate() {
+                for (r, d) in dst[..rows].iter_mut().enumerate() {
+                    *d = a[(pi * mr + r) * rs + t * cs];
+                }
+            }
+        }
+    }
+}
+
+/// Which vector instructions the kernel runs with. Only `detect` makes one, so holding an `Isa`
+/// proves the CPU has its instructions (what makes calling the kernel sound).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Isa(Kind);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Avx512,
+    Avx2,
+}
+
+const MR_512: usize = 8;
+const NR_512: usize = 32;
+const MR_256: usize = 4;
+const NR_256: usize = 24;
+
+impl Isa {
+    /// The best this CPU offers, or None (then callers fall back to matrixmultiply).
+    pub fn detect() -> Option<Isa> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::env::var_os("CONVTOP_NO_KERNEL").is_some() {
+                return None;
+            }
+            let has_avx2 = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
+            if has_avx2 && is_x86_feature_detected!("avx512f") {
+                return Some(Isa(Kind::Avx512));
+            }
+            if has_avx2 {
+                return Some(Isa(Kind::Avx2));
+            }
+        }
+        None
+    }
+
+    fn mr(self) -> usize {
+        match self.0 {
+            Kind::Avx512 => MR_512,
+            Kind::Avx2 => MR_256,
+        }
+    }
+}
+
+/// What the kernel does with the `c` it finds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Store<'a> {
+    /// c = a·b
+    Overwrite,
+    /// c += a·b
+    Accumulate,
+    /// c[i][j] = bias[i] + a·b
+    Bias(&'a [f32]),
+}
+
+/// `c (m, n) ⟵ a · b` where `b`'s row t, columns j, is `b[t·ldb + j]`, `c`'s is `c[i·ldc + j]`.
+///
+/// # Panics
+/// If `b` or `c` is too short for the shapes and strides, or `a` was packed for another shape.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_packed(
+    isa: Isa,
+    a: &PackedA,
+    n: usize,
+    b: &[f32],
+    ldb: usize,
+    c: &mut [f32],
+    ldc: usize,
+    store: Store,
+) {
+    let (m, k) = (a.m, a.k);
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert_eq!(a.mr, isa.mr(), "a packed for another kernel");
+    assert!(
+        k == 0 || b.len() >= (k - 1) * ldb + n,
+        "gemm_packed: b too short"
+    );
+    assert!(c.len() >= (m - 1) * ldc + n, "gemm_packed: c too short");
+    if let Store::Bias(bias) = store {
+        assert!(bias.len() >= m, "gemm_packed: bias too short");
+    }
+    #[cfg(target_arch = "x86_64")]
+    match isa.0 {
+        // SAFETY: an `Isa` is only made by `detect`, after it found avx512f, avx2 and fma on
+        // this CPU; the function itself is safe code compiled for those features.
+        Kind::Avx512 => unsafe { run_avx512(a, n, b, ldb, c, ldc, store) },
+        // SAFETY: as above, `detect` found avx2 and fma.
+        Kind::Avx2 => unsafe { run_avx2(a, n, b, ldb, c, ldc, store) },
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+fn run_avx512(a: &PackedA, n: usize, b: &[f32], ldb: usize, c: &mut [f32], ldc: usize, s: Store) {
+    drive::<MR_512, NR_512>(a, n, b, ldb, c, ldc, s);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn run_avx2(a: &PackedA, n: usize, b: &[f32], ldb: usize, c: &mut [f32], ldc: usize, s: Store) {
+    drive::<MR_256, NR_256>(a, n, b, ldb, c, ldc, s);
+}
+
+/// Panels of NR columns of `b` (the last one copied into a zero-padded buffer), each multiplied
+/// by every MR-row panel of `a` while it is hot in cache.
+#[inline(always)]
+fn drive<const MR: usize, const NR: usize>(
+    a: &PackedA,
+    n: usize,
+    b: &[f32],
+    ldb: usize,
+    c: &mut [f32],
+    ldc: usize,
+    store: Store,
+) {
+    let (m, k) = (a.m, a.k);
+    let mut edge: Vec<f32> = Vec::new();
+    let mut j0 = 0;
+    while j0 < n {
+        let cols = (n - j0).min(NR);
+        // the panel's rows: b itself, or the edge copied into NR-wide zero-padded rows
+        let (bp, ldp): (&[f32], usize) = if cols == NR {
+            (&b[j0..], ldb)
+        } else {
+            edge.clear();
+            edge.resize(k * NR, 0.0);
+            for (t, dst) in edge.chunks_exact_mut(NR).enumerate() {
+                dst[..cols].copy_from_slice(&b[t * ldb + j0..t * ldb + j0 + cols]);
+            }
+            (&edge, NR)
+        };
+        for (pi, ap) in a.data.chunks_exact(k * MR).enumerate() {
+            let mut acc = [[0.0f32; NR]; MR];
+            tile::<MR, NR>(k, ap, bp, ldp, &mut acc);
+            let rows = (m - pi * MR).min(MR);
+            for (r, acc_r) in acc.iter().enumerate().take(rows) {
+                let i = pi * MR + r;
+                let dst = &mut c[i * ldc + j0..i * ldc + j0 + cols];
+                match store {
+                    Store::Overwrite => dst.copy_from_slice(&acc_r[..cols]),
+                    Store::Accumulate => dst.iter_mut().zip(acc_r).for_each(|(d, v)| *d += v),
+                    Store::Bias(bias) => dst
+                        .iter_mut()
+                        .zip(acc_r)
+                        .for_each(|(d, v)| *d = bias[i] + v),
+                }
+            }
+        }
+        j0 += NR;
+    }
+}
+
+/// acc (MR, NR) += Σ_t a[t] (MR) ⊗ b[t·ldb ..][..NR]: one broadcast-multiply-add per element.
+#[inline(always)]
+fn tile<const MR: usize, const NR: usize>(
+    k: usize,
+    a: &[f32],
+    b: &[f32],
+    ldb: usize,
+    acc: &mut [[f32; NR]; MR],
+) {
+    assert!(a.len() >= k * MR && (k == 0 || b.len() >= (k - 1) * ldb + NR));
+    #[cfg(target_arch = "x86_64")]
+    {
+        if MR == MR_512 && NR == NR_512 {
+            // SAFETY: the assert above bounds every read (a: k·MR values, b: k rows of NR); the
+            // only caller of tile::<MR_512, NR_512> is run_avx512, which has avx512f.
+            unsafe { tile_512(k, a.as_ptr(), b.as_ptr(), ldb, acc.as_mut_ptr().cast()) };
+            return;
+        }
+        if MR == MR_256 && NR == NR_256 {
+            // SAFETY: as above; the caller is run_avx2, which has avx2 and fma.
+            unsafe { tile_256(k, a.as_ptr(), b.as_ptr(), ldb, acc.as_mut_ptr().cast()) };
+            return;
+        }
+    }
+    for t in 0..k {
+        for r in 0..MR {
+            for j in 0..NR {
+                acc[r][j] = a[t * MR + r].mul_add(b[t * ldb + j], acc[r][j]);
+            }
+        }
+    }
+}
+
+/// The avx512 tile: 8 rows × 32 columns in 16 zmm registers.
+///
+/// # Safety
+/// avx512f present; `a` readable for k·8 floats, `b` for (k−1)·ldb + 32, `acc` writable for 256.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn tile_512(k: usize, a: *const f32, b: *const f32, ldb: usize, acc: *mut f32) {
+    use std::arch::x86_64::*;
+    let mut c = [[_mm512_setzero_ps(); 2]; MR_512];
+    for t in 0..k {
+        // SAFETY: in bounds by this function's contract (t < k).
+        let (b0, b1, at) = unsafe {
+            let bt = b.add(t * ldb);
+            (
+                _mm512_loadu_ps(bt),
+                _mm512_loadu_ps(bt.add(16)),
+                a.add(t * MR_512),
+            )
+        };
+        for (r, cr) in c.iter_mut().enumerate() {
+            // SAFETY: r < 8, in bounds by the contract.
+            let ar = _mm512_set1_ps(unsafe { *at.add(r) });
+            cr[0] = _mm512_fmadd_ps(ar, b0, cr[0]);
+            cr[1] = _mm512_fmadd_ps(ar, b1, cr[1]);
+        }
+    }
+    for (r, cr) in c.iter().enumerate() {
+        // SAFETY: 32 floats a row, 8 rows: inside acc's 256.
+        unsafe {
+            _mm512_storeu_ps(acc.add(r * NR_512), cr[0]);
+            _mm512_storeu_ps(acc.add(r * NR_512 + 16), cr[1]);
+        }
+    }
+}
+
+/// The avx2 tile: 4 rows × 24 columns in 12 ymm registers.
+///
+/// # Safety
+/// avx2 and fma present; `a` readable for k·4 floats, `b` for (k−1)·ldb + 24, `acc` for 96.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn tile_256(k: usize, a: *const f32, b: *const f32, ldb: usize, acc: *mut f32) {
+    use std::arch::x86_64::*;
+    let mut c = [[_mm256_setzero_ps(); 3]; MR_256];
+    for t in 0..k {
+        // SAFETY: in bounds by this function's contract (t < k).
+        let (b0, b1, b2, at) = unsafe {
+            let bt = b.add(t * ldb);
+            (
+                _mm256_loadu_ps(bt),
+                _mm256_loadu_ps(bt.add(8)),
+                _mm256_loadu_ps(bt.add(16)),
+                a.add(t * MR_256),
+            )
+        };
+        for (r, cr) in c.iter_mut().enumerate() {
+            // SAFETY: r < 4, in bounds by the contract.
+            let ar = _mm256_set1_ps(unsafe { *at.add(r) });
+            cr[0] = _mm256_fmadd_ps(ar, b0, cr[0]);
+            cr[1] = _mm256_fmadd_ps(ar, b1, cr[1]);
+            cr[2] = _mm256_fmadd_ps(ar, b2, cr[2]);
+        }
+    }
+    for (r, cr) in c.iter().enumerate() {
+        // SAFETY: 24 floats a row, 4 rows: inside acc's 96.
+        unsafe {
+            _mm256_storeu_ps(acc.add(r * NR_256), cr[0]);
+            _mm256_storeu_ps(acc.add(r * NR_256 + 8), cr[1]);
+            _mm256_storeu_ps(acc.add(r * NR_256 + 16), cr[2]);
+        }
+    }
+}
+
+/// `c (m, n) += a (m, kd) · b (n, kd)ᵀ`, both operands read in place row by row (row strides
+/// lda, ldb; c's ldc): dot products vectorised along kd, 4 × 4 of them at a time. This is dW =
+/// dout · colsᵀ with the im2col columns as they are, so nothing is transposed or packed.
+///
+/// # Panics
+/// If an operand is too short for the shapes and strides.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_nt(
+    isa: Isa,
+    m: usize,
+    n: usize,
+    kd: usize,
+    a: &[f32],
+    lda: usize,
+    b: &[f32],
+    ldb: usize,
+    c: &mut [f32],
+    ldc: usize,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(a.len() >= (m - 1) * lda + kd, "gemm_nt: a too short");
+    assert!(b.len() >= (n - 1) * ldb + kd, "gemm_nt: b too short");
+    assert!(c.len() >= (m - 1) * ldc + n, "gemm_nt: c too short");
+    #[cfg(target_arch = "x86_64")]
+    match isa.0 {
+        // SAFETY: `detect` found avx512f (and avx2, fma) on this CPU; the asserts above bound
+        // every row the function reads or writes.
+        Kind::Avx512 => unsafe { dots_avx512(m, n, kd, a, lda, b, ldb, c, ldc) },
+        Kind::Avx2 => {
+            for i in 0..m {
+                for j in 0..n {
+                    let (ar, br) = (&a[i * lda..i * lda + kd], &b[j * ldb..j * ldb + kd]);
+                    c[i * ldc + j] += ar.iter().zip(br).map(|(x, y)| x * y).sum::<f32>();
+                }
+            }
+        }
+    }
+}
+
+/// 4 rows of a against 4 rows of b: 16 zmm accumulators over kd, the tail masked.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+fn dots_avx512(
+    m: usize,
+    n: usize,
+    kd: usize,
+    a: &[f32],
+    lda: usize,
+    b: &[f32],
+    ldb: usize,
+    c: &mut [f32],
+    ldc: usize,
+) {
+    use std::arch::x86_64::*;
+    const T: usize = 4;
+    let full = kd / 16 * 16;
+    let tail: __mmask16 = ((1u32 << (kd - full)) - 1) as __mmask16;
+    // rows i0.. (up to T of them) against rows j0.. (up to T): fixed T×T registers, the rows
+    // past m or n read row 0 again and their sums are dropped
+    let mut i0 = 0;
+    while i0 < m {
+        let mut j0 = 0;
+        while j0 < n {
+            let ai: [usize; T] =
+                std::array::from_fn(|r| if i0 + r < m { (i0 + r) * lda } else { 0 });
+            let bj: [usize; T] =
+                std::array::from_fn(|q| if j0 + q < n { (j0 + q) * ldb } else { 0 });
+            let mut acc = [[_mm512_setzero_ps(); T]; T];
+            let mut t = 0;
+            while t < full {
+                // SAFETY: t + 16 ≤ kd, and every row start + kd lies inside its slice
+                // (gemm_nt's asserts).
+                let av: [__m512; T] =
+                    std::array::from_fn(|r| unsafe { _mm512_loadu_ps(a.as_ptr().add(ai[r] + t)) });
+                let bv: [__m512; T] =
+                    std::array::from_fn(|q| unsafe { _mm512_loadu_ps(b.as_ptr().add(bj[q] + t)) });
+                for r in 0..T {
+                    for q in 0..T {
+                        acc[r][q] = _mm512_fmadd_ps(av[r], bv[q], acc[r][q]);
+                    }
+                }
+                t += 16;
+            }
+            if tail != 0 {
+                // SAFETY: the mask reads only the kd − full elements left in each row.
+                let av: [__m512; T] = std::array::from_fn(|r| unsafe {
+                    _mm512_maskz_loadu_ps(tail, a.as_ptr().add(ai[r] + full))
+                });
+                let bv: [__m512; T] = std::array::from_fn(|q| unsafe {
+                    _mm512_maskz_loadu_ps(tail, b.as_ptr().add(bj[q] + full))
+                });
+                for r in 0..T {
+                    for q in 0..T {
+                        acc[r][q] = _mm512_fmadd_ps(av[r], bv[q], acc[r][q]);
+                    }
+                }
+            }
+            for r in 0..T.min(m - i0) {
+                for q in 0..T.min(n - j0) {
+                    c[(i0 + r) * ldc + j0 + q] += _mm512_reduce_add_ps(acc[r][q]);
+                }
+            }
+            j0 += T;
+        }
+        i0 += T;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(m: usize, k: usize, n: usize, a: &[f32], b: &[f32]) -> Vec<f32> {
+        let mut c = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                c[i * n + j] = (0..k).map(|t| a[i * k + t] * b[t * n + j]).sum();
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn matches_naive_for_every_edge_and_store() {
+        let Some(best) = Isa::detect() else {
+            eprintln!("skipped: no avx2+fma or avx512f on this CPU");
+            return;
+        };
+        // the avx2 kernel too, wherever avx512 is the one detected
+        for isa in [best, Isa(Kind::Avx2)] {
+            matches_naive_with(isa);
+        }
+    }
+
+    #[test]
+    fn dots_match_naive() {
+        let Some(best) = Isa::detect() else {
+            eprintln!("skipped: no avx2+fma or avx512f on this CPU");
+            return;
+        };
+        for isa in [best, Isa(Kind::Avx2)] {
+            for (m, n, kd) in [
+                (1, 1, 1),
+                (5, 7, 3),
+                (8, 25, 784),
+                (20, 33, 70),
+                (16, 200, 196),
+            ] {
+                let a: Vec<f32> = (0..m * kd).map(|i| (i as f32 * 0.37).sin()).collect();
+                let b: Vec<f32> = (0..n * kd).map(|i| (i as f32 * 0.71).cos()).collect();
+                let mut c = vec![1.0; m * n];
+                gemm_nt(isa, m, n, kd, &a, kd, &b, kd, &mut c, n);
+                for i in 0..m {
+                    for j in 0..n {
+                        let want: f32 =
+                            1.0 + (0..kd).map(|t| a[i * kd + t] * b[j * kd + t]).sum::<f32>();
+                        let got = c[i * n + j];
+                        assert!(
+                            (got - want).abs() < 1e-3 * (1.0 + want.abs()),
+                            "{m}×{n}×{kd}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn matches_naive_with(isa: Isa) {
+        for (m, k, n) in [
+            (1, 1, 1),
+            (5, 7, 3),
+            (8, 25, 784),
+            (20, 33, 70),
+            (17, 3, 100),
+        ] {
+            let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
+            let b: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.71).cos()).collect();
+            let want = naive(m, k, n, &a, &b);
+            let mut pa = PackedA::default();
+            pa.pack(isa, &a, m, k, k, 1);
+            let mut c = vec![9.0; m * n];
+            gemm_packed(isa, &pa, n, &b, n, &mut c, n, Store::Overwrite);
+            let close = |x: f32, y: f32| (x - y).abs() < 1e-4 * (1.0 + y.abs());
+            assert!(
+                c.iter().zip(&want).all(|(x, y)| close(*x, *y)),
+                "{m}×{k}×{n}"
+            );
+            gemm_packed(isa, &pa, n, &b, n, &mut c, n, Store::Accumulate);
+            assert!(c.iter().zip(&want).all(|(x, y)| close(*x, 2.0 * y)));
+            let bias: Vec<f32> = (0..m).map(|i| i as f32).collect();
+            gemm_packed(isa, &pa, n, &b, n, &mut c, n, Store::Bias(&bias));
+            for i in 0..m {
+                for j in 0..n {
+                    assert!(close(c[i * n + j], want[i * n + j] + i as f32));
+                }
+            }
+            // a read transposed: pack aᵀ (k, m) as (m, k) with row stride 1, column stride m
+            let at: Vec<f32> = (0..k * m).map(|x| a[(x % m) * k + x / m]).collect();
+            pa.pack(isa, &at, m, k, 1, m);
+            gemm_packed(isa, &pa, n, &b, n, &mut c, n, Store::Overwrite);
+            assert!(c.iter().zip(&want).all(|(x, y)| close(*x, *y)));
+        }
+    }
+}
