@@ -2,7 +2,6 @@
 # convtop vs PyTorch (CPU), alternating in one run; prints the ratio per preset and batch size.
 #   scripts/bench_vs_pytorch.sh --install            # once: PyTorch into a throwaway venv
 #   scripts/bench_vs_pytorch.sh [--threads 1] [--nets mnist] [--batches 20,64] [--rounds 3] ...
-# Until `convtop bench` is wired into main.rs: --convtop target/release/examples/bench
 # Not part of the test command. The venv lives in $VENV (default /tmp/convtop-torch-venv).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,5 +15,5 @@ if [[ ! -x "$VENV/bin/python" ]] || ! "$VENV/bin/python" -c "import torch" 2>/de
     echo "no PyTorch in $VENV: run $0 --install first" >&2
     exit 1
 fi
-cargo build --release --quiet --bin convtop --example bench
+cargo build --release --quiet --bin convtop
 exec "$VENV/bin/python" scripts/bench_vs_pytorch.py "$@"
