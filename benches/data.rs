@@ -129,5 +129,10 @@ fn whitening(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, loading, batches, whitening);
+// no plots: criterion's plotters backend needs system fonts, which a server may not have
+criterion_group! {
+    name = benches;
+    config = Criterion::default().without_plots();
+    targets = loading, batches, whitening
+}
 criterion_main!(benches);

@@ -63,6 +63,53 @@ fn conv(c: &mut Criterion) {
     }
 }
 
+/// The conv kernel against matrixmultiply at the presets' forward shapes (m = c_out, k =
+/// c_in·kh·kw, n = oh·ow): the measurement behind the kernel's `unsafe`.
+fn gemm(c: &mut Criterion) {
+    use convtop::nn::kernel::{Isa, PackedA, Store, gemm_packed};
+    let Some(isa) = Isa::detect() else {
+        eprintln!("no packed kernel on this CPU: gemm group skipped");
+        return;
+    };
+    let mut g = c.benchmark_group("gemm");
+    for (m, k, n) in [
+        (16, 200, 196),
+        (16, 75, 1024),
+        (32, 288, 1024),
+        (128, 1152, 64),
+    ] {
+        let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.71).cos()).collect();
+        let mut out = vec![0.0f32; m * n];
+        g.throughput(Throughput::Elements((2 * m * k * n) as u64));
+        let mut packed = PackedA::default();
+        g.bench_function(format!("kernel_{m}x{k}x{n}"), |bch| {
+            bch.iter(|| {
+                packed.pack(isa, &a, m, k, k, 1);
+                gemm_packed(isa, &packed, n, &b, n, &mut out, n, Store::Overwrite);
+                black_box(&out);
+            })
+        });
+        g.bench_function(format!("matrixmultiply_{m}x{k}x{n}"), |bch| {
+            bch.iter(|| {
+                convtop::nn::gemm::gemm(
+                    m,
+                    k,
+                    n,
+                    &a,
+                    convtop::nn::gemm::Op::N,
+                    &b,
+                    convtop::nn::gemm::Op::N,
+                    0.0,
+                    &mut out,
+                );
+                black_box(&out);
+            })
+        });
+    }
+    g.finish();
+}
+
 fn pool_relu(c: &mut Criterion) {
     let x = random((64, 32, 32, 32), 4);
     let mut g = c.benchmark_group("elementwise/64x32x32x32");
@@ -128,5 +175,10 @@ fn train_step(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, conv, pool_relu, train_step);
+// no plots: criterion's plotters backend needs system fonts, which a server may not have
+criterion_group! {
+    name = benches;
+    config = Criterion::default().without_plots();
+    targets = gemm, conv, pool_relu, train_step
+}
 criterion_main!(benches);
