@@ -58,6 +58,7 @@ const NR_256: usize = 24;
 
 impl Isa {
     /// The best this CPU offers, or None (then callers fall back to matrixmultiply).
+    /// `CONVTOP_NO_KERNEL=1` says None, `CONVTOP_KERNEL=avx2` avoids avx512 (to compare them).
     pub fn detect() -> Option<Isa> {
         #[cfg(target_arch = "x86_64")]
         {
@@ -65,7 +66,8 @@ impl Isa {
                 return None;
             }
             let has_avx2 = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
-            if has_avx2 && is_x86_feature_detected!("avx512f") {
+            let wants_avx2 = std::env::var_os("CONVTOP_KERNEL").is_some_and(|v| v == "avx2");
+            if has_avx2 && !wants_avx2 && is_x86_feature_detected!("avx512f") {
                 return Some(Isa(Kind::Avx512));
             }
             if has_avx2 {
@@ -300,8 +302,9 @@ unsafe fn tile_256(k: usize, a: *const f32, b: *const f32, ldb: usize, acc: *mut
 }
 
 /// `c (m, n) += a (m, kd) · b (n, kd)ᵀ`, both operands read in place row by row (row strides
-/// lda, ldb; c's ldc): dot products vectorised along kd, 4 × 4 of them at a time. This is dW =
-/// dout · colsᵀ with the im2col columns as they are, so nothing is transposed or packed.
+/// lda, ldb; c's ldc): with avx512, dot products vectorised along kd, 4 × 4 of them at a time
+/// (with avx2 only, matrixmultiply). This is dW = dout · colsᵀ with the im2col columns as they
+/// are, so nothing is transposed or packed.
 ///
 /// # Panics
 /// If an operand is too short for the shapes and strides.
@@ -329,14 +332,26 @@ pub fn gemm_nt(
         // SAFETY: `detect` found avx512f (and avx2, fma) on this CPU; the asserts above bound
         // every row the function reads or writes.
         Kind::Avx512 => unsafe { dots_avx512(m, n, kd, a, lda, b, ldb, c, ldc) },
-        Kind::Avx2 => {
-            for i in 0..m {
-                for j in 0..n {
-                    let (ar, br) = (&a[i * lda..i * lda + kd], &b[j * ldb..j * ldb + kd]);
-                    c[i * ldc + j] += ar.iter().zip(br).map(|(x, y)| x * y).sum::<f32>();
-                }
-            }
-        }
+        // SAFETY: the asserts above bound every element the strides reach (a: (m−1)·lda + kd,
+        // b read transposed: (n−1)·ldb + kd, c: (m−1)·ldc + n); c is a distinct &mut.
+        Kind::Avx2 => unsafe {
+            matrixmultiply::sgemm(
+                m,
+                kd,
+                n,
+                1.0,
+                a.as_ptr(),
+                lda as isize,
+                1,
+                b.as_ptr(),
+                1,
+                ldb as isize,
+                1.0,
+                c.as_mut_ptr(),
+                ldc as isize,
+                1,
+            )
+        },
     }
 }
 
