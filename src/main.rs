@@ -10,7 +10,6 @@ use convtop::nn::gradcheck::CheckSetup;
 static ALLOC: convtop::bench::CountingAlloc = convtop::bench::CountingAlloc;
 
 fn main() -> ExitCode {
-    keep_freed_memory();
     let cli = Cli::parse();
     let result = match cli.command {
         None if cli.train.serve => cli::remote::serve(&cli.train),
@@ -97,14 +96,3 @@ fn main() -> ExitCode {
     }
 }
 
-/// Every training step frees and allocates the same few large activation arrays. A fixed trim
-/// threshold keeps glibc from returning freed heap to the kernel (and from adjusting its mmap
-/// threshold as it goes); side by side with the defaults (`convtop bench`, alternating) this was
-/// faster or equal on every preset, e.g. vggish evaluation 835–909 against 778–785 images/s.
-fn keep_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets an allocator parameter; called first thing, before any thread.
-    unsafe {
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
-    }
-}
