@@ -66,7 +66,7 @@ fn conv(c: &mut Criterion) {
 /// The conv kernel against matrixmultiply at the presets' forward shapes (m = c_out, k =
 /// c_in·kh·kw, n = oh·ow): the measurement behind the kernel's `unsafe`.
 fn gemm(c: &mut Criterion) {
-    use convtop::nn::kernel::{Isa, PackedA, Store, gemm_packed};
+    use convtop::nn::kernel::{Isa, PackedA, Rows, Store, gemm_packed};
     let Some(isa) = Isa::detect() else {
         eprintln!("no packed kernel on this CPU: gemm group skipped");
         return;
@@ -86,7 +86,16 @@ fn gemm(c: &mut Criterion) {
         g.bench_function(format!("kernel_{m}x{k}x{n}"), |bch| {
             bch.iter(|| {
                 packed.pack(isa, &a, m, k, k, 1);
-                gemm_packed(isa, &packed, n, &b, n, &mut out, n, Store::Overwrite);
+                gemm_packed(
+                    isa,
+                    &packed,
+                    n,
+                    &b,
+                    Rows::Strided(n),
+                    &mut out,
+                    n,
+                    Store::Overwrite,
+                );
                 black_box(&out);
             })
         });

@@ -11,7 +11,7 @@ use ndarray::{Array1, Array4};
 use rayon::prelude::*;
 
 use super::gemm::{Float, Op, gemm};
-use super::kernel::{Isa, PackedA, Store, gemm_nt, gemm_packed};
+use super::kernel::{Isa, PackedA, Rows, Store, gemm_nt, gemm_packed};
 
 /// The geometry of one convolution, fixed when the network is built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +37,18 @@ impl ConvGeom {
     fn image(&self) -> usize {
         self.c_in * self.h * self.w
     }
+    fn padded_w(&self) -> usize {
+        self.w + 2 * self.pad
+    }
+    /// A zero-padded image's length, with kw − 1 zeros of slack after it: the kernels read
+    /// whole padded-width rows from every row start, the last of which runs that far past.
+    fn padded_len(&self) -> usize {
+        self.c_in * (self.h + 2 * self.pad) * self.padded_w() + self.kw
+    }
+    /// The output grid as wide as the padded image, (c_out, oh, padded_w), per filter.
+    fn wide_p(&self) -> usize {
+        self.oh * self.padded_w()
+    }
     /// The output columns ox whose input column ox·stride + kj − pad lies inside 0..w.
     fn valid_ox(&self, kj: usize) -> (usize, usize) {
         let lo = self.pad.saturating_sub(kj).div_ceil(self.stride);
@@ -51,8 +63,8 @@ impl ConvGeom {
 /// One thread's working memory.
 #[derive(Debug, Clone, Default)]
 struct Scratch<F> {
-    col: Vec<F>,  // (k, p): one image's columns
-    dcol: Vec<F>, // (k, p): their gradient
+    col: Vec<F>,  // (k, p): one image's columns, or the image zero-padded
+    dcol: Vec<F>, // (k, p): their gradient, or (c_out, oh, padded_w): an output on the wide grid
     dw: Vec<F>,   // (c_out, k): this thread's share of dW
     db: Vec<F>,   // (c_out)
 }
@@ -72,6 +84,7 @@ pub struct Conv2d<F: Float> {
     isa: Option<Isa>,                // the packed f32 kernel, when F is f32 and the CPU has it
     w_packed: PackedA,               // (c_out, k): W for the forward kernel
     wt_packed: PackedA,              // (k, c_out): Wᵀ for the input gradient
+    rows: Vec<usize>,                // (k): where column-matrix row t starts in a padded image
 }
 
 /// Forward keeps the batch's columns for backward (no second im2col) only below this size, so a
@@ -94,6 +107,7 @@ impl<F: Float> Clone for Conv2d<F> {
             isa: self.isa,
             w_packed: PackedA::default(),
             wt_packed: PackedA::default(),
+            rows: Vec::new(),
         }
     }
 }
@@ -134,6 +148,38 @@ fn im2col<F: Float>(x: &[F], g: &ConvGeom, col: &mut [F]) {
                 }
             }
         }
+    }
+}
+
+/// Copies image x (c_in, h, w) into `xp` zero-padded to (c_in, h + 2·pad, w + 2·pad), the
+/// slack after it zeroed too.
+fn pad_image(x: &[f32], g: &ConvGeom, xp: &mut [f32]) {
+    let (hp, wp) = (g.h + 2 * g.pad, g.padded_w());
+    let xp = &mut xp[..g.padded_len()];
+    xp.fill(0.0);
+    for (ci, plane) in x.chunks_exact(g.h * g.w).enumerate() {
+        for (iy, row) in plane.chunks_exact(g.w).enumerate() {
+            let at = ci * hp * wp + (iy + g.pad) * wp + g.pad;
+            xp[at..at + g.w].copy_from_slice(row);
+        }
+    }
+}
+
+/// The valid ow columns of each wide output row (c_out, oh, padded_w) into out (c_out, oh, ow).
+fn narrow_rows(wide: &[f32], g: &ConvGeom, out: &mut [f32]) {
+    let wp = g.padded_w();
+    for (o, w) in out.chunks_exact_mut(g.ow).zip(wide.chunks_exact(wp)) {
+        o.copy_from_slice(&w[..g.ow]);
+    }
+}
+
+/// dout (c_out, oh, ow) onto the wide grid (c_out, oh, padded_w), zeros in the extra columns
+/// (so the positions that are no output add nothing to dW).
+fn widen_rows(d: &[f32], g: &ConvGeom, wide: &mut [f32]) {
+    let wp = g.padded_w();
+    for (w, row) in wide.chunks_exact_mut(wp).zip(d.chunks_exact(g.ow)) {
+        w[..g.ow].copy_from_slice(row);
+        w[g.ow..].fill(0.0);
     }
 }
 
@@ -187,6 +233,7 @@ impl<F: Float> Conv2d<F> {
             isa: F::as_f32s(&[F::zero()]).and_then(|_| Isa::detect()),
             w_packed: PackedA::default(),
             wt_packed: PackedA::default(),
+            rows: Vec::new(),
         }
     }
 
@@ -194,12 +241,13 @@ impl<F: Float> Conv2d<F> {
     fn ensure_scratch(&mut self) {
         let threads = rayon::current_num_threads().max(1);
         if self.scratch.len() != threads {
-            let (k, p, c_out) = (self.geom.k(), self.geom.p(), self.c_out);
+            let (g, c_out) = (self.geom, self.c_out);
+            let (k, p) = (g.k(), g.p());
             self.scratch = (0..threads)
                 .map(|_| {
                     Mutex::new(Scratch {
-                        col: vec![F::zero(); k * p],
-                        dcol: vec![F::zero(); k * p],
+                        col: vec![F::zero(); (k * p).max(g.padded_len())],
+                        dcol: vec![F::zero(); (k * p).max(c_out * g.wide_p())],
                         dw: vec![F::zero(); c_out * k],
                         db: vec![F::zero(); c_out],
                     })
@@ -342,30 +390,49 @@ impl<F: Float> Conv2d<F> {
             });
     }
 
-    /// The f32 forward through the packed kernel: out_img = bias + W · im2col(x_img).
-    /// None when F is not f32 (nothing written).
+    /// The f32 forward through the packed kernel: out_img = bias + W · columns(x_img). With
+    /// stride 1 the kernel reads the columns straight out of a zero-padded copy of the image
+    /// (row (ci, ki, kj) of the column matrix is the padded image from ci·hp·wp + ki·wp + kj on,
+    /// over an output grid as wide as the padded image), so nothing is expanded k-fold; other
+    /// strides go through im2col. None when F is not f32 (nothing written).
     fn forward_packed(&mut self, isa: Isa, out: &mut [F]) -> Option<()> {
         let g = self.geom;
         let (k, p, c_out) = (g.k(), g.p(), self.c_out);
+        if g.stride == 1 {
+            self.padded_rows();
+        }
         let out = F::as_f32s_mut(out)?;
         let xs = F::as_f32s(slice(&self.x))?;
         let bs = F::as_f32s(slice(&self.b))?;
         self.w_packed
             .pack(isa, F::as_f32s(slice(&self.w))?, c_out, k, k, 1);
-        let n = xs.len() / g.image().max(1);
         let (w_packed, scratch) = (&self.w_packed, &self.scratch);
-        if n * k * p * std::mem::size_of::<f32>() <= SAVED_COLS_MAX_BYTES {
-            // the columns stay for backward's dW
-            self.cols.resize(n * k * p, F::zero());
-            let cols = F::as_f32s_mut(&mut self.cols)?;
+        if g.stride == 1 {
+            let rows = &self.rows;
+            let pw = g.wide_p();
             out.par_chunks_mut(c_out * p)
                 .zip(xs.par_chunks(g.image()))
-                .zip(cols.par_chunks_mut(k * p))
-                .for_each(|((out_img, x_img), col)| {
-                    im2col(x_img, &g, col);
-                    gemm_packed(isa, w_packed, p, col, p, out_img, p, Store::Bias(bs));
+                .for_each(|(out_img, x_img)| {
+                    let mut s = lock(scratch);
+                    let Scratch { col, dcol, .. } = &mut *s;
+                    let (Some(xpad), Some(wide)) = (F::as_f32s_mut(col), F::as_f32s_mut(dcol))
+                    else {
+                        return;
+                    };
+                    pad_image(x_img, &g, xpad);
+                    let wide = &mut wide[..c_out * pw];
+                    gemm_packed(
+                        isa,
+                        w_packed,
+                        pw,
+                        xpad,
+                        Rows::At(rows),
+                        wide,
+                        pw,
+                        Store::Bias(bs),
+                    );
+                    narrow_rows(wide, &g, out_img);
                 });
-            self.cols_n = n;
             return Some(());
         }
         out.par_chunks_mut(c_out * p)
@@ -374,40 +441,56 @@ impl<F: Float> Conv2d<F> {
                 let mut s = lock(scratch);
                 if let Some(col) = F::as_f32s_mut(&mut s.col) {
                     im2col(x_img, &g, col);
-                    gemm_packed(isa, w_packed, p, col, p, out_img, p, Store::Bias(bs));
+                    let b = Store::Bias(bs);
+                    gemm_packed(isa, w_packed, p, col, Rows::Strided(p), out_img, p, b);
                 }
             });
         Some(())
     }
 
+    /// Where each of the k column-matrix rows (ci, ki, kj) starts in a padded image.
+    fn padded_rows(&mut self) {
+        let g = self.geom;
+        if self.rows.len() != g.k() {
+            let (hp, wp) = (g.h + 2 * g.pad, g.padded_w());
+            self.rows = (0..g.k())
+                .map(|t| {
+                    let (ci, ki, kj) = (t / (g.kh * g.kw), t / g.kw % g.kh, t % g.kw);
+                    ci * hp * wp + ki * wp + kj
+                })
+                .collect();
+        }
+    }
+
     /// The f32 backward through the kernels, over the same fixed split of the batch as
-    /// `backward_gemm`: dW += dout_img · colᵀ (dot products over the saved or recomputed
-    /// columns), dcol = Wᵀ · dout_img then col2im. None when F is not f32 (nothing written).
+    /// `backward_gemm`: dW += dout_img · columnsᵀ (dot products; with stride 1 over the padded
+    /// image and dout spread onto the padded-width grid, else over im2col), dcol = Wᵀ · dout_img
+    /// then col2im. None when F is not f32 (nothing written).
     fn backward_packed(&mut self, isa: Isa, ds: &[F], dx: &mut [F], need_dx: bool) -> Option<()> {
         let g = self.geom;
         let (k, p, c_out) = (g.k(), g.p(), self.c_out);
         let ds = F::as_f32s(ds)?;
         let dx = F::as_f32s_mut(dx)?;
-        let xs = F::as_f32s(slice(&self.x))?;
         // Wᵀ (k, c_out): element (kk, co) at w[co·k + kk]
         self.wt_packed
             .pack(isa, F::as_f32s(slice(&self.w))?, k, c_out, 1, k);
+        if g.stride == 1 {
+            self.padded_rows();
+        }
+        let rows = &self.rows;
+        let xs = F::as_f32s(slice(&self.x))?;
         let wt_packed = &self.wt_packed;
         let n = xs.len() / g.image().max(1);
-        let saved = match self.cols_n == n {
-            true => Some(F::as_f32s(&self.cols)?),
-            false => None,
-        };
         let group = n.div_ceil(self.scratch.len().max(1)).max(1);
+        let pw = g.wide_p();
         dx.par_chunks_mut(group * g.image())
             .zip(xs.par_chunks(group * g.image()))
             .zip(ds.par_chunks(group * c_out * p))
             .zip(self.scratch.par_iter_mut())
-            .enumerate()
-            .for_each(|(gi, (((dx_grp, x_grp), d_grp), scratch))| {
+            .for_each(|(((dx_grp, x_grp), d_grp), scratch)| {
                 let s = scratch.get_mut().unwrap_or_else(|e| e.into_inner());
                 let Scratch { col, dcol, dw, db } = s;
-                let (Some(col_buf), Some(dcol), Some(dw), Some(db)) = (
+                let (Some(col), Some(dcol), Some(dw), Some(db)) = (
                     F::as_f32s_mut(col),
                     F::as_f32s_mut(dcol),
                     F::as_f32s_mut(dw),
@@ -419,22 +502,23 @@ impl<F: Float> Conv2d<F> {
                     .chunks_mut(g.image())
                     .zip(x_grp.chunks(g.image()))
                     .zip(d_grp.chunks(c_out * p));
-                for (jj, ((dx_img, x_img), d_img)) in images.enumerate() {
-                    let j = gi * group + jj;
+                for ((dx_img, x_img), d_img) in images {
                     for (db, d) in db.iter_mut().zip(d_img.chunks_exact(p)) {
                         *db += d.iter().sum::<f32>();
                     }
-                    let col: &[f32] = match saved {
-                        Some(cols) => &cols[j * k * p..(j + 1) * k * p],
-                        None => {
-                            im2col(x_img, &g, col_buf);
-                            col_buf
-                        }
-                    };
-                    // dW (c_out, k) += dout (c_out, p) · colᵀ
-                    gemm_nt(isa, c_out, k, p, d_img, p, col, p, dw, k);
+                    // dW (c_out, k) += dout (c_out, p) · columnsᵀ
+                    if g.stride == 1 {
+                        pad_image(x_img, &g, col);
+                        let wide = &mut dcol[..c_out * pw];
+                        widen_rows(d_img, &g, wide);
+                        gemm_nt(isa, c_out, k, pw, wide, pw, col, Rows::At(rows), dw, k);
+                    } else {
+                        im2col(x_img, &g, col);
+                        gemm_nt(isa, c_out, k, p, d_img, p, col, Rows::Strided(p), dw, k);
+                    }
                     if need_dx {
-                        gemm_packed(isa, wt_packed, p, d_img, p, dcol, p, Store::Overwrite);
+                        let rows_d = Rows::Strided(p);
+                        gemm_packed(isa, wt_packed, p, d_img, rows_d, dcol, p, Store::Overwrite);
                         col2im(dcol, &g, dx_img);
                     }
                 }

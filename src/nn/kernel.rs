@@ -96,7 +96,35 @@ pub enum Store<'a> {
     Bias(&'a [f32]),
 }
 
-/// `c (m, n) ⟵ a · b` where `b`'s row t, columns j, is `b[t·ldb + j]`, `c`'s is `c[i·ldc + j]`.
+/// Where row t of a `b` operand starts: `t·ld`, or at a listed offset (a convolution's rows
+/// read straight from a zero-padded image: row (ci, ki, kj) starts at ci·hp·wp + ki·wp + kj).
+#[derive(Debug, Clone, Copy)]
+pub enum Rows<'a> {
+    Strided(usize),
+    At(&'a [usize]),
+}
+
+impl Rows<'_> {
+    #[inline(always)]
+    fn start(self, t: usize) -> usize {
+        match self {
+            Rows::Strided(ld) => t * ld,
+            Rows::At(offsets) => offsets[t],
+        }
+    }
+
+    /// The end of the furthest of `count` rows of `len` values (for bounds checks).
+    fn end(self, count: usize, len: usize) -> usize {
+        match self {
+            _ if count == 0 => 0,
+            Rows::Strided(ld) => (count - 1) * ld + len,
+            Rows::At(offsets) => offsets[..count].iter().max().map_or(0, |m| m + len),
+        }
+    }
+}
+
+/// `c (m, n) ⟵ a · b` where `b`'s row t, columns j, is `b[rows.start(t) + j]`, `c`'s is
+/// `c[i·ldc + j]`.
 ///
 /// # Panics
 /// If `b` or `c` is too short for the shapes and strides, or `a` was packed for another shape.
@@ -106,7 +134,7 @@ pub fn gemm_packed(
     a: &PackedA,
     n: usize,
     b: &[f32],
-    ldb: usize,
+    rows: Rows,
     c: &mut [f32],
     ldc: usize,
     store: Store,
@@ -116,10 +144,13 @@ pub fn gemm_packed(
         return;
     }
     assert_eq!(a.mr, isa.mr(), "a packed for another kernel");
-    assert!(
-        k == 0 || b.len() >= (k - 1) * ldb + n,
-        "gemm_packed: b too short"
-    );
+    if let Rows::At(offsets) = rows {
+        assert!(
+            offsets.len() >= k,
+            "gemm_packed: fewer row offsets than rows"
+        );
+    }
+    assert!(b.len() >= rows.end(k, n), "gemm_packed: b too short");
     assert!(c.len() >= (m - 1) * ldc + n, "gemm_packed: c too short");
     if let Store::Bias(bias) = store {
         assert!(bias.len() >= m, "gemm_packed: bias too short");
@@ -128,22 +159,22 @@ pub fn gemm_packed(
     match isa.0 {
         // SAFETY: an `Isa` is only made by `detect`, after it found avx512f, avx2 and fma on
         // this CPU; the function itself is safe code compiled for those features.
-        Kind::Avx512 => unsafe { run_avx512(a, n, b, ldb, c, ldc, store) },
+        Kind::Avx512 => unsafe { run_avx512(a, n, b, rows, c, ldc, store) },
         // SAFETY: as above, `detect` found avx2 and fma.
-        Kind::Avx2 => unsafe { run_avx2(a, n, b, ldb, c, ldc, store) },
+        Kind::Avx2 => unsafe { run_avx2(a, n, b, rows, c, ldc, store) },
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
-fn run_avx512(a: &PackedA, n: usize, b: &[f32], ldb: usize, c: &mut [f32], ldc: usize, s: Store) {
-    drive::<MR_512, NR_512>(a, n, b, ldb, c, ldc, s);
+fn run_avx512(a: &PackedA, n: usize, b: &[f32], rows: Rows, c: &mut [f32], ldc: usize, s: Store) {
+    drive::<MR_512, NR_512>(a, n, b, rows, c, ldc, s);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn run_avx2(a: &PackedA, n: usize, b: &[f32], ldb: usize, c: &mut [f32], ldc: usize, s: Store) {
-    drive::<MR_256, NR_256>(a, n, b, ldb, c, ldc, s);
+fn run_avx2(a: &PackedA, n: usize, b: &[f32], rows: Rows, c: &mut [f32], ldc: usize, s: Store) {
+    drive::<MR_256, NR_256>(a, n, b, rows, c, ldc, s);
 }
 
 /// Panels of NR columns of `b` (the last one copied into a zero-padded buffer), each multiplied
@@ -153,7 +184,7 @@ fn drive<const MR: usize, const NR: usize>(
     a: &PackedA,
     n: usize,
     b: &[f32],
-    ldb: usize,
+    rows: Rows,
     c: &mut [f32],
     ldc: usize,
     store: Store,
@@ -164,19 +195,20 @@ fn drive<const MR: usize, const NR: usize>(
     while j0 < n {
         let cols = (n - j0).min(NR);
         // the panel's rows: b itself, or the edge copied into NR-wide zero-padded rows
-        let (bp, ldp): (&[f32], usize) = if cols == NR {
-            (&b[j0..], ldb)
+        let (bp, rows_p): (&[f32], Rows) = if cols == NR {
+            (&b[j0..], rows)
         } else {
             edge.clear();
             edge.resize(k * NR, 0.0);
             for (t, dst) in edge.chunks_exact_mut(NR).enumerate() {
-                dst[..cols].copy_from_slice(&b[t * ldb + j0..t * ldb + j0 + cols]);
+                let start = rows.start(t) + j0;
+                dst[..cols].copy_from_slice(&b[start..start + cols]);
             }
-            (&edge, NR)
+            (&edge, Rows::Strided(NR))
         };
         for (pi, ap) in a.data.chunks_exact(k * MR).enumerate() {
             let mut acc = [[0.0f32; NR]; MR];
-            tile::<MR, NR>(k, ap, bp, ldp, &mut acc);
+            tile::<MR, NR>(k, ap, bp, rows_p, &mut acc);
             let rows = (m - pi * MR).min(MR);
             for (r, acc_r) in acc.iter().enumerate().take(rows) {
                 let i = pi * MR + r;
@@ -201,34 +233,38 @@ fn drive<const MR: usize, const NR: usize>(
     }
 }
 
-/// acc (MR, NR) += Σ_t a[t] (MR) ⊗ b[t·ldb ..][..NR]: one broadcast-multiply-add per element.
+/// acc (MR, NR) += Σ_t a[t] (MR) ⊗ b[rows.start(t) ..][..NR]: one broadcast-multiply-add per
+/// element.
 #[inline(always)]
 fn tile<const MR: usize, const NR: usize>(
     k: usize,
     a: &[f32],
     b: &[f32],
-    ldb: usize,
+    rows: Rows,
     acc: &mut [[f32; NR]; MR],
 ) {
-    assert!(a.len() >= k * MR && (k == 0 || b.len() >= (k - 1) * ldb + NR));
+    assert!(a.len() >= k * MR && b.len() >= rows.end(k, NR));
+    if let Rows::At(offsets) = rows {
+        assert!(offsets.len() >= k);
+    }
     #[cfg(target_arch = "x86_64")]
     {
         if MR == MR_512 && NR == NR_512 {
             // SAFETY: the assert above bounds every read (a: k·MR values, b: k rows of NR); the
             // only caller of tile::<MR_512, NR_512> is run_avx512, which has avx512f.
-            unsafe { tile_512(k, a.as_ptr(), b.as_ptr(), ldb, acc.as_mut_ptr().cast()) };
+            unsafe { tile_512(k, a.as_ptr(), b.as_ptr(), rows, acc.as_mut_ptr().cast()) };
             return;
         }
         if MR == MR_256 && NR == NR_256 {
             // SAFETY: as above; the caller is run_avx2, which has avx2 and fma.
-            unsafe { tile_256(k, a.as_ptr(), b.as_ptr(), ldb, acc.as_mut_ptr().cast()) };
+            unsafe { tile_256(k, a.as_ptr(), b.as_ptr(), rows, acc.as_mut_ptr().cast()) };
             return;
         }
     }
     for t in 0..k {
         for r in 0..MR {
             for j in 0..NR {
-                acc[r][j] = a[t * MR + r].mul_add(b[t * ldb + j], acc[r][j]);
+                acc[r][j] = a[t * MR + r].mul_add(b[rows.start(t) + j], acc[r][j]);
             }
         }
     }
@@ -237,16 +273,17 @@ fn tile<const MR: usize, const NR: usize>(
 /// The avx512 tile: 8 rows × 32 columns in 16 zmm registers.
 ///
 /// # Safety
-/// avx512f present; `a` readable for k·8 floats, `b` for (k−1)·ldb + 32, `acc` writable for 256.
+/// avx512f present; `a` readable for k·8 floats, `b` for 32 from each row start, `acc` writable
+/// for 256; with `Rows::At`, at least k offsets.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn tile_512(k: usize, a: *const f32, b: *const f32, ldb: usize, acc: *mut f32) {
+unsafe fn tile_512(k: usize, a: *const f32, b: *const f32, rows: Rows, acc: *mut f32) {
     use std::arch::x86_64::*;
     let mut c = [[_mm512_setzero_ps(); 2]; MR_512];
     for t in 0..k {
         // SAFETY: in bounds by this function's contract (t < k).
         let (b0, b1, at) = unsafe {
-            let bt = b.add(t * ldb);
+            let bt = b.add(rows.start(t));
             (
                 _mm512_loadu_ps(bt),
                 _mm512_loadu_ps(bt.add(16)),
@@ -272,16 +309,17 @@ unsafe fn tile_512(k: usize, a: *const f32, b: *const f32, ldb: usize, acc: *mut
 /// The avx2 tile: 4 rows × 24 columns in 12 ymm registers.
 ///
 /// # Safety
-/// avx2 and fma present; `a` readable for k·4 floats, `b` for (k−1)·ldb + 24, `acc` for 96.
+/// avx2 and fma present; `a` readable for k·4 floats, `b` for 24 from each row start, `acc`
+/// for 96; with `Rows::At`, at least k offsets.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn tile_256(k: usize, a: *const f32, b: *const f32, ldb: usize, acc: *mut f32) {
+unsafe fn tile_256(k: usize, a: *const f32, b: *const f32, rows: Rows, acc: *mut f32) {
     use std::arch::x86_64::*;
     let mut c = [[_mm256_setzero_ps(); 3]; MR_256];
     for t in 0..k {
         // SAFETY: in bounds by this function's contract (t < k).
         let (b0, b1, b2, at) = unsafe {
-            let bt = b.add(t * ldb);
+            let bt = b.add(rows.start(t));
             (
                 _mm256_loadu_ps(bt),
                 _mm256_loadu_ps(bt.add(8)),
@@ -323,40 +361,53 @@ pub fn gemm_nt(
     a: &[f32],
     lda: usize,
     b: &[f32],
-    ldb: usize,
+    rows_b: Rows,
     c: &mut [f32],
     ldc: usize,
 ) {
     if m == 0 || n == 0 {
         return;
     }
+    if let Rows::At(offsets) = rows_b {
+        assert!(offsets.len() >= n, "gemm_nt: fewer row offsets than rows");
+    }
     assert!(a.len() >= (m - 1) * lda + kd, "gemm_nt: a too short");
-    assert!(b.len() >= (n - 1) * ldb + kd, "gemm_nt: b too short");
+    assert!(b.len() >= rows_b.end(n, kd), "gemm_nt: b too short");
     assert!(c.len() >= (m - 1) * ldc + n, "gemm_nt: c too short");
     #[cfg(target_arch = "x86_64")]
     match isa.0 {
         // SAFETY: `detect` found avx512f (and avx2, fma) on this CPU; the asserts above bound
         // every row the function reads or writes.
-        Kind::Avx512 => unsafe { dots_avx512(m, n, kd, a, lda, b, ldb, c, ldc) },
+        Kind::Avx512 => unsafe { dots_avx512(m, n, kd, a, lda, b, rows_b, c, ldc) },
         // SAFETY: the asserts above bound every element the strides reach (a: (m−1)·lda + kd,
         // b read transposed: (n−1)·ldb + kd, c: (m−1)·ldc + n); c is a distinct &mut.
-        Kind::Avx2 => unsafe {
-            matrixmultiply::sgemm(
-                m,
-                kd,
-                n,
-                1.0,
-                a.as_ptr(),
-                lda as isize,
-                1,
-                b.as_ptr(),
-                1,
-                ldb as isize,
-                1.0,
-                c.as_mut_ptr(),
-                ldc as isize,
-                1,
-            )
+        Kind::Avx2 => match rows_b {
+            Rows::Strided(ldb) => unsafe {
+                matrixmultiply::sgemm(
+                    m,
+                    kd,
+                    n,
+                    1.0,
+                    a.as_ptr(),
+                    lda as isize,
+                    1,
+                    b.as_ptr(),
+                    1,
+                    ldb as isize,
+                    1.0,
+                    c.as_mut_ptr(),
+                    ldc as isize,
+                    1,
+                )
+            },
+            Rows::At(offsets) => {
+                for i in 0..m {
+                    for (j, &o) in offsets[..n].iter().enumerate() {
+                        let (ar, br) = (&a[i * lda..i * lda + kd], &b[o..o + kd]);
+                        c[i * ldc + j] += ar.iter().zip(br).map(|(x, y)| x * y).sum::<f32>();
+                    }
+                }
+            }
         },
     }
 }
@@ -372,7 +423,7 @@ fn dots_avx512(
     a: &[f32],
     lda: usize,
     b: &[f32],
-    ldb: usize,
+    rows_b: Rows,
     c: &mut [f32],
     ldc: usize,
 ) {
@@ -389,7 +440,7 @@ fn dots_avx512(
             let ai: [usize; T] =
                 std::array::from_fn(|r| if i0 + r < m { (i0 + r) * lda } else { 0 });
             let bj: [usize; T] =
-                std::array::from_fn(|q| if j0 + q < n { (j0 + q) * ldb } else { 0 });
+                std::array::from_fn(|q| rows_b.start(if j0 + q < n { j0 + q } else { j0 }));
             let mut acc = [[_mm512_setzero_ps(); T]; T];
             let mut t = 0;
             while t < full {
@@ -530,7 +581,16 @@ mod tests {
                 let a: Vec<f32> = (0..m * kd).map(|i| (i as f32 * 0.37).sin()).collect();
                 let b: Vec<f32> = (0..n * kd).map(|i| (i as f32 * 0.71).cos()).collect();
                 let mut c = vec![1.0; m * n];
-                gemm_nt(isa, m, n, kd, &a, kd, &b, kd, &mut c, n);
+                // b's rows listed explicitly and read through the offsets: the same result
+                let offsets: Vec<usize> = (0..n).map(|j| j * kd).collect();
+                let mut c_at = vec![1.0; m * n];
+                gemm_nt(isa, m, n, kd, &a, kd, &b, Rows::At(&offsets), &mut c_at, n);
+                gemm_nt(isa, m, n, kd, &a, kd, &b, Rows::Strided(kd), &mut c, n);
+                assert!(
+                    c.iter()
+                        .zip(&c_at)
+                        .all(|(x, y)| (x - y).abs() < 1e-4 * (1.0 + y.abs()))
+                );
                 for i in 0..m {
                     for j in 0..n {
                         let want: f32 =
@@ -560,16 +620,43 @@ mod tests {
             let mut pa = PackedA::default();
             pa.pack(isa, &a, m, k, k, 1);
             let mut c = vec![9.0; m * n];
-            gemm_packed(isa, &pa, n, &b, n, &mut c, n, Store::Overwrite);
+            gemm_packed(
+                isa,
+                &pa,
+                n,
+                &b,
+                Rows::Strided(n),
+                &mut c,
+                n,
+                Store::Overwrite,
+            );
             let close = |x: f32, y: f32| (x - y).abs() < 1e-4 * (1.0 + y.abs());
             assert!(
                 c.iter().zip(&want).all(|(x, y)| close(*x, *y)),
                 "{m}×{k}×{n}"
             );
-            gemm_packed(isa, &pa, n, &b, n, &mut c, n, Store::Accumulate);
+            gemm_packed(
+                isa,
+                &pa,
+                n,
+                &b,
+                Rows::Strided(n),
+                &mut c,
+                n,
+                Store::Accumulate,
+            );
             assert!(c.iter().zip(&want).all(|(x, y)| close(*x, 2.0 * y)));
             let bias: Vec<f32> = (0..m).map(|i| i as f32).collect();
-            gemm_packed(isa, &pa, n, &b, n, &mut c, n, Store::Bias(&bias));
+            gemm_packed(
+                isa,
+                &pa,
+                n,
+                &b,
+                Rows::Strided(n),
+                &mut c,
+                n,
+                Store::Bias(&bias),
+            );
             for i in 0..m {
                 for j in 0..n {
                     assert!(close(c[i * n + j], want[i * n + j] + i as f32));
@@ -578,7 +665,16 @@ mod tests {
             // a read transposed: pack aᵀ (k, m) as (m, k) with row stride 1, column stride m
             let at: Vec<f32> = (0..k * m).map(|x| a[(x % m) * k + x / m]).collect();
             pa.pack(isa, &at, m, k, 1, m);
-            gemm_packed(isa, &pa, n, &b, n, &mut c, n, Store::Overwrite);
+            gemm_packed(
+                isa,
+                &pa,
+                n,
+                &b,
+                Rows::Strided(n),
+                &mut c,
+                n,
+                Store::Overwrite,
+            );
             assert!(c.iter().zip(&want).all(|(x, y)| close(*x, *y)));
         }
     }
