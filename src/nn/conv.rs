@@ -49,6 +49,20 @@ impl ConvGeom {
     fn wide_p(&self) -> usize {
         self.oh * self.padded_w()
     }
+    /// dx as a stride-1 convolution of dout padded by (kh − 1 − pad, kw − 1 − pad) with the
+    /// flipped filters: possible when the padding is at most the kernel less one.
+    fn has_dx_as_conv(&self) -> bool {
+        self.stride == 1 && self.pad < self.kh && self.pad < self.kw
+    }
+    /// That padded dout's (height, width) = (h + kh − 1, w + kw − 1).
+    fn dout_padded(&self) -> (usize, usize) {
+        (self.h + self.kh - 1, self.w + self.kw - 1)
+    }
+    /// A padded dout's length for c_out filters, with kw − 1 zeros of slack (see padded_len).
+    fn dout_padded_len(&self, c_out: usize) -> usize {
+        let (hq, wq) = self.dout_padded();
+        c_out * hq * wq + self.kw
+    }
     /// The output columns ox whose input column ox·stride + kj − pad lies inside 0..w.
     fn valid_ox(&self, kj: usize) -> (usize, usize) {
         let lo = self.pad.saturating_sub(kj).div_ceil(self.stride);
@@ -85,6 +99,8 @@ pub struct Conv2d<F: Float> {
     w_packed: PackedA,               // (c_out, k): W for the forward kernel
     wt_packed: PackedA,              // (k, c_out): Wᵀ for the input gradient
     rows: Vec<usize>,                // (k): where column-matrix row t starts in a padded image
+    w_flip: PackedA,                 // (c_in, c_out·kh·kw): W regrouped for dx as a convolution
+    rows_dx: Vec<usize>,             // (c_out·kh·kw): row starts, flipped, in a padded dout
 }
 
 /// Forward keeps the batch's columns for backward (no second im2col) only below this size, so a
@@ -108,6 +124,8 @@ impl<F: Float> Clone for Conv2d<F> {
             w_packed: PackedA::default(),
             wt_packed: PackedA::default(),
             rows: Vec::new(),
+            w_flip: PackedA::default(),
+            rows_dx: Vec::new(),
         }
     }
 }
@@ -161,6 +179,22 @@ fn pad_image(x: &[f32], g: &ConvGeom, xp: &mut [f32]) {
         for (iy, row) in plane.chunks_exact(g.w).enumerate() {
             let at = ci * hp * wp + (iy + g.pad) * wp + g.pad;
             xp[at..at + g.w].copy_from_slice(row);
+        }
+    }
+}
+
+/// dout (c_out, oh, ow) into `dp` zero-padded to (c_out, h + kh − 1, w + kw − 1), each plane
+/// offset by (kh − 1 − pad, kw − 1 − pad), the slack after it zeroed too.
+fn pad_dout(d: &[f32], g: &ConvGeom, dp: &mut [f32]) {
+    let (hq, wq) = g.dout_padded();
+    let c_out = d.len() / (g.oh * g.ow).max(1);
+    let dp = &mut dp[..g.dout_padded_len(c_out)];
+    dp.fill(0.0);
+    let (top, left) = (g.kh - 1 - g.pad, g.kw - 1 - g.pad);
+    for (co, plane) in d.chunks_exact(g.oh * g.ow).enumerate() {
+        for (oy, row) in plane.chunks_exact(g.ow).enumerate() {
+            let at = co * hq * wq + (oy + top) * wq + left;
+            dp[at..at + g.ow].copy_from_slice(row);
         }
     }
 }
@@ -234,6 +268,8 @@ impl<F: Float> Conv2d<F> {
             w_packed: PackedA::default(),
             wt_packed: PackedA::default(),
             rows: Vec::new(),
+            w_flip: PackedA::default(),
+            rows_dx: Vec::new(),
         }
     }
 
@@ -246,8 +282,16 @@ impl<F: Float> Conv2d<F> {
             self.scratch = (0..threads)
                 .map(|_| {
                     Mutex::new(Scratch {
-                        col: vec![F::zero(); (k * p).max(g.padded_len())],
-                        dcol: vec![F::zero(); (k * p).max(c_out * g.wide_p())],
+                        col: vec![
+                            F::zero();
+                            (k * p).max(g.padded_len()).max(g.dout_padded_len(c_out))
+                        ],
+                        dcol: vec![
+                            F::zero();
+                            (k * p)
+                                .max(c_out * g.wide_p())
+                                .max(g.c_in * g.h * g.dout_padded().1)
+                        ],
                         dw: vec![F::zero(); c_out * k],
                         db: vec![F::zero(); c_out],
                     })
@@ -462,6 +506,33 @@ impl<F: Float> Conv2d<F> {
         }
     }
 
+    /// W regrouped as (c_in, c_out·kh·kw) and packed, and where each (co, ki, kj) row starts in
+    /// a padded dout: (kh − 1 − ki, kw − 1 − kj) from its plane's corner (the flip).
+    fn flip_for_dx(&mut self, isa: Isa) -> Option<()> {
+        let g = self.geom;
+        let (c_out, khw) = (self.c_out, g.kh * g.kw);
+        let w = F::as_f32s(slice(&self.w))?;
+        let mut regrouped = vec![0.0f32; g.c_in * c_out * khw];
+        for (co, filter) in w.chunks_exact(g.c_in * khw).enumerate() {
+            for (ci, taps) in filter.chunks_exact(khw).enumerate() {
+                let at = ci * c_out * khw + co * khw;
+                regrouped[at..at + khw].copy_from_slice(taps);
+            }
+        }
+        self.w_flip
+            .pack(isa, &regrouped, g.c_in, c_out * khw, c_out * khw, 1);
+        if self.rows_dx.len() != c_out * khw {
+            let (hq, wq) = g.dout_padded();
+            self.rows_dx = (0..c_out * khw)
+                .map(|t| {
+                    let (co, ki, kj) = (t / khw, t / g.kw % g.kh, t % g.kw);
+                    co * hq * wq + (g.kh - 1 - ki) * wq + (g.kw - 1 - kj)
+                })
+                .collect();
+        }
+        Some(())
+    }
+
     /// The f32 backward through the kernels, over the same fixed split of the batch as
     /// `backward_gemm`: dW += dout_img · columnsᵀ (dot products; with stride 1 over the padded
     /// image and dout spread onto the padded-width grid, else over im2col), dcol = Wᵀ · dout_img
@@ -477,7 +548,11 @@ impl<F: Float> Conv2d<F> {
         if g.stride == 1 {
             self.padded_rows();
         }
-        let rows = &self.rows;
+        let is_dx_conv = need_dx && g.has_dx_as_conv();
+        if is_dx_conv {
+            self.flip_for_dx(isa)?;
+        }
+        let (rows, rows_dx, w_flip) = (&self.rows, &self.rows_dx, &self.w_flip);
         let xs = F::as_f32s(slice(&self.x))?;
         let wt_packed = &self.wt_packed;
         let n = xs.len() / g.image().max(1);
@@ -516,7 +591,26 @@ impl<F: Float> Conv2d<F> {
                         im2col(x_img, &g, col);
                         gemm_nt(isa, c_out, k, p, d_img, p, col, Rows::Strided(p), dw, k);
                     }
-                    if need_dx {
+                    if is_dx_conv {
+                        // dx (c_in, h, w) = flipped W ⋆ dout padded: the forward's kernel again
+                        let (_, wq) = g.dout_padded();
+                        pad_dout(d_img, &g, col);
+                        let wide = &mut dcol[..g.c_in * g.h * wq];
+                        let rows_d = Rows::At(rows_dx);
+                        gemm_packed(
+                            isa,
+                            w_flip,
+                            g.h * wq,
+                            col,
+                            rows_d,
+                            wide,
+                            g.h * wq,
+                            Store::Overwrite,
+                        );
+                        for (d, w) in dx_img.chunks_exact_mut(g.w).zip(wide.chunks_exact(wq)) {
+                            d.copy_from_slice(&w[..g.w]);
+                        }
+                    } else if need_dx {
                         let rows_d = Rows::Strided(p);
                         gemm_packed(isa, wt_packed, p, d_img, rows_d, dcol, p, Store::Overwrite);
                         col2im(dcol, &g, dx_img);
@@ -643,6 +737,8 @@ mod tests {
             (geom(3, 9, 7, 3, 3, 1, 1), 11),
             (geom(2, 6, 5, 3, 2, 2, 1), 4),
             (geom(1, 28, 28, 5, 5, 1, 2), 8),
+            (geom(2, 7, 6, 3, 2, 1, 0), 9),
+            (geom(2, 6, 6, 2, 2, 1, 2), 3),
         ] {
             let n = 5;
             let mut c32 = Conv2d::<f32>::new(g, c_out);
