@@ -1,6 +1,10 @@
-//! Convolution lowered to matrix multiplication, one image at a time: im2col + GEMM forward,
-//! GEMM + col2im backward. Images are spread over rayon's threads; each thread works in its own
-//! scratch buffers, kept in the layer so that a training step allocates no column matrices.
+//! Convolution lowered to matrix multiplication, one image at a time. In f32 on a CPU with
+//! AVX2 or AVX-512, stride-1 layers never build the column matrix: the kernel reads its rows
+//! straight from a zero-padded image (forward, dW), and dx is the same kind of convolution of the
+//! padded output gradient with the flipped filters; other strides use im2col + the kernel +
+//! col2im. In f64 (gradient checks) or without the kernel: im2col + matrixmultiply forward,
+//! matrixmultiply + col2im backward. Images are spread over rayon's threads; each thread works
+//! in its own scratch buffers, kept in the layer so that a training step allocates no columns.
 //!
 //! n = batch, c_in/c_out = channels, h w = input size, oh ow = output size, kh kw = kernel,
 //! k = c_in·kh·kw (a column's length), p = oh·ow (columns per image).

@@ -1,7 +1,7 @@
 //! An f32 matrix multiply shaped for convolutions: `c (m, n) = a (m, k) · b (k, n) (+ c)`, with
-//! `a` small (filters: m = c_out or k ≤ a few hundred rows) and packed once, and `b` read in
-//! place, row by row, NR columns at a time, with any row stride. Convolution's operands are
-//! already laid out so (im2col columns, the output gradient), so nothing large is copied:
+//! `a` small (filters) and packed once, and `b` read in place, row by row, NR columns at a
+//! time, each row from its own offset (`Rows`): a padded image's rows are a convolution's
+//! column matrix without building it, so nothing large is copied:
 //! matrixmultiply, general-purpose, packs `b` on every call, and for the few-filter layers of
 //! the presets that copy costs as much as the arithmetic (`cargo bench --bench layers`).
 //!
