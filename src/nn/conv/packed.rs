@@ -1,0 +1,250 @@
+//! The f32 paths through the conv kernel (`super::super::kernel`): stride-1 layers read their
+//! column matrix straight from a zero-padded image; other strides go through im2col.
+
+use rayon::prelude::*;
+
+use super::{Conv2d, ConvGeom, Scratch, col2im, im2col, lock, slice};
+use crate::nn::gemm::Float;
+use crate::nn::kernel::{Isa, Rows, Store, gemm_nt, gemm_packed};
+
+/// Copies image x (c_in, h, w) into `xp` zero-padded to (c_in, h + 2·pad, w + 2·pad), the
+/// slack after it zeroed too.
+fn pad_image(x: &[f32], g: &ConvGeom, xp: &mut [f32]) {
+    let (hp, wp) = (g.h + 2 * g.pad, g.padded_w());
+    let xp = &mut xp[..g.padded_len()];
+    xp.fill(0.0);
+    for (ci, plane) in x.chunks_exact(g.h * g.w).enumerate() {
+        for (iy, row) in plane.chunks_exact(g.w).enumerate() {
+            let at = ci * hp * wp + (iy + g.pad) * wp + g.pad;
+            xp[at..at + g.w].copy_from_slice(row);
+        }
+    }
+}
+
+/// dout (c_out, oh, ow) into `dp` zero-padded to (c_out, h + kh − 1, w + kw − 1), each plane
+/// offset by (kh − 1 − pad, kw − 1 − pad), the slack after it zeroed too.
+fn pad_dout(d: &[f32], g: &ConvGeom, dp: &mut [f32]) {
+    let (hq, wq) = g.dout_padded();
+    let c_out = d.len() / (g.oh * g.ow).max(1);
+    let dp = &mut dp[..g.dout_padded_len(c_out)];
+    dp.fill(0.0);
+    let (top, left) = (g.kh - 1 - g.pad, g.kw - 1 - g.pad);
+    for (co, plane) in d.chunks_exact(g.oh * g.ow).enumerate() {
+        for (oy, row) in plane.chunks_exact(g.ow).enumerate() {
+            let at = co * hq * wq + (oy + top) * wq + left;
+            dp[at..at + g.ow].copy_from_slice(row);
+        }
+    }
+}
+
+/// The valid ow columns of each wide output row (c_out, oh, padded_w) into out (c_out, oh, ow).
+fn narrow_rows(wide: &[f32], g: &ConvGeom, out: &mut [f32]) {
+    let wp = g.padded_w();
+    for (o, w) in out.chunks_exact_mut(g.ow).zip(wide.chunks_exact(wp)) {
+        o.copy_from_slice(&w[..g.ow]);
+    }
+}
+
+/// dout (c_out, oh, ow) onto the wide grid (c_out, oh, padded_w), zeros in the extra columns
+/// (so the positions that are no output add nothing to dW).
+fn widen_rows(d: &[f32], g: &ConvGeom, wide: &mut [f32]) {
+    let wp = g.padded_w();
+    for (w, row) in wide.chunks_exact_mut(wp).zip(d.chunks_exact(g.ow)) {
+        w[..g.ow].copy_from_slice(row);
+        w[g.ow..].fill(0.0);
+    }
+}
+
+impl<F: Float> Conv2d<F> {
+    /// The f32 forward through the packed kernel: out_img = bias + W · columns(x_img). With
+    /// stride 1 the kernel reads the columns straight out of a zero-padded copy of the image
+    /// (row (ci, ki, kj) of the column matrix is the padded image from ci·hp·wp + ki·wp + kj on,
+    /// over an output grid as wide as the padded image), so nothing is expanded k-fold; other
+    /// strides go through im2col. None when F is not f32 (nothing written).
+    pub(super) fn forward_packed(&mut self, isa: Isa, out: &mut [F]) -> Option<()> {
+        let g = self.geom;
+        let (k, p, c_out) = (g.k(), g.p(), self.c_out);
+        if g.stride == 1 {
+            self.padded_rows();
+        }
+        let out = F::as_f32s_mut(out)?;
+        let xs = F::as_f32s(slice(&self.x))?;
+        let bs = F::as_f32s(slice(&self.b))?;
+        self.w_packed
+            .pack(isa, F::as_f32s(slice(&self.w))?, c_out, k, k, 1);
+        let (w_packed, scratch) = (&self.w_packed, &self.scratch);
+        if g.stride == 1 {
+            let rows = &self.rows;
+            let pw = g.wide_p();
+            out.par_chunks_mut(c_out * p)
+                .zip(xs.par_chunks(g.image()))
+                .for_each(|(out_img, x_img)| {
+                    let mut s = lock(scratch);
+                    let Scratch { col, dcol, .. } = &mut *s;
+                    let (Some(xpad), Some(wide)) = (F::as_f32s_mut(col), F::as_f32s_mut(dcol))
+                    else {
+                        return;
+                    };
+                    pad_image(x_img, &g, xpad);
+                    let wide = &mut wide[..c_out * pw];
+                    gemm_packed(
+                        isa,
+                        w_packed,
+                        pw,
+                        xpad,
+                        Rows::At(rows),
+                        wide,
+                        pw,
+                        Store::Bias(bs),
+                    );
+                    narrow_rows(wide, &g, out_img);
+                });
+            return Some(());
+        }
+        out.par_chunks_mut(c_out * p)
+            .zip(xs.par_chunks(g.image()))
+            .for_each(|(out_img, x_img)| {
+                let mut s = lock(scratch);
+                if let Some(col) = F::as_f32s_mut(&mut s.col) {
+                    im2col(x_img, &g, col);
+                    let b = Store::Bias(bs);
+                    gemm_packed(isa, w_packed, p, col, Rows::Strided(p), out_img, p, b);
+                }
+            });
+        Some(())
+    }
+
+    /// Where each of the k column-matrix rows (ci, ki, kj) starts in a padded image.
+    fn padded_rows(&mut self) {
+        let g = self.geom;
+        if self.rows.len() != g.k() {
+            let (hp, wp) = (g.h + 2 * g.pad, g.padded_w());
+            self.rows = (0..g.k())
+                .map(|t| {
+                    let (ci, ki, kj) = (t / (g.kh * g.kw), t / g.kw % g.kh, t % g.kw);
+                    ci * hp * wp + ki * wp + kj
+                })
+                .collect();
+        }
+    }
+
+    /// W regrouped as (c_in, c_out·kh·kw) and packed, and where each (co, ki, kj) row starts in
+    /// a padded dout: (kh − 1 − ki, kw − 1 − kj) from its plane's corner (the flip).
+    fn flip_for_dx(&mut self, isa: Isa) -> Option<()> {
+        let g = self.geom;
+        let (c_out, khw) = (self.c_out, g.kh * g.kw);
+        let w = F::as_f32s(slice(&self.w))?;
+        let mut regrouped = vec![0.0f32; g.c_in * c_out * khw];
+        for (co, filter) in w.chunks_exact(g.c_in * khw).enumerate() {
+            for (ci, taps) in filter.chunks_exact(khw).enumerate() {
+                let at = ci * c_out * khw + co * khw;
+                regrouped[at..at + khw].copy_from_slice(taps);
+            }
+        }
+        self.w_flip
+            .pack(isa, &regrouped, g.c_in, c_out * khw, c_out * khw, 1);
+        if self.rows_dx.len() != c_out * khw {
+            let (hq, wq) = g.dout_padded();
+            self.rows_dx = (0..c_out * khw)
+                .map(|t| {
+                    let (co, ki, kj) = (t / khw, t / g.kw % g.kh, t % g.kw);
+                    co * hq * wq + (g.kh - 1 - ki) * wq + (g.kw - 1 - kj)
+                })
+                .collect();
+        }
+        Some(())
+    }
+
+    /// The f32 backward through the kernels, over the same fixed split of the batch as
+    /// `backward_gemm`: dW += dout_img · columnsᵀ (dot products; with stride 1 over the padded
+    /// image and dout spread onto the padded-width grid, else over im2col), dcol = Wᵀ · dout_img
+    /// then col2im. None when F is not f32 (nothing written).
+    pub(super) fn backward_packed(
+        &mut self,
+        isa: Isa,
+        ds: &[F],
+        dx: &mut [F],
+        need_dx: bool,
+    ) -> Option<()> {
+        let g = self.geom;
+        let (k, p, c_out) = (g.k(), g.p(), self.c_out);
+        let ds = F::as_f32s(ds)?;
+        let dx = F::as_f32s_mut(dx)?;
+        // Wᵀ (k, c_out): element (kk, co) at w[co·k + kk]
+        self.wt_packed
+            .pack(isa, F::as_f32s(slice(&self.w))?, k, c_out, 1, k);
+        if g.stride == 1 {
+            self.padded_rows();
+        }
+        let is_dx_conv = need_dx && g.has_dx_as_conv();
+        if is_dx_conv {
+            self.flip_for_dx(isa)?;
+        }
+        let (rows, rows_dx, w_flip) = (&self.rows, &self.rows_dx, &self.w_flip);
+        let xs = F::as_f32s(slice(&self.x))?;
+        let wt_packed = &self.wt_packed;
+        let n = xs.len() / g.image().max(1);
+        let group = n.div_ceil(self.scratch.len().max(1)).max(1);
+        let pw = g.wide_p();
+        dx.par_chunks_mut(group * g.image())
+            .zip(xs.par_chunks(group * g.image()))
+            .zip(ds.par_chunks(group * c_out * p))
+            .zip(self.scratch.par_iter_mut())
+            .for_each(|(((dx_grp, x_grp), d_grp), scratch)| {
+                let s = scratch.get_mut().unwrap_or_else(|e| e.into_inner());
+                let Scratch { col, dcol, dw, db } = s;
+                let (Some(col), Some(dcol), Some(dw), Some(db)) = (
+                    F::as_f32s_mut(col),
+                    F::as_f32s_mut(dcol),
+                    F::as_f32s_mut(dw),
+                    F::as_f32s_mut(db),
+                ) else {
+                    return;
+                };
+                let images = dx_grp
+                    .chunks_mut(g.image())
+                    .zip(x_grp.chunks(g.image()))
+                    .zip(d_grp.chunks(c_out * p));
+                for ((dx_img, x_img), d_img) in images {
+                    for (db, d) in db.iter_mut().zip(d_img.chunks_exact(p)) {
+                        *db += d.iter().sum::<f32>();
+                    }
+                    // dW (c_out, k) += dout (c_out, p) · columnsᵀ
+                    if g.stride == 1 {
+                        pad_image(x_img, &g, col);
+                        let wide = &mut dcol[..c_out * pw];
+                        widen_rows(d_img, &g, wide);
+                        gemm_nt(isa, c_out, k, pw, wide, pw, col, Rows::At(rows), dw, k);
+                    } else {
+                        im2col(x_img, &g, col);
+                        gemm_nt(isa, c_out, k, p, d_img, p, col, Rows::Strided(p), dw, k);
+                    }
+                    if is_dx_conv {
+                        // dx (c_in, h, w) = flipped W ⋆ dout padded: the forward's kernel again
+                        let (_, wq) = g.dout_padded();
+                        pad_dout(d_img, &g, col);
+                        let wide = &mut dcol[..g.c_in * g.h * wq];
+                        let rows_d = Rows::At(rows_dx);
+                        gemm_packed(
+                            isa,
+                            w_flip,
+                            g.h * wq,
+                            col,
+                            rows_d,
+                            wide,
+                            g.h * wq,
+                            Store::Overwrite,
+                        );
+                        for (d, w) in dx_img.chunks_exact_mut(g.w).zip(wide.chunks_exact(wq)) {
+                            d.copy_from_slice(&w[..g.w]);
+                        }
+                    } else if need_dx {
+                        let rows_d = Rows::Strided(p);
+                        gemm_packed(isa, wt_packed, p, d_img, rows_d, dcol, p, Store::Overwrite);
+                        col2im(dcol, &g, dx_img);
+                    }
+                }
+            });
+        Some(())
+    }
+}

@@ -1,0 +1,143 @@
+use super::*;
+
+fn geom(
+    c_in: usize,
+    h: usize,
+    w: usize,
+    kh: usize,
+    kw: usize,
+    stride: usize,
+    pad: usize,
+) -> ConvGeom {
+    let oh = (h + 2 * pad - kh) / stride + 1;
+    let ow = (w + 2 * pad - kw) / stride + 1;
+    ConvGeom {
+        c_in,
+        h,
+        w,
+        kh,
+        kw,
+        stride,
+        pad,
+        oh,
+        ow,
+    }
+}
+
+#[test]
+fn matches_direct_convolution() {
+    // 2 images, 2 channels, 5×4 input, 3×2 kernel, stride 2, pad 1: oh = (5+2−3)/2+1 = 3, ow = (4+2−2)/2+1 = 3
+    let g = geom(2, 5, 4, 3, 2, 2, 1);
+    assert_eq!((g.oh, g.ow), (3, 3));
+    let mut conv = Conv2d::<f32>::new(g, 3);
+    conv.w = Array4::from_shape_fn((3, 2, 3, 2), |(a, b, c, d)| {
+        ((a * 7 + b * 5 + c * 3 + d) as f32 * 0.1).sin()
+    });
+    conv.b = Array1::from(vec![0.1, -0.2, 0.3]);
+    let x = Array4::from_shape_fn((2, 2, 5, 4), |(a, b, c, d)| {
+        ((a * 11 + b * 13 + c * 4 + d) as f32 * 0.3).cos()
+    });
+    let out = conv.forward(x.clone());
+    for n in 0..2 {
+        for co in 0..3 {
+            for oy in 0..3 {
+                for ox in 0..3 {
+                    let mut s = conv.b[co];
+                    for ci in 0..2 {
+                        for ki in 0..3 {
+                            for kj in 0..2 {
+                                let iy = (oy * 2 + ki) as isize - 1;
+                                let ix = (ox * 2 + kj) as isize - 1;
+                                if (0..5).contains(&iy) && (0..4).contains(&ix) {
+                                    s += conv.w[[co, ci, ki, kj]]
+                                        * x[[n, ci, iy as usize, ix as usize]];
+                                }
+                            }
+                        }
+                    }
+                    assert!((out[[n, co, oy, ox]] - s).abs() < 1e-5);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn backward_from_saved_columns_matches_recomputed_ones() {
+    // 3 images, 2→4 channels, 6×5 input, 3×3 kernel, stride 2, pad 1: oh = (6+2−3)/2+1 = 3
+    let g = geom(2, 6, 5, 3, 3, 2, 1);
+    let mut conv = Conv2d::<f64>::new(g, 4);
+    conv.w = Array4::from_shape_fn((4, 2, 3, 3), |(a, b, c, d)| {
+        ((a * 5 + b * 3 + c * 2 + d) as f64 * 0.3).sin()
+    });
+    let x = Array4::from_shape_fn((3, 2, 6, 5), |(a, b, c, d)| {
+        ((a * 7 + b * 11 + c * 5 + d) as f64 * 0.2).cos()
+    });
+    let dout = Array4::from_shape_fn((3, 4, g.oh, g.ow), |(a, b, c, d)| {
+        ((a + b * 2 + c * 3 + d) as f64 * 0.7).sin()
+    });
+    conv.forward(x.clone());
+    assert_eq!(conv.cols_n, 3);
+    let dx_saved = conv.backward(&dout, true);
+    let dw_saved = conv.dw.clone();
+    conv.zero_grad();
+    conv.cols_n = 0;
+    let dx = conv.backward(&dout, true);
+    assert!((&dx - &dx_saved).iter().all(|v| v.abs() < 1e-12));
+    assert!((&conv.dw - &dw_saved).iter().all(|v| v.abs() < 1e-12));
+}
+
+#[test]
+fn packed_f32_path_matches_the_general_f64_path() {
+    // stride 1 and 2, padding, more filters than a kernel panel holds and an odd width, so
+    // every edge of the packed kernel and of im2row is crossed
+    for (g, c_out) in [
+        (geom(3, 9, 7, 3, 3, 1, 1), 11),
+        (geom(2, 6, 5, 3, 2, 2, 1), 4),
+        (geom(1, 28, 28, 5, 5, 1, 2), 8),
+        (geom(2, 7, 6, 3, 2, 1, 0), 9),
+        (geom(2, 6, 6, 2, 2, 1, 2), 3),
+    ] {
+        let n = 5;
+        let mut c32 = Conv2d::<f32>::new(g, c_out);
+        let mut c64 = Conv2d::<f64>::new(g, c_out);
+        if c32.isa.is_none() {
+            eprintln!("skipped: no packed kernel on this CPU");
+            return;
+        }
+        let wf = |(a, b, c, d): (usize, usize, usize, usize)| {
+            ((a * 5 + b * 3 + c * 2 + d) as f64 * 0.3).sin()
+        };
+        c64.w = Array4::from_shape_fn((c_out, g.c_in, g.kh, g.kw), wf);
+        c32.w = c64.w.mapv(|v| v as f32);
+        c64.b = Array1::from_shape_fn(c_out, |i| i as f64 * 0.1);
+        c32.b = c64.b.mapv(|v| v as f32);
+        let x = Array4::from_shape_fn((n, g.c_in, g.h, g.w), |(a, b, c, d)| {
+            ((a * 7 + b * 11 + c * 5 + d) as f64 * 0.2).cos()
+        });
+        let dout = Array4::from_shape_fn((n, c_out, g.oh, g.ow), |(a, b, c, d)| {
+            ((a + b * 2 + c * 3 + d) as f64 * 0.7).sin()
+        });
+        let close = |a: f32, b: f64| (f64::from(a) - b).abs() < 1e-4 * (1.0 + b.abs());
+        let y32 = c32.forward(x.mapv(|v| v as f32));
+        let y64 = c64.forward(x.clone());
+        assert!(
+            y32.iter().zip(&y64).all(|(a, b)| close(*a, *b)),
+            "forward {g:?}"
+        );
+        let dx32 = c32.backward(&dout.mapv(|v| v as f32), true);
+        let dx64 = c64.backward(&dout, true);
+        assert!(
+            dx32.iter().zip(&dx64).all(|(a, b)| close(*a, *b)),
+            "dx {g:?}"
+        );
+        assert!(
+            c32.dw.iter().zip(&c64.dw).all(|(a, b)| close(*a, *b)),
+            "dw {g:?}"
+        );
+        assert!(
+            c32.db.iter().zip(&c64.db).all(|(a, b)| close(*a, *b)),
+            "db {g:?}"
+        );
+    }
+}
