@@ -10,6 +10,7 @@ use convtop::nn::gradcheck::CheckSetup;
 static ALLOC: convtop::bench::CountingAlloc = convtop::bench::CountingAlloc;
 
 fn main() -> ExitCode {
+    keep_memory_in_the_heap();
     let cli = Cli::parse();
     let result = match cli.command {
         None if cli.train.serve => cli::remote::serve(&cli.train),
@@ -93,5 +94,18 @@ fn main() -> ExitCode {
             eprintln!("convtop: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// Every step frees and allocates the same activation arrays, some larger than glibc's largest
+/// mmap threshold (32 MB: vggish at batch 256). Mapped and unmapped each step, they cost page
+/// faults, zeroing and, with several threads, a TLB shootdown per munmap. Served from the heap
+/// and never trimmed, they are reused instead.
+fn keep_memory_in_the_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets allocator parameters; called first thing, before any thread.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_MAX, 0);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
     }
 }
