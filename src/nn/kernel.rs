@@ -342,5 +342,42 @@ pub fn gemm_nt(
     }
 }
 
+/// `rows` rows of `len` floats from `src` (row stride ss) into `dst` (row stride ds): with
+/// avx512, masked vector moves instead of a memcpy call per short row.
+///
+/// # Panics
+/// If a row falls outside `src` or `dst`.
+pub fn copy_rows(
+    isa: Isa,
+    src: &[f32],
+    ss: usize,
+    dst: &mut [f32],
+    ds: usize,
+    rows: usize,
+    len: usize,
+) {
+    if rows == 0 || len == 0 {
+        return;
+    }
+    assert!(
+        (rows - 1) * ss + len <= src.len(),
+        "copy_rows: src too short"
+    );
+    assert!(
+        (rows - 1) * ds + len <= dst.len(),
+        "copy_rows: dst too short"
+    );
+    #[cfg(target_arch = "x86_64")]
+    if isa.0 == Kind::Avx512 {
+        // SAFETY: `detect` found avx512f; the asserts above bound every row; dst is a distinct
+        // &mut, so the ranges cannot overlap.
+        unsafe { simd::copy_rows(src.as_ptr(), ss, dst.as_mut_ptr(), ds, rows, len) };
+        return;
+    }
+    for r in 0..rows {
+        dst[r * ds..r * ds + len].copy_from_slice(&src[r * ss..r * ss + len]);
+    }
+}
+
 #[cfg(test)]
 mod tests;

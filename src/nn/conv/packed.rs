@@ -5,54 +5,46 @@ use rayon::prelude::*;
 
 use super::{Conv2d, ConvGeom, Scratch, col2im, im2col, lock, slice};
 use crate::nn::gemm::Float;
-use crate::nn::kernel::{Isa, Rows, Store, gemm_nt, gemm_packed};
+use crate::nn::kernel::{Isa, Rows, Store, copy_rows, gemm_nt, gemm_packed};
 
 /// Copies image x (c_in, h, w) into `xp` zero-padded to (c_in, h + 2·pad, w + 2·pad), the
 /// slack after it zeroed too.
-fn pad_image(x: &[f32], g: &ConvGeom, xp: &mut [f32]) {
+fn pad_image(isa: Isa, x: &[f32], g: &ConvGeom, xp: &mut [f32]) {
     let (hp, wp) = (g.h + 2 * g.pad, g.padded_w());
     let xp = &mut xp[..g.padded_len()];
     xp.fill(0.0);
     for (ci, plane) in x.chunks_exact(g.h * g.w).enumerate() {
-        for (iy, row) in plane.chunks_exact(g.w).enumerate() {
-            let at = ci * hp * wp + (iy + g.pad) * wp + g.pad;
-            xp[at..at + g.w].copy_from_slice(row);
-        }
+        let at = ci * hp * wp + g.pad * wp + g.pad;
+        copy_rows(isa, plane, g.w, &mut xp[at..], wp, g.h, g.w);
     }
 }
 
 /// dout (c_out, oh, ow) into `dp` zero-padded to (c_out, h + kh − 1, w + kw − 1), each plane
 /// offset by (kh − 1 − pad, kw − 1 − pad), the slack after it zeroed too.
-fn pad_dout(d: &[f32], g: &ConvGeom, dp: &mut [f32]) {
+fn pad_dout(isa: Isa, d: &[f32], g: &ConvGeom, dp: &mut [f32]) {
     let (hq, wq) = g.dout_padded();
     let c_out = d.len() / (g.oh * g.ow).max(1);
     let dp = &mut dp[..g.dout_padded_len(c_out)];
     dp.fill(0.0);
     let (top, left) = (g.kh - 1 - g.pad, g.kw - 1 - g.pad);
     for (co, plane) in d.chunks_exact(g.oh * g.ow).enumerate() {
-        for (oy, row) in plane.chunks_exact(g.ow).enumerate() {
-            let at = co * hq * wq + (oy + top) * wq + left;
-            dp[at..at + g.ow].copy_from_slice(row);
-        }
+        let at = co * hq * wq + top * wq + left;
+        copy_rows(isa, plane, g.ow, &mut dp[at..], wq, g.oh, g.ow);
     }
 }
 
 /// The valid ow columns of each wide output row (c_out, oh, padded_w) into out (c_out, oh, ow).
-fn narrow_rows(wide: &[f32], g: &ConvGeom, out: &mut [f32]) {
-    let wp = g.padded_w();
-    for (o, w) in out.chunks_exact_mut(g.ow).zip(wide.chunks_exact(wp)) {
-        o.copy_from_slice(&w[..g.ow]);
-    }
+fn narrow_rows(isa: Isa, wide: &[f32], g: &ConvGeom, out: &mut [f32]) {
+    let rows = out.len() / g.ow.max(1);
+    copy_rows(isa, wide, g.padded_w(), out, g.ow, rows, g.ow);
 }
 
 /// dout (c_out, oh, ow) onto the wide grid (c_out, oh, padded_w), zeros in the extra columns
 /// (so the positions that are no output add nothing to dW).
-fn widen_rows(d: &[f32], g: &ConvGeom, wide: &mut [f32]) {
-    let wp = g.padded_w();
-    for (w, row) in wide.chunks_exact_mut(wp).zip(d.chunks_exact(g.ow)) {
-        w[..g.ow].copy_from_slice(row);
-        w[g.ow..].fill(0.0);
-    }
+fn widen_rows(isa: Isa, d: &[f32], g: &ConvGeom, wide: &mut [f32]) {
+    wide.fill(0.0);
+    let rows = d.len() / g.ow.max(1);
+    copy_rows(isa, d, g.ow, wide, g.padded_w(), rows, g.ow);
 }
 
 impl<F: Float> Conv2d<F> {
@@ -85,7 +77,7 @@ impl<F: Float> Conv2d<F> {
                     else {
                         return;
                     };
-                    pad_image(x_img, &g, xpad);
+                    pad_image(isa, x_img, &g, xpad);
                     let wide = &mut wide[..c_out * pw];
                     gemm_packed(
                         isa,
@@ -97,7 +89,7 @@ impl<F: Float> Conv2d<F> {
                         pw,
                         Store::Bias(bs),
                     );
-                    narrow_rows(wide, &g, out_img);
+                    narrow_rows(isa, wide, &g, out_img);
                 });
             return Some(());
         }
@@ -211,9 +203,9 @@ impl<F: Float> Conv2d<F> {
                     }
                     // dW (c_out, k) += dout (c_out, p) · columnsᵀ
                     if g.stride == 1 {
-                        pad_image(x_img, &g, col);
+                        pad_image(isa, x_img, &g, col);
                         let wide = &mut dcol[..c_out * pw];
-                        widen_rows(d_img, &g, wide);
+                        widen_rows(isa, d_img, &g, wide);
                         gemm_nt(isa, c_out, k, pw, wide, pw, col, Rows::At(rows), dw, k);
                     } else {
                         im2col(x_img, &g, col);
@@ -222,7 +214,7 @@ impl<F: Float> Conv2d<F> {
                     if is_dx_conv {
                         // dx (c_in, h, w) = flipped W ⋆ dout padded: the forward's kernel again
                         let (_, wq) = g.dout_padded();
-                        pad_dout(d_img, &g, col);
+                        pad_dout(isa, d_img, &g, col);
                         let wide = &mut dcol[..g.c_in * g.h * wq];
                         let rows_d = Rows::At(rows_dx);
                         gemm_packed(
@@ -235,9 +227,8 @@ impl<F: Float> Conv2d<F> {
                             g.h * wq,
                             Store::Overwrite,
                         );
-                        for (d, w) in dx_img.chunks_exact_mut(g.w).zip(wide.chunks_exact(wq)) {
-                            d.copy_from_slice(&w[..g.w]);
-                        }
+                        let rows = g.c_in * g.h;
+                        copy_rows(isa, wide, wq, dx_img, g.w, rows, g.w);
                     } else if need_dx {
                         let rows_d = Rows::Strided(p);
                         gemm_packed(isa, wt_packed, p, d_img, rows_d, dcol, p, Store::Overwrite);

@@ -155,3 +155,23 @@ fn matches_naive_with(isa: Isa) {
         assert!(c.iter().zip(&want).all(|(x, y)| close(*x, *y)));
     }
 }
+
+#[test]
+fn copy_rows_moves_exactly_the_rows() {
+    let Some(best) = Isa::detect() else {
+        eprintln!("skipped: no avx2+fma or avx512f on this CPU");
+        return;
+    };
+    for isa in [best, Isa(Kind::Avx2)] {
+        for len in [1, 7, 16, 17, 34] {
+            let (rows, ss, ds) = (5, len + 3, len + 5);
+            let src: Vec<f32> = (0..rows * ss).map(|i| i as f32).collect();
+            let mut dst = vec![-1.0; rows * ds];
+            copy_rows(isa, &src, ss, &mut dst, ds, rows, len);
+            for r in 0..rows {
+                assert_eq!(dst[r * ds..r * ds + len], src[r * ss..r * ss + len]);
+                assert!(dst[r * ds + len..(r + 1) * ds].iter().all(|&v| v == -1.0));
+            }
+        }
+    }
+}
