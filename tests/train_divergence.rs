@@ -1,26 +1,12 @@
 //! A learning rate of 5.0 diverges: the trainer pauses itself, and rolling back to the best
 //! checkpoint brings a finite loss back.
 
-use std::sync::mpsc::Receiver;
-use std::time::{Duration, Instant};
+mod common;
+use common::wait_for;
+
+use std::time::Duration;
 
 use convtop::train::{self, Command, DiagnosticKind, Event, Knob, RunState, TrainConfig};
-
-fn wait_for<T>(
-    events: &Receiver<Event>,
-    secs: u64,
-    mut pick: impl FnMut(&Event) -> Option<T>,
-) -> T {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        if let Ok(ev) = events.recv_timeout(Duration::from_millis(50))
-            && let Some(v) = pick(&ev)
-        {
-            return v;
-        }
-    }
-    panic!("timed out waiting for an event");
-}
 
 #[test]
 fn lr_5_diverges_pauses_and_roll_back_restores_a_finite_loss() {

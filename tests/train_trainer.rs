@@ -1,7 +1,9 @@
 //! The trainer driven through its channels, on the embedded data (no ../shared needed).
 
+mod common;
+use common::wait_for;
+
 use std::path::Path;
-use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use convtop::train::checkpoint::Checkpoint;
@@ -21,23 +23,6 @@ fn start(dir: &Path, paused: bool) -> TrainerHandle {
     let mut run = train::new_run(config(dir)).unwrap();
     run.is_start_paused = paused;
     train::spawn(run).unwrap()
-}
-
-/// Waits for the first event that `pick` maps to Some, for at most `secs`.
-fn wait_for<T>(
-    events: &Receiver<Event>,
-    secs: u64,
-    mut pick: impl FnMut(&Event) -> Option<T>,
-) -> T {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        if let Ok(ev) = events.recv_timeout(Duration::from_millis(50))
-            && let Some(v) = pick(&ev)
-        {
-            return v;
-        }
-    }
-    panic!("timed out waiting for an event");
 }
 
 fn stop(h: TrainerHandle) {

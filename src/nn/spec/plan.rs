@@ -1,0 +1,173 @@
+//! The planner: every layer's output shape resolved against the input and checked, with the
+//! output-size rule, before any weight is drawn.
+
+use super::{LayerInfo, LayerSpec};
+use crate::nn::error::NnError;
+use crate::nn::shape::out_size;
+
+/// A layer with its geometry resolved against the input.
+#[derive(Debug, Clone)]
+pub struct PlannedLayer {
+    pub spec: LayerSpec,
+    pub info: LayerInfo,
+    pub in_shape: [usize; 3],
+    /// The next layer is a ReLU: initialise with He rather than Glorot.
+    pub is_followed_by_relu: bool,
+}
+
+/// Every shape inferred and checked up front.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub input: [usize; 3],
+    pub layers: Vec<PlannedLayer>,
+    /// Legal but probably unintended (windows that leave pixels uncovered).
+    pub warnings: Vec<String>,
+}
+
+impl Plan {
+    pub fn num_classes(&self) -> usize {
+        self.layers.last().map_or(0, |l| l.info.out_shape[0])
+    }
+    pub fn params(&self) -> usize {
+        self.layers.iter().map(|l| l.info.params).sum()
+    }
+    pub fn flops(&self) -> u64 {
+        self.layers.iter().map(|l| l.info.flops).sum()
+    }
+}
+
+/// Resolves every layer's output shape with the output-size rule; an impossible layer is an
+/// error naming it, its numbers and the formula.
+pub fn plan(layers: &[LayerSpec], input: [usize; 3]) -> Result<Plan, NnError> {
+    if input.contains(&0) {
+        return Err(NnError::Shape {
+            layer: "input".into(),
+            expected: "c, h, w ≥ 1".into(),
+            got: format!("{}×{}×{}", input[0], input[1], input[2]),
+        });
+    }
+    match layers.last() {
+        Some(LayerSpec::Fc { .. }) => {}
+        _ => {
+            return Err(NnError::Impossible {
+                layer: "output".into(),
+                problem: "the spec must end with a classifier `fcN` (N = number of classes)".into(),
+            });
+        }
+    }
+    let mut counts = [0usize; 4];
+    let mut shape = input;
+    let mut planned = Vec::with_capacity(layers.len());
+    let mut warnings = Vec::new();
+    for (i, &spec) in layers.iter().enumerate() {
+        let [c, h, w] = shape;
+        let slot = match spec {
+            LayerSpec::Conv { .. } => 0,
+            LayerSpec::Relu => 1,
+            LayerSpec::MaxPool { .. } | LayerSpec::AvgPool { .. } => 2,
+            LayerSpec::Fc { .. } => 3,
+        };
+        counts[slot] += 1;
+        let name = format!("{}{}", ["conv", "relu", "pool", "fc"][slot], counts[slot]);
+        let mut window = |kh: usize,
+                          kw: usize,
+                          s: usize,
+                          p: usize,
+                          what: &str|
+         -> Result<(usize, usize, String), NnError> {
+            let fh = crate::nn::shape::formula(h, kh, s, p);
+            let fw = crate::nn::shape::formula(w, kw, s, p);
+            let (Some(oy), Some(ox)) = (out_size(h, kh, s, p), out_size(w, kw, s, p)) else {
+                return Err(NnError::Impossible {
+                    layer: name.clone(),
+                    problem: format!(
+                        "the {kh}×{kw} {what} does not fit the {h}×{w} input padded by {p} ({}×{}); \
+                         out = ⌊(in + 2·pad − k)/stride⌋ + 1: height {fh}, width {fw}",
+                        h + 2 * p,
+                        w + 2 * p
+                    ),
+                });
+            };
+            if oy.dropped > 0 || ox.dropped > 0 {
+                warnings.push(format!(
+                    "{name}: stride {s} leaves {} row(s) and {} column(s) of the {h}×{w} input uncovered \
+                     ((in + 2·pad − k) mod stride); pick a kernel, stride or pad that tiles it",
+                    oy.dropped, ox.dropped
+                ));
+            }
+            let formula = if h == w && kh == kw {
+                fh
+            } else {
+                format!("h: {fh}; w: {fw}")
+            };
+            Ok((oy.out, ox.out, formula))
+        };
+        let (out_shape, kind, formula, params, flops) = match spec {
+            LayerSpec::Conv {
+                c_out,
+                kh,
+                kw,
+                stride,
+                pad,
+            } => {
+                let (oh, ow, formula) = window(kh, kw, stride, pad, "kernel")?;
+                let k = c * kh * kw;
+                let flops = 2 * (c_out * oh * ow * k) as u64;
+                (
+                    [c_out, oh, ow],
+                    format!("conv {c_out} {kh}×{kw} s{stride} p{pad}"),
+                    formula,
+                    c_out * k + c_out,
+                    flops,
+                )
+            }
+            LayerSpec::Relu => (shape, "relu".to_string(), String::new(), 0, 0),
+            LayerSpec::MaxPool { k, stride } | LayerSpec::AvgPool { k, stride } => {
+                let (oh, ow, formula) = window(k, k, stride, 0, "pooling window")?;
+                let what = if matches!(spec, LayerSpec::MaxPool { .. }) {
+                    "maxpool"
+                } else {
+                    "avgpool"
+                };
+                (
+                    [c, oh, ow],
+                    format!("{what} {k}×{k} s{stride}"),
+                    formula,
+                    0,
+                    0,
+                )
+            }
+            LayerSpec::Fc { d_out } => {
+                let d_in = c * h * w;
+                let formula = format!("{c}·{h}·{w} = {d_in} → {d_out}");
+                (
+                    [d_out, 1, 1],
+                    format!("fc {d_out}"),
+                    formula,
+                    d_in * d_out + d_out,
+                    2 * (d_in * d_out) as u64,
+                )
+            }
+        };
+        let is_followed_by_relu = matches!(layers.get(i + 1), Some(LayerSpec::Relu));
+        planned.push(PlannedLayer {
+            spec,
+            info: LayerInfo {
+                name,
+                kind,
+                formula,
+                out_shape,
+                params,
+                flops,
+            },
+            in_shape: shape,
+            is_followed_by_relu,
+        });
+        shape = out_shape;
+    }
+    Ok(Plan {
+        input,
+        layers: planned,
+        warnings,
+    })
+}
