@@ -5,17 +5,18 @@ use std::time::{Duration, Instant};
 
 use super::UiOptions;
 use super::history::History;
-use super::theme::{self, Theme};
+use super::theme::Theme;
 use crate::train::{
-    Command, DataView, Diagnostic, Event, Knob, Knobs, RunInfo, RunState, Severity, Snapshot,
+    Command, DataView, Diagnostic, Knob, Knobs, RunInfo, RunState, Severity, Snapshot,
 };
+
+#[path = "app_events.rs"]
+mod events;
 
 /// How often an image tab asks the trainer for fresh filters, activations or samples.
 const SNAPSHOT_PERIOD: Duration = Duration::from_secs(1);
 /// How long a status message stays in the footer.
 const STATUS_LIFETIME: Duration = Duration::from_secs(6);
-/// Diagnostics kept for the panel; the run directory keeps them all.
-const MAX_DIAGNOSTICS: usize = 32;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tab {
@@ -157,99 +158,6 @@ impl App {
         }
     }
 
-    pub fn on_event(&mut self, event: Event) {
-        self.is_data_dirty = true;
-        match event {
-            Event::Started(info) => {
-                self.knobs = Some(info.knobs);
-                self.info = Some(*info);
-                self.is_dirty = true;
-            }
-            Event::Iterations(batch) => {
-                for stats in batch {
-                    self.history.push_iter(stats);
-                    self.knobs = Some(stats.knobs);
-                }
-                self.settle_pending();
-            }
-            Event::Evaluation(stats) => {
-                self.history.push_eval(&stats);
-                self.confusion = Some(stats.confusion);
-            }
-            Event::KnobChanged(change) => {
-                if let Some(knobs) = self.knobs.as_mut() {
-                    set_knob(knobs, change.knob, change.new);
-                }
-                self.pending.remove(&change.knob);
-                self.history.knob_changes.push(change);
-            }
-            Event::State(state) => {
-                self.state = state;
-                self.is_dirty = true;
-            }
-            Event::Diagnostic(diagnostic) => {
-                self.diagnostics.push(diagnostic);
-                if self.diagnostics.len() > MAX_DIAGNOSTICS {
-                    self.diagnostics.remove(0);
-                }
-            }
-            Event::Snapshot(snapshot) => {
-                // Until the person picks an image, follow the trainer's choice.
-                if !self.is_input_chosen {
-                    self.input_index = snapshot.input_index;
-                }
-                self.snapshot = Some(*snapshot);
-                self.clamp_layers();
-            }
-            Event::DataView(view) => self.data_view = Some(*view),
-            Event::CheckpointSaved { iteration, path } => {
-                self.last_checkpoint = Some(iteration);
-                let text = format!(
-                    "checkpoint saved at iteration {}: {path}",
-                    theme::count(iteration)
-                );
-                self.set_status(Severity::Info, text);
-            }
-            Event::Message { level, text } => {
-                if level >= Severity::Warn {
-                    // The trainer refuses a bad knob value with a warning and keeps the old one.
-                    self.pending.clear();
-                }
-                self.set_status(level, text);
-            }
-            Event::TestResult {
-                accuracy,
-                loss,
-                count,
-                checkpoint,
-                iteration,
-            } => {
-                self.test_result = Some((accuracy, loss, count, iteration));
-                let level = if count > 1 {
-                    Severity::Warn
-                } else {
-                    Severity::Info
-                };
-                let text = format!(
-                    "TEST accuracy {:.2}%, loss {loss:.4} ({checkpoint}, iteration {}; test set looked at {count}×{})",
-                    100.0 * accuracy,
-                    theme::count(iteration),
-                    if count > 1 { ": optimistic now" } else { "" }
-                );
-                self.set_status(level, text);
-            }
-        }
-    }
-
-    /// The trainer's thread ended (or dropped its sender): keep showing the final state.
-    pub fn on_disconnect(&mut self) {
-        if !self.is_trainer_gone {
-            self.is_trainer_gone = true;
-            self.pending.clear();
-            self.is_dirty = true;
-        }
-    }
-
     /// Periodic work: asks for fresh images about once a second on the tabs that show them, and
     /// retires old status messages.
     pub fn tick(&mut self) -> Option<Command> {
@@ -363,25 +271,6 @@ impl App {
         self.pending.insert(knob, value);
     }
 
-    fn settle_pending(&mut self) {
-        let Some(knobs) = self.knobs else { return };
-        self.pending.retain(|knob, value| {
-            let actual = knobs.get(*knob);
-            (actual - *value).abs() > 1e-6 * value.abs().max(1e-12)
-        });
-    }
-
-    fn clamp_layers(&mut self) {
-        if let Some(snapshot) = &self.snapshot {
-            self.filter_layer = self
-                .filter_layer
-                .min(snapshot.filters.len().saturating_sub(1));
-            self.activation_layer = self
-                .activation_layer
-                .min(snapshot.activations.len().saturating_sub(1));
-        }
-    }
-
     /// `x`: asks for a fresh checkpoint, then exports the run directory on a thread of its own
     /// (it reads files only, so it never touches the trainer).
     pub(super) fn start_export(&mut self) -> Option<Command> {
@@ -424,16 +313,5 @@ impl App {
         self.info
             .as_ref()
             .map(|i| i.iters_per_epoch * u64::from(i.total_epochs))
-    }
-}
-
-pub(super) fn set_knob(knobs: &mut Knobs, knob: Knob, value: f64) {
-    match knob {
-        Knob::LearningRate => knobs.learning_rate = value as f32,
-        Knob::Lambda => knobs.lambda = value as f32,
-        Knob::Momentum => knobs.momentum = value as f32,
-        Knob::BatchSize => knobs.batch_size = value.max(1.0).round() as usize,
-        Knob::AugmentCrop => knobs.augment_crop = value >= 0.5,
-        Knob::AugmentFlip => knobs.augment_flip = value >= 0.5,
     }
 }
