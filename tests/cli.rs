@@ -195,3 +195,28 @@ fn an_interrupt_writes_a_checkpoint_and_exits_130() {
             .unwrap();
     assert!(ck.state.iteration > 0);
 }
+
+#[test]
+fn a_diverging_headless_run_stops_with_status_1_and_keeps_good_checkpoints_apart() {
+    let runs = tempfile::tempdir().unwrap();
+    let dir = runs.path().to_str().unwrap();
+    let (code, out, _) = run(&[
+        "train",
+        "--headless",
+        "--lr",
+        "5",
+        "--epochs",
+        "1",
+        "--run-dir",
+        dir,
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("error: loss exploded") && out.contains("5.0e0 → 5.0e-1"),
+        "{out}"
+    );
+    assert!(out.contains("training diverged and stopped"), "{out}");
+    let run_dir = only_run(runs.path());
+    assert!(run_dir.join("checkpoint-diverged.safetensors").is_file());
+    assert!(!run_dir.join("checkpoint-last.safetensors").exists());
+}

@@ -54,8 +54,8 @@ fn embedded_subset_is_the_head_of_real_mnist() {
     let Some(dir) = shared("mnist") else { return };
     let full = load(&DataSource::Idx(dir), &LoadOptions::default()).unwrap();
     let embedded = load(&DataSource::Embedded, &LoadOptions::default()).unwrap();
-    assert_eq!(embedded.train.images[..], full.train.images[..10_000 * 784]);
-    assert_eq!(embedded.train.labels[..], full.train.labels[..10_000]);
+    assert_eq!(embedded.train.images[..], full.train.images[..20_000 * 784]);
+    assert_eq!(embedded.train.labels[..], full.train.labels[..20_000]);
     assert_eq!(embedded.test.images[..], full.test.images[..2_000 * 784]);
     assert_eq!(embedded.test.labels[..], full.test.labels[..2_000]);
 }

@@ -342,7 +342,8 @@ fn divergence_on_nan_at_once_then_latched_until_rollback() {
 fn divergence_on_exploding_loss_but_not_on_one_spike() {
     let mut d = mnist();
     for t in 0..20 {
-        let loss = if t == 12 { 90.0 } else { 2.3 };
+        // An odd batch below the one-step limit (10 × 2.303 = 23.03) is left to the median.
+        let loss = if t == 12 { 20.0 } else { 2.3 };
         assert!(
             d.on_iteration(&iter_stats(t, loss)).is_empty(),
             "a single spike at {t}"
@@ -368,6 +369,44 @@ fn divergence_on_exploding_loss_but_not_on_one_spike() {
             "1.0e-2 → 1.0e-3",
         ],
     );
+}
+
+#[test]
+fn divergence_on_one_step_that_explodes_the_loss() {
+    // What lr 5.0 does to `mnist`: 43 nats on the second step, then dead ReLUs at ~3 for good.
+    let mut d = mnist();
+    assert!(d.on_iteration(&iter_stats(1, 2.30)).is_empty());
+    let ds = d.on_iteration(&iter_stats(2, 43.0));
+    assert_eq!(ds.len(), 1, "{ds:#?}");
+    assert!(is_diverged(&ds[0]));
+    assert_mentions(
+        &ds[0],
+        &[
+            "43.000 at iteration 2",
+            "iteration 1: 2.300",
+            "10 × the start 2.303 = 23.026",
+            "1.0e-2 → 1.0e-3",
+        ],
+    );
+    for t in 3..300 {
+        assert!(d.on_iteration(&iter_stats(t, 3.0)).is_empty(), "at {t}");
+    }
+}
+
+#[test]
+fn a_dead_network_is_not_told_to_raise_its_learning_rate() {
+    let mut d = mnist();
+    d.on_layer_stats(50, &[layer("relu1", 0.0, 0.0, Some(1.0))]);
+    let stuck = |d: &mut Diagnostics, from: u64| {
+        (from..from + 400)
+            .flat_map(|t| d.on_iteration(&iter_stats(t, 2.30)))
+            .filter(|x| x.kind == DiagnosticKind::LearningRateTooLow)
+            .count()
+    };
+    assert_eq!(stuck(&mut d, 0), 0);
+    // Alive again: a flat high loss is once more a sign of a low rate.
+    d.on_layer_stats(450, &[layer("relu1", 0.0, 0.0, Some(0.0))]);
+    assert_eq!(stuck(&mut d, 500), 1);
 }
 
 #[test]

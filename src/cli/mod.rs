@@ -266,6 +266,15 @@ pub fn train_headless(a: &TrainArgs) -> Result<i32> {
             outcome.run_dir
         )?;
     }
+    if outcome.was_diverged {
+        writeln!(
+            out,
+            "training diverged and stopped (run {}; checkpoints from before it are kept): start \
+             again with a smaller --lr, as the error above suggests",
+            outcome.run_dir
+        )?;
+        return Ok(1);
+    }
     Ok(if outcome.was_interrupted { 130 } else { 0 })
 }
 

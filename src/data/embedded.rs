@@ -1,4 +1,4 @@
-//! The default dataset: the first 10,000 training and 2,000 test images of MNIST, compiled into the
+//! The default dataset: the first 20,000 training and 2,000 test images of MNIST, compiled into the
 //! binary (see `assets/mnist-embedded/LICENSE-MNIST.md` for the CC BY-SA 3.0 attribution).
 
 use std::path::{Path, PathBuf};
@@ -36,8 +36,8 @@ mod tests {
     fn embedded_subset_has_the_documented_shape() {
         let ds = super::load().unwrap();
         assert_eq!((ds.c, ds.h, ds.w), (1, 28, 28));
-        assert_eq!((ds.train.n, ds.test.n), (10_000, 2_000));
+        assert_eq!((ds.train.n, ds.test.n), (20_000, 2_000));
         assert_eq!(ds.classes.len(), 10);
-        assert_eq!(ds.train.images.len(), 10_000 * 784);
+        assert_eq!(ds.train.images.len(), 20_000 * 784);
     }
 }

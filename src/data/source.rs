@@ -10,7 +10,7 @@ use super::{cifar, embedded, folder, idx};
 /// `--data SPEC`: `embedded` | `idx:DIR` | `cifar10:DIR` | `folder:DIR`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum DataSource {
-    /// The MNIST subset compiled into the binary (10,000 training, 2,000 test images).
+    /// The MNIST subset compiled into the binary (20,000 training, 2,000 test images).
     #[default]
     Embedded,
     /// A folder holding the four standard IDX files, gzipped or raw.

@@ -16,6 +16,8 @@ use super::trainer::TrainerHandle;
 
 pub struct Outcome {
     pub was_interrupted: bool,
+    /// The run stopped because its loss diverged.
+    pub was_diverged: bool,
     pub last_eval: Option<EvalStats>,
     pub best_val_accuracy: Option<f32>,
     pub run_dir: String,
@@ -52,6 +54,7 @@ pub fn run(
 ) -> Result<Outcome, TrainError> {
     let mut outcome = Outcome {
         was_interrupted: false,
+        was_diverged: false,
         last_eval: None,
         best_val_accuracy: None,
         run_dir: String::new(),
@@ -143,9 +146,8 @@ pub fn run(
                 };
                 line(out, &bar, &format!("{tag}: {text}"));
             }
-            Event::State(RunState::Finished) | Event::State(RunState::Diverged)
-                if !has_asked_stop =>
-            {
+            Event::State(state @ (RunState::Finished | RunState::Diverged)) if !has_asked_stop => {
+                outcome.was_diverged = state == RunState::Diverged;
                 has_asked_stop = true;
                 let _ = handle.commands.send(Command::Stop);
             }

@@ -15,6 +15,8 @@ pub const CONFIG_FILE: &str = "config.toml";
 pub const METRICS_FILE: &str = "metrics.jsonl";
 pub const LAST_CHECKPOINT: &str = "checkpoint-last.safetensors";
 pub const BEST_CHECKPOINT: &str = "checkpoint-best.safetensors";
+/// Where a run that stops while diverged puts its weights, so the last good checkpoint survives.
+pub const DIVERGED_CHECKPOINT: &str = "checkpoint-diverged.safetensors";
 pub const LOG_FILE: &str = "convtop.log";
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {

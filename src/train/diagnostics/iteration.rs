@@ -97,12 +97,36 @@ impl Diagnostics {
                 action,
             ));
         }
+        let previous = self.recent_losses.back().copied();
         self.recent_losses.push_back((s.iteration, loss));
         while self.recent_losses.len() > self.cfg.divergence_window {
             self.recent_losses.pop_front();
         }
         let reference = self.reference_loss?;
-        if self.has_diverged || self.recent_losses.len() < self.cfg.divergence_window {
+        if self.has_diverged {
+            return None;
+        }
+        let spike_limit = self.cfg.divergence_spike_factor * reference;
+        if loss > spike_limit {
+            self.has_diverged = true;
+            let last = match previous {
+                Some((it, l)) => format!(" (iteration {it}: {l:.3})"),
+                None => String::new(),
+            };
+            return Some(diagnostic(
+                s.iteration,
+                DiagnosticKind::Divergence,
+                Severity::Error,
+                "loss exploded in one step: training diverged".to_string(),
+                format!(
+                    "data loss {loss:.3} at iteration {}{last} is above {} × the start \
+                     {reference:.3} = {spike_limit:.3}",
+                    s.iteration, self.cfg.divergence_spike_factor
+                ),
+                action,
+            ));
+        }
+        if self.recent_losses.len() < self.cfg.divergence_window {
             return None;
         }
         let smoothed = median(self.recent_losses.iter().map(|(_, l)| *l))?;
@@ -140,7 +164,9 @@ impl Diagnostics {
             self.lr_window_rate = Some(lr);
             self.gate(DiagnosticKind::LearningRateTooLow, "", false);
         }
-        if !s.data_loss.is_finite() {
+        // A diverged or dead network is stuck for another reason: more rate would be wrong advice.
+        if !s.data_loss.is_finite() || self.has_diverged || !self.dead_layers.is_empty() {
+            self.lr_window.clear();
             return None;
         }
         self.lr_window.push((s.iteration, s.data_loss));

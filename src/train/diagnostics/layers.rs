@@ -15,6 +15,10 @@ impl Diagnostics {
         let mut out = Vec::new();
         if let Some(dead) = l.dead_fraction {
             let holds = dead.is_finite() && dead > self.cfg.dead_relu_fraction;
+            self.dead_layers.retain(|name| *name != l.name);
+            if holds {
+                self.dead_layers.push(l.name.clone());
+            }
             if self.gate(DiagnosticKind::DeadRelu, &l.name, holds) {
                 out.push(self.dead_relu(iteration, &l.name, dead));
             }

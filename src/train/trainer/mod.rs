@@ -15,7 +15,9 @@ use super::checkpoint::{Checkpoint, TrainerState};
 use super::diagnostics::{Diagnostics, DiagnosticsConfig, is_diverged};
 use super::error::TrainError;
 use super::events::*;
-use super::rundir::{BEST_CHECKPOINT, LAST_CHECKPOINT, METRICS_FILE, MetricsLog, Record};
+use super::rundir::{
+    BEST_CHECKPOINT, DIVERGED_CHECKPOINT, LAST_CHECKPOINT, METRICS_FILE, MetricsLog, Record,
+};
 use super::setup::Run;
 use crate::nn::{ParamUpdate, SgdConfig};
 
@@ -145,7 +147,19 @@ impl Trainer {
                 break;
             }
         }
-        self.save_checkpoint(LAST_CHECKPOINT);
+        if self.state == RunState::Diverged {
+            // Blown-up weights must not replace the last good checkpoint that --resume reads.
+            self.save_checkpoint(DIVERGED_CHECKPOINT);
+            self.send_message(
+                Severity::Warn,
+                &format!(
+                    "stopped while diverged: the weights went to {DIVERGED_CHECKPOINT}; \
+                     {LAST_CHECKPOINT} and {BEST_CHECKPOINT}, if any, are untouched"
+                ),
+            );
+        } else {
+            self.save_checkpoint(LAST_CHECKPOINT);
+        }
         self.set_state(RunState::Stopped);
         self.flush_events(true);
         let _ = self.metrics.flush();
