@@ -1,5 +1,6 @@
 //! The f32 paths through the conv kernel (`super::super::kernel`): stride-1 layers read their
-//! column matrix straight from a zero-padded image; other strides go through im2col.
+//! column matrix straight from a zero-padded image; other strides, and the small maps
+//! `is_implicit` turns away, go through im2col.
 
 use rayon::prelude::*;
 
@@ -56,7 +57,8 @@ impl<F: Float> Conv2d<F> {
     pub(super) fn forward_packed(&mut self, isa: Isa, out: &mut [F]) -> Option<()> {
         let g = self.geom;
         let (k, p, c_out) = (g.k(), g.p(), self.c_out);
-        if g.stride == 1 {
+        let is_implicit = g.is_implicit(self.c_out);
+        if is_implicit {
             self.padded_rows();
         }
         let out = F::as_f32s_mut(out)?;
@@ -65,7 +67,7 @@ impl<F: Float> Conv2d<F> {
         self.w_packed
             .pack(isa, F::as_f32s(slice(&self.w))?, c_out, k, k, 1);
         let (w_packed, scratch) = (&self.w_packed, &self.scratch);
-        if g.stride == 1 {
+        if is_implicit {
             let rows = &self.rows;
             let pw = g.wide_p();
             out.par_chunks_mut(c_out * p)
@@ -165,10 +167,11 @@ impl<F: Float> Conv2d<F> {
         // Wᵀ (k, c_out): element (kk, co) at w[co·k + kk]
         self.wt_packed
             .pack(isa, F::as_f32s(slice(&self.w))?, k, c_out, 1, k);
-        if g.stride == 1 {
+        let is_implicit = g.is_implicit(self.c_out);
+        if is_implicit {
             self.padded_rows();
         }
-        let is_dx_conv = need_dx && g.has_dx_as_conv();
+        let is_dx_conv = need_dx && is_implicit && g.has_dx_as_conv();
         if is_dx_conv {
             self.flip_for_dx(isa)?;
         }
@@ -202,7 +205,7 @@ impl<F: Float> Conv2d<F> {
                         *db += d.iter().sum::<f32>();
                     }
                     // dW (c_out, k) += dout (c_out, p) · columnsᵀ
-                    if g.stride == 1 {
+                    if is_implicit {
                         pad_image(isa, x_img, &g, col);
                         let wide = &mut dcol[..c_out * pw];
                         widen_rows(isa, d_img, &g, wide);

@@ -88,6 +88,17 @@ fn backward_from_saved_columns_matches_recomputed_ones() {
 }
 
 #[test]
+fn small_maps_with_many_filters_go_through_im2col() {
+    // vggish's 8×8 layers: 96 grid columns for 64 outputs, 128 filters a column
+    assert!(!geom(64, 8, 8, 3, 3, 1, 1).is_implicit(128));
+    assert!(!geom(8, 8, 8, 3, 3, 1, 1).is_implicit(64));
+    // cifar's 16×16 k5 layer (20 filters) and every 32×32 one stay implicit
+    assert!(geom(16, 16, 16, 5, 5, 1, 2).is_implicit(20));
+    assert!(geom(32, 32, 32, 3, 3, 1, 1).is_implicit(32));
+    assert!(!geom(32, 32, 32, 3, 3, 2, 1).is_implicit(32));
+}
+
+#[test]
 fn packed_f32_path_matches_the_general_f64_path() {
     // stride 1 and 2, padding, more filters than a kernel panel holds and an odd width, so
     // every edge of the packed kernel and of im2row is crossed
@@ -97,6 +108,8 @@ fn packed_f32_path_matches_the_general_f64_path() {
         (geom(1, 28, 28, 5, 5, 1, 2), 8),
         (geom(2, 7, 6, 3, 2, 1, 0), 9),
         (geom(2, 6, 6, 2, 2, 1, 2), 3),
+        // stride 1 through im2col: a small map with many filters (see is_implicit)
+        (geom(8, 8, 8, 3, 3, 1, 1), 64),
     ] {
         let n = 5;
         let mut c32 = Conv2d::<f32>::new(g, c_out);
