@@ -21,7 +21,7 @@ use super::kernel::{Isa, PackedA};
 mod columns;
 mod packed;
 
-use columns::{col2im, im2col};
+use columns::{col2im, im2col, im2row};
 
 /// The geometry of one convolution, fixed when the network is built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,10 +99,11 @@ impl ConvGeom {
 /// One thread's working memory.
 #[derive(Debug, Clone, Default)]
 struct Scratch<F> {
-    col: Vec<F>,  // (k, p): one image's columns, or the image zero-padded
-    dcol: Vec<F>, // (k, p): their gradient, or (c_out, oh, padded_w): an output on the wide grid
-    dw: Vec<F>,   // (c_out, k): this thread's share of dW
-    db: Vec<F>,   // (c_out)
+    col: Vec<F>,   // (k, p): one image's columns, or the image zero-padded
+    dcol: Vec<F>,  // (k, p): their gradient, or (c_out, oh, padded_w): an output on the wide grid
+    dw: Vec<F>,    // (c_out, k): this thread's share of dW
+    db: Vec<F>,    // (c_out)
+    dout: PackedA, // f32 kernel, im2col layers: one image's dout (c_out, p) as the kernel's a
 }
 
 #[derive(Debug)]
@@ -196,6 +197,7 @@ impl<F: Float> Conv2d<F> {
                         ],
                         dw: vec![F::zero(); c_out * k],
                         db: vec![F::zero(); c_out],
+                        dout: PackedA::default(),
                     })
                 })
                 .collect();

@@ -4,7 +4,7 @@
 
 use rayon::prelude::*;
 
-use super::{Conv2d, ConvGeom, Scratch, col2im, im2col, lock, slice};
+use super::{Conv2d, ConvGeom, Scratch, col2im, im2col, im2row, lock, slice};
 use crate::nn::gemm::Float;
 use crate::nn::kernel::{Isa, Rows, Store, copy_rows, gemm_nt, gemm_packed};
 
@@ -187,7 +187,13 @@ impl<F: Float> Conv2d<F> {
             .zip(self.scratch.par_iter_mut())
             .for_each(|(((dx_grp, x_grp), d_grp), scratch)| {
                 let s = scratch.get_mut().unwrap_or_else(|e| e.into_inner());
-                let Scratch { col, dcol, dw, db } = s;
+                let Scratch {
+                    col,
+                    dcol,
+                    dw,
+                    db,
+                    dout,
+                } = s;
                 let (Some(col), Some(dcol), Some(dw), Some(db)) = (
                     F::as_f32s_mut(col),
                     F::as_f32s_mut(dcol),
@@ -211,8 +217,13 @@ impl<F: Float> Conv2d<F> {
                         widen_rows(isa, d_img, &g, wide);
                         gemm_nt(isa, c_out, k, pw, wide, pw, col, Rows::At(rows), dw, k);
                     } else {
-                        im2col(x_img, &g, col);
-                        gemm_nt(isa, c_out, k, p, d_img, p, col, Rows::Strided(p), dw, k);
+                        // the tile kernel over the image's rows (p, k): p, short on small
+                        // maps, runs down the tile's loop instead of being summed across
+                        // vectors as dot products over columns would
+                        im2row(x_img, &g, col);
+                        dout.pack(isa, d_img, c_out, p, p, 1);
+                        let rows_q = Rows::Strided(k);
+                        gemm_packed(isa, dout, k, col, rows_q, dw, k, Store::Accumulate);
                     }
                     if is_dx_conv {
                         // dx (c_in, h, w) = flipped W ⋆ dout padded: the forward's kernel again
