@@ -21,7 +21,7 @@ use super::kernel::{Isa, PackedA};
 mod columns;
 mod packed;
 
-use columns::{col2im, im2col, im2row};
+use columns::{col2im, im2col};
 
 /// The geometry of one convolution, fixed when the network is built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

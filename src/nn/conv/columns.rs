@@ -42,40 +42,6 @@ pub(super) fn im2col<F: Float>(x: &[F], g: &ConvGeom, col: &mut [F]) {
     }
 }
 
-/// Writes one image x (c_in, h, w) as rows into `rows` (p, k): row q is the receptive field of
-/// output position q, in the order (ci, ki, kj) — im2col transposed, written position by
-/// position so every store is contiguous.
-pub(super) fn im2row<F: Float>(x: &[F], g: &ConvGeom, rows: &mut [F]) {
-    let k = g.k();
-    let (h, w) = (g.h as isize, g.w as isize);
-    for (q, row) in rows.chunks_exact_mut(k).take(g.p()).enumerate() {
-        let (oy, ox) = (q / g.ow, q % g.ow);
-        let iy0 = (oy * g.stride) as isize - g.pad as isize;
-        let ix0 = (ox * g.stride) as isize - g.pad as isize;
-        let is_inside =
-            iy0 >= 0 && ix0 >= 0 && iy0 + g.kh as isize <= h && ix0 + g.kw as isize <= w;
-        for (ci, taps) in row.chunks_exact_mut(g.kh * g.kw).enumerate() {
-            let plane = &x[ci * g.h * g.w..(ci + 1) * g.h * g.w];
-            for (ki, dst) in taps.chunks_exact_mut(g.kw).enumerate() {
-                let iy = iy0 + ki as isize;
-                if is_inside {
-                    let at = iy as usize * g.w + ix0 as usize;
-                    dst.copy_from_slice(&plane[at..at + g.kw]);
-                    continue;
-                }
-                for (kj, d) in dst.iter_mut().enumerate() {
-                    let ix = ix0 + kj as isize;
-                    *d = if iy >= 0 && iy < h && ix >= 0 && ix < w {
-                        plane[iy as usize * g.w + ix as usize]
-                    } else {
-                        F::zero()
-                    };
-                }
-            }
-        }
-    }
-}
-
 /// Adds one image's column gradients `dcol` (k, p) back into its input gradient dx (c_in, h, w).
 pub(super) fn col2im<F: Float>(dcol: &[F], g: &ConvGeom, dx: &mut [F]) {
     let p = g.p();

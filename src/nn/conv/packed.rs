@@ -4,7 +4,7 @@
 
 use rayon::prelude::*;
 
-use super::{Conv2d, ConvGeom, Scratch, col2im, im2col, im2row, lock, slice};
+use super::{Conv2d, ConvGeom, Scratch, col2im, im2col, lock, slice};
 use crate::nn::gemm::Float;
 use crate::nn::kernel::{Isa, Rows, Store, copy_rows, gemm_nt, gemm_packed};
 
@@ -46,6 +46,29 @@ fn widen_rows(isa: Isa, d: &[f32], g: &ConvGeom, wide: &mut [f32]) {
     wide.fill(0.0);
     let rows = d.len() / g.ow.max(1);
     copy_rows(isa, d, g.ow, wide, g.padded_w(), rows, g.ow);
+}
+
+/// A zero-padded image `xp` (see `pad_image`) as rows (p, k): row q is the receptive field of
+/// output position q in the order (ci, ki, kj). Padding first leaves no bounds to test: every
+/// row is kh·c_in straight copies of kw values.
+fn im2row_padded(xp: &[f32], g: &ConvGeom, rows: &mut [f32]) {
+    let (k, kw) = (g.k(), g.kw);
+    let (plane, wp) = ((g.h + 2 * g.pad) * g.padded_w(), g.padded_w());
+    for (q, row) in rows.chunks_exact_mut(k).take(g.p()).enumerate() {
+        let corner = (q / g.ow) * g.stride * wp + (q % g.ow) * g.stride;
+        for (t, dst) in row.chunks_exact_mut(kw).enumerate() {
+            let (ci, ki) = (t / g.kh, t % g.kh);
+            let src = &xp[corner + ci * plane + ki * wp..][..kw];
+            match (
+                <&mut [f32; 3]>::try_from(&mut *dst),
+                <&[f32; 3]>::try_from(src),
+            ) {
+                // the common 3-wide kernel as fixed-size moves rather than a memcpy call each
+                (Ok(d), Ok(s)) => *d = *s,
+                _ => dst.copy_from_slice(src),
+            }
+        }
+    }
 }
 
 impl<F: Float> Conv2d<F> {
@@ -220,10 +243,11 @@ impl<F: Float> Conv2d<F> {
                         // the tile kernel over the image's rows (p, k): p, short on small
                         // maps, runs down the tile's loop instead of being summed across
                         // vectors as dot products over columns would
-                        im2row(x_img, &g, col);
+                        pad_image(isa, x_img, &g, col);
+                        im2row_padded(col, &g, dcol);
                         dout.pack(isa, d_img, c_out, p, p, 1);
                         let rows_q = Rows::Strided(k);
-                        gemm_packed(isa, dout, k, col, rows_q, dw, k, Store::Accumulate);
+                        gemm_packed(isa, dout, k, dcol, rows_q, dw, k, Store::Accumulate);
                     }
                     if is_dx_conv {
                         // dx (c_in, h, w) = flipped W ⋆ dout padded: the forward's kernel again
