@@ -187,9 +187,6 @@ impl<F: Float> Conv2d<F> {
         let (k, p, c_out) = (g.k(), g.p(), self.c_out);
         let ds = F::as_f32s(ds)?;
         let dx = F::as_f32s_mut(dx)?;
-        // Wᵀ (k, c_out): element (kk, co) at w[co·k + kk]
-        self.wt_packed
-            .pack(isa, F::as_f32s(slice(&self.w))?, k, c_out, 1, k);
         let is_implicit = g.is_implicit(self.c_out);
         if is_implicit {
             self.padded_rows();
@@ -197,6 +194,10 @@ impl<F: Float> Conv2d<F> {
         let is_dx_conv = need_dx && is_implicit && g.has_dx_as_conv();
         if is_dx_conv {
             self.flip_for_dx(isa)?;
+        } else if need_dx {
+            // Wᵀ (k, c_out): element (kk, co) at w[co·k + kk]
+            self.wt_packed
+                .pack(isa, F::as_f32s(slice(&self.w))?, k, c_out, 1, k);
         }
         let (rows, rows_dx, w_flip) = (&self.rows, &self.rows_dx, &self.w_flip);
         let xs = F::as_f32s(slice(&self.x))?;
