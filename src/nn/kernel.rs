@@ -12,7 +12,7 @@
 mod simd;
 
 #[cfg(target_arch = "x86_64")]
-use simd::{dots_avx512, tile_256, tile_512};
+use simd::{Put, dots_avx512, tile_256, tile_512};
 
 /// A row-major matrix `a (m, k)` (any strides) copied into panels of MR rows: panel i holds,
 /// for each t in 0..k, `a[i·MR .. i·MR + MR][t]` contiguously, rows past m as zeros.
@@ -212,6 +212,13 @@ fn drive<const MR: usize, const NR: usize>(
             (&edge, Rows::Strided(NR))
         };
         for (pi, ap) in a.data.chunks_exact(k * MR).enumerate() {
+            let at = pi * MR * ldc + j0;
+            if cols == NR
+                && pi * MR + MR <= m
+                && tile_into::<MR, NR>(k, ap, bp, rows_p, &mut c[at..], ldc, store, pi)
+            {
+                continue;
+            }
             let mut acc = [[0.0f32; NR]; MR];
             tile::<MR, NR>(k, ap, bp, rows_p, &mut acc);
             let rows = (m - pi * MR).min(MR);
@@ -238,6 +245,45 @@ fn drive<const MR: usize, const NR: usize>(
     }
 }
 
+/// A whole MR × NR tile of `c` (rows `c[r·ldc ..][..NR]`) computed and stored in one go,
+/// straight from the registers; false (nothing done) where only the scratch path exists.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn tile_into<const MR: usize, const NR: usize>(
+    k: usize,
+    a: &[f32],
+    b: &[f32],
+    rows: Rows,
+    c: &mut [f32],
+    ldc: usize,
+    store: Store,
+    panel: usize,
+) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if MR == MR_512 && NR == NR_512 {
+        assert!(a.len() >= k * MR && b.len() >= rows.end(k, NR));
+        assert!(c.len() >= (MR - 1) * ldc + NR);
+        if let Rows::At(offsets) = rows {
+            assert!(offsets.len() >= k);
+        }
+        let put = match store {
+            Store::Overwrite => Put::Write,
+            Store::Accumulate => Put::Add,
+            Store::Bias(bias) => {
+                assert!(bias.len() >= panel * MR + MR);
+                Put::Bias(bias[panel * MR..].as_ptr())
+            }
+        };
+        // SAFETY: the asserts above bound every read of a and b and the MR rows of NR values
+        // written at c + r·ldc (and MR bias values); the only caller of
+        // tile_into::<MR_512, NR_512> is run_avx512, which has avx512f.
+        unsafe { tile_512(k, a.as_ptr(), b.as_ptr(), rows, c.as_mut_ptr(), ldc, put) };
+        return true;
+    }
+    let _ = (k, a, b, rows, c, ldc, store, panel);
+    false
+}
+
 /// acc (MR, NR) += Σ_t a[t] (MR) ⊗ b[rows.start(t) ..][..NR]: one broadcast-multiply-add per
 /// element.
 #[inline(always)]
@@ -255,9 +301,11 @@ fn tile<const MR: usize, const NR: usize>(
     #[cfg(target_arch = "x86_64")]
     {
         if MR == MR_512 && NR == NR_512 {
-            // SAFETY: the assert above bounds every read (a: k·MR values, b: k rows of NR); the
-            // only caller of tile::<MR_512, NR_512> is run_avx512, which has avx512f.
-            unsafe { tile_512(k, a.as_ptr(), b.as_ptr(), rows, acc.as_mut_ptr().cast()) };
+            let acc = acc.as_mut_ptr().cast();
+            // SAFETY: the assert above bounds every read (a: k·MR values, b: k rows of NR), acc
+            // holds the MR rows of NR written (ld = NR); the only caller of
+            // tile::<MR_512, NR_512> is run_avx512, which has avx512f.
+            unsafe { tile_512(k, a.as_ptr(), b.as_ptr(), rows, acc, NR, Put::Write) };
             return;
         }
         if MR == MR_256 && NR == NR_256 {

@@ -1,16 +1,37 @@
 //! The kernels' vector code: the avx512 and avx2 tiles of `gemm_packed` and the avx512 dot
 //! products of `gemm_nt`, each compiled for its instructions and called only behind an `Isa`.
 
-use super::{MR_256, MR_512, NR_256, NR_512, Rows};
+use super::{MR_256, MR_512, NR_256, Rows};
 
-/// The avx512 tile: 8 rows × 32 columns in 16 zmm registers.
+/// What `tile_512` does with each row r of its result in `out + r·ld`.
+#[derive(Clone, Copy)]
+pub(super) enum Put {
+    /// out = acc
+    Write,
+    /// out += acc
+    Add,
+    /// out = bias[r] + acc
+    Bias(*const f32),
+}
+
+/// The avx512 tile: 8 rows × 32 columns in 16 zmm registers, put straight from the registers
+/// into rows `out + r·ld` (a whole tile of `c`, or a scratch block with ld = 32).
 ///
 /// # Safety
-/// avx512f present; `a` readable for k·8 floats, `b` for 32 from each row start, `acc` writable
-/// for 256; with `Rows::At`, at least k offsets.
+/// avx512f present; `a` readable for k·8 floats, `b` for 32 from each row start, `out + r·ld`
+/// readable and writable for 32 floats for r < 8 (and 8 bias values readable with `Put::Bias`);
+/// with `Rows::At`, at least k offsets.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-pub(super) unsafe fn tile_512(k: usize, a: *const f32, b: *const f32, rows: Rows, acc: *mut f32) {
+pub(super) unsafe fn tile_512(
+    k: usize,
+    a: *const f32,
+    b: *const f32,
+    rows: Rows,
+    out: *mut f32,
+    ld: usize,
+    put: Put,
+) {
     use std::arch::x86_64::*;
     let mut c = [[_mm512_setzero_ps(); 2]; MR_512];
     for t in 0..k {
@@ -31,10 +52,22 @@ pub(super) unsafe fn tile_512(k: usize, a: *const f32, b: *const f32, rows: Rows
         }
     }
     for (r, cr) in c.iter().enumerate() {
-        // SAFETY: 32 floats a row, 8 rows: inside acc's 256.
+        // SAFETY: 32 floats of row r < 8 at out + r·ld, by this function's contract.
         unsafe {
-            _mm512_storeu_ps(acc.add(r * NR_512), cr[0]);
-            _mm512_storeu_ps(acc.add(r * NR_512 + 16), cr[1]);
+            let o = out.add(r * ld);
+            let (v0, v1) = match put {
+                Put::Write => (cr[0], cr[1]),
+                Put::Add => (
+                    _mm512_add_ps(_mm512_loadu_ps(o), cr[0]),
+                    _mm512_add_ps(_mm512_loadu_ps(o.add(16)), cr[1]),
+                ),
+                Put::Bias(bias) => {
+                    let bv = _mm512_set1_ps(*bias.add(r));
+                    (_mm512_add_ps(bv, cr[0]), _mm512_add_ps(bv, cr[1]))
+                }
+            };
+            _mm512_storeu_ps(o, v0);
+            _mm512_storeu_ps(o.add(16), v1);
         }
     }
 }
