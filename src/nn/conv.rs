@@ -217,7 +217,7 @@ impl<F: Float> Conv2d<F> {
         };
         self.ensure_scratch();
         // out starts as the bias, then GEMM adds W·col (beta = 1)
-        let mut out = Array4::<F>::zeros((n, c_out, g.oh, g.ow));
+        let mut out = super::zeros_par::<F>((n, c_out, g.oh, g.ow));
         self.cols_n = 0;
         if let Some(isa) = self.isa {
             let out_s = out.as_slice_mut().expect("fresh array is contiguous");
@@ -267,7 +267,7 @@ impl<F: Float> Conv2d<F> {
         self.ensure_scratch();
         let dout = dout.as_standard_layout();
         let ds = dout.as_slice().expect("standard layout is contiguous");
-        let mut dx = Array4::<F>::zeros((n, g.c_in, g.h, g.w));
+        let mut dx = super::zeros_par::<F>((n, g.c_in, g.h, g.w));
         for s in &mut self.scratch {
             let s = s.get_mut().unwrap_or_else(|e| e.into_inner());
             s.dw.fill(F::zero());

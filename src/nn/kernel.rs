@@ -24,6 +24,10 @@ pub struct PackedA {
     mr: usize,
 }
 
+/// Floats from which `PackedA::pack` runs its panels in parallel (vggish's largest filters are
+/// 147,456; a per-image dout of 8,192 stays on its thread).
+const PACK_PARALLEL_MIN: usize = 32 * 1024;
+
 impl PackedA {
     /// Packs `a` whose element (i, t) is `a[i·rs + t·cs]`, for the kernel `isa` will run.
     pub fn pack(&mut self, isa: Isa, a: &[f32], m: usize, k: usize, rs: usize, cs: usize) {
@@ -34,13 +38,27 @@ impl PackedA {
         let panels = m.div_ceil(mr);
         self.data.clear();
         self.data.resize(panels * k * mr, 0.0);
-        for (pi, panel) in self.data.chunks_exact_mut(k * mr).enumerate() {
+        let fill = |(pi, panel): (usize, &mut [f32])| {
             let rows = (m - pi * mr).min(mr);
             for (t, dst) in panel.chunks_exact_mut(mr).enumerate() {
                 for (r, d) in dst[..rows].iter_mut().enumerate() {
                     *d = a[(pi * mr + r) * rs + t * cs];
                 }
             }
+        };
+        // a whole layer's filters are packed once a step, outside the per-image parallel loops:
+        // spread over the threads when large, so the others do not wait for one
+        if self.data.len() >= PACK_PARALLEL_MIN {
+            use rayon::prelude::*;
+            self.data
+                .par_chunks_exact_mut(k * mr)
+                .enumerate()
+                .for_each(fill);
+        } else {
+            self.data
+                .chunks_exact_mut(k * mr)
+                .enumerate()
+                .for_each(fill);
         }
     }
 }

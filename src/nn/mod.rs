@@ -24,3 +24,12 @@ pub use gemm::Float;
 pub use net::{BatchLoss, Layer, Network, ParamMut};
 pub use optim::{ParamUpdate, Sgd, SgdConfig};
 pub use spec::{LayerInfo, PRESETS, Plan, Preset, parse, plan, preset};
+
+/// A zeroed (n, c, h, w) array, zeroed by every rayon thread in parallel: a batch's activations
+/// run to megabytes, and one thread clearing them alone leaves the others waiting.
+pub(crate) fn zeros_par<F: Float>(shape: (usize, usize, usize, usize)) -> ndarray::Array4<F> {
+    use rayon::prelude::*;
+    let len = shape.0 * shape.1 * shape.2 * shape.3;
+    let data: Vec<F> = (0..len).into_par_iter().map(|_| F::zero()).collect();
+    ndarray::Array4::from_shape_vec(shape, data).expect("the length is the shape's product")
+}

@@ -56,7 +56,7 @@ impl MaxPool2d {
         let n = x.dim().0;
         let xs = contiguous(x);
         let (plane_in, plane_out) = (g.h * g.w, g.oh * g.ow);
-        let mut out = Array4::<F>::zeros((n, g.c, g.oh, g.ow));
+        let mut out = super::zeros_par::<F>((n, g.c, g.oh, g.ow));
         self.argmax.resize(n * g.c * plane_out, 0);
         self.n = n;
         out.as_slice_mut()
@@ -94,7 +94,7 @@ impl MaxPool2d {
     pub fn backward<F: Float>(&mut self, dout: &Array4<F>) -> Array4<F> {
         let g = self.geom;
         let ds = contiguous(dout);
-        let mut dx = Array4::<F>::zeros((self.n, g.c, g.h, g.w));
+        let mut dx = super::zeros_par::<F>((self.n, g.c, g.h, g.w));
         dx.as_slice_mut()
             .expect("fresh array is contiguous")
             .par_chunks_mut(g.h * g.w)
@@ -150,7 +150,7 @@ impl AvgPool2d {
         self.n = n;
         let xs = contiguous(x);
         let scale = F::of(1.0 / (g.k * g.k) as f64);
-        let mut out = Array4::<F>::zeros((n, g.c, g.oh, g.ow));
+        let mut out = super::zeros_par::<F>((n, g.c, g.oh, g.ow));
         out.as_slice_mut()
             .expect("fresh array is contiguous")
             .par_chunks_mut(g.oh * g.ow)
@@ -175,7 +175,7 @@ impl AvgPool2d {
         let g = self.geom;
         let ds = contiguous(dout);
         let scale = F::of(1.0 / (g.k * g.k) as f64);
-        let mut dx = Array4::<F>::zeros((self.n, g.c, g.h, g.w));
+        let mut dx = super::zeros_par::<F>((self.n, g.c, g.h, g.w));
         dx.as_slice_mut()
             .expect("fresh array is contiguous")
             .par_chunks_mut(g.h * g.w)
