@@ -192,6 +192,7 @@ impl<F: Float> Conv2d<F> {
                         dcol: vec![
                             F::zero();
                             (k * p)
+                                .max(g.padded_len())
                                 .max(c_out * g.wide_p())
                                 .max(g.c_in * g.h * g.dout_padded().1)
                         ],

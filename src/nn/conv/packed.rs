@@ -71,6 +71,32 @@ fn im2row_padded(xp: &[f32], g: &ConvGeom, rows: &mut [f32]) {
     }
 }
 
+/// col2im for stride 1 without a bounds test: each column-matrix row (ci, ki, kj) adds oh rows
+/// of ow values into a zero-padded gradient `dxp` at `rows[t]`, whose interior is then dx.
+fn col2im_padded(
+    isa: Isa,
+    dcol: &[f32],
+    g: &ConvGeom,
+    rows: &[usize],
+    dxp: &mut [f32],
+    dx: &mut [f32],
+) {
+    let (p, wp) = (g.p(), g.padded_w());
+    let dxp = &mut dxp[..g.padded_len()];
+    dxp.fill(0.0);
+    for (&start, src) in rows.iter().zip(dcol.chunks_exact(p)) {
+        for (oy, s) in src.chunks_exact(g.ow).enumerate() {
+            let d = &mut dxp[start + oy * wp..][..g.ow];
+            d.iter_mut().zip(s).for_each(|(d, s)| *d += s);
+        }
+    }
+    let plane = (g.h + 2 * g.pad) * wp;
+    for (ci, dst) in dx.chunks_exact_mut(g.h * g.w).enumerate() {
+        let at = ci * plane + g.pad * wp + g.pad;
+        copy_rows(isa, &dxp[at..], wp, dst, g.w, g.h, g.w);
+    }
+}
+
 impl<F: Float> Conv2d<F> {
     /// The f32 forward through the packed kernel: out_img = bias + W · columns(x_img). With
     /// stride 1 the kernel reads the columns straight out of a zero-padded copy of the image
@@ -81,7 +107,7 @@ impl<F: Float> Conv2d<F> {
         let g = self.geom;
         let (k, p, c_out) = (g.k(), g.p(), self.c_out);
         let is_implicit = g.is_implicit(self.c_out);
-        if is_implicit {
+        if g.stride == 1 {
             self.padded_rows();
         }
         let out = F::as_f32s_mut(out)?;
@@ -118,12 +144,22 @@ impl<F: Float> Conv2d<F> {
                 });
             return Some(());
         }
+        let rows = &self.rows;
         out.par_chunks_mut(c_out * p)
             .zip(xs.par_chunks(g.image()))
             .for_each(|(out_img, x_img)| {
                 let mut s = lock(scratch);
-                if let Some(col) = F::as_f32s_mut(&mut s.col) {
-                    im2col(x_img, &g, col);
+                let Scratch { col, dcol, .. } = &mut *s;
+                if let (Some(col), Some(xpad)) = (F::as_f32s_mut(col), F::as_f32s_mut(dcol)) {
+                    if g.stride == 1 {
+                        // each column-matrix row is oh rows of ow values of the padded image
+                        pad_image(isa, x_img, &g, xpad);
+                        for (&start, dst) in rows.iter().zip(col.chunks_exact_mut(p)) {
+                            copy_rows(isa, &xpad[start..], g.padded_w(), dst, g.ow, g.oh, g.ow);
+                        }
+                    } else {
+                        im2col(x_img, &g, col);
+                    }
                     let b = Store::Bias(bs);
                     gemm_packed(isa, w_packed, p, col, Rows::Strided(p), out_img, p, b);
                 }
@@ -188,7 +224,7 @@ impl<F: Float> Conv2d<F> {
         let ds = F::as_f32s(ds)?;
         let dx = F::as_f32s_mut(dx)?;
         let is_implicit = g.is_implicit(self.c_out);
-        if is_implicit {
+        if g.stride == 1 {
             self.padded_rows();
         }
         let is_dx_conv = need_dx && is_implicit && g.has_dx_as_conv();
@@ -271,7 +307,11 @@ impl<F: Float> Conv2d<F> {
                     } else if need_dx {
                         let rows_d = Rows::Strided(p);
                         gemm_packed(isa, wt_packed, p, d_img, rows_d, dcol, p, Store::Overwrite);
-                        col2im(dcol, &g, dx_img);
+                        if g.stride == 1 {
+                            col2im_padded(isa, dcol, &g, rows, col, dx_img);
+                        } else {
+                            col2im(dcol, &g, dx_img);
+                        }
                     }
                 }
             });
