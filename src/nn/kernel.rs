@@ -100,6 +100,12 @@ impl Isa {
         None
     }
 
+    /// Whether `gemm_nt` runs vectorised dot products (AVX-512); with AVX2 alone it falls back
+    /// to matrixmultiply or, for listed rows, plain loops, and callers should prefer the tiles.
+    pub fn has_fast_dots(self) -> bool {
+        self.0 == Kind::Avx512
+    }
+
     fn mr(self) -> usize {
         match self.0 {
             Kind::Avx512 => MR_512,
