@@ -76,8 +76,8 @@ enum Kind {
 
 const MR_512: usize = 8;
 const NR_512: usize = 32;
-const MR_256: usize = 4;
-const NR_256: usize = 24;
+const MR_256: usize = 6;
+const NR_256: usize = 16;
 
 impl Isa {
     /// The best this CPU offers, or None (then callers fall back to matrixmultiply).

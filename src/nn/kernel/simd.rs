@@ -72,41 +72,39 @@ pub(super) unsafe fn tile_512(
     }
 }
 
-/// The avx2 tile: 4 rows × 24 columns in 12 ymm registers.
+/// The avx2 tile: 6 rows × 16 columns in 12 ymm registers, with the two `b` vectors and the
+/// broadcast 15 of the 16 (4 × 24, tried first, needed 17: one accumulator lived on the stack).
 ///
 /// # Safety
-/// avx2 and fma present; `a` readable for k·4 floats, `b` for 24 from each row start, `acc`
+/// avx2 and fma present; `a` readable for k·6 floats, `b` for 16 from each row start, `acc`
 /// for 96; with `Rows::At`, at least k offsets.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 pub(super) unsafe fn tile_256(k: usize, a: *const f32, b: *const f32, rows: Rows, acc: *mut f32) {
     use std::arch::x86_64::*;
-    let mut c = [[_mm256_setzero_ps(); 3]; MR_256];
+    let mut c = [[_mm256_setzero_ps(); 2]; MR_256];
     for t in 0..k {
         // SAFETY: in bounds by this function's contract (t < k).
-        let (b0, b1, b2, at) = unsafe {
+        let (b0, b1, at) = unsafe {
             let bt = b.add(rows.start(t));
             (
                 _mm256_loadu_ps(bt),
                 _mm256_loadu_ps(bt.add(8)),
-                _mm256_loadu_ps(bt.add(16)),
                 a.add(t * MR_256),
             )
         };
         for (r, cr) in c.iter_mut().enumerate() {
-            // SAFETY: r < 4, in bounds by the contract.
+            // SAFETY: r < 6, in bounds by the contract.
             let ar = _mm256_set1_ps(unsafe { *at.add(r) });
             cr[0] = _mm256_fmadd_ps(ar, b0, cr[0]);
             cr[1] = _mm256_fmadd_ps(ar, b1, cr[1]);
-            cr[2] = _mm256_fmadd_ps(ar, b2, cr[2]);
         }
     }
     for (r, cr) in c.iter().enumerate() {
-        // SAFETY: 24 floats a row, 4 rows: inside acc's 96.
+        // SAFETY: 16 floats a row, 6 rows: inside acc's 96.
         unsafe {
             _mm256_storeu_ps(acc.add(r * NR_256), cr[0]);
             _mm256_storeu_ps(acc.add(r * NR_256 + 8), cr[1]);
-            _mm256_storeu_ps(acc.add(r * NR_256 + 16), cr[2]);
         }
     }
 }
