@@ -9,10 +9,13 @@
 //! arrays; compiled under `avx512f` or `avx2,fma` (detected at run time) it vectorises to fused
 //! multiply-adds. Without either, callers use matrixmultiply.
 
+mod dots;
 mod simd;
 
+pub use dots::gemm_nt;
+
 #[cfg(target_arch = "x86_64")]
-use simd::{Put, dots_avx512, tile_256, tile_512};
+use simd::{Put, tile_256, tile_512};
 
 /// A row-major matrix `a (m, k)` (any strides) copied into panels of MR rows: panel i holds,
 /// for each t in 0..k, `a[i·MR .. i·MR + MR][t]` contiguously, rows past m as zeros.
@@ -98,12 +101,6 @@ impl Isa {
             }
         }
         None
-    }
-
-    /// Whether `gemm_nt` runs vectorised dot products (AVX-512); with AVX2 alone it falls back
-    /// to matrixmultiply or, for listed rows, plain loops, and callers should prefer the tiles.
-    pub fn has_fast_dots(self) -> bool {
-        self.0 == Kind::Avx512
     }
 
     fn mr(self) -> usize {
@@ -344,73 +341,6 @@ fn tile<const MR: usize, const NR: usize>(
                 acc[r][j] = a[t * MR + r].mul_add(b[rows.start(t) + j], acc[r][j]);
             }
         }
-    }
-}
-
-/// `c (m, n) += a (m, kd) · b (n, kd)ᵀ`, both operands read in place row by row (row strides
-/// lda, ldb; c's ldc): with avx512, dot products vectorised along kd, 4 × 4 of them at a time
-/// (with avx2 only, matrixmultiply). This is dW = dout · colsᵀ with the im2col columns as they
-/// are, so nothing is transposed or packed.
-///
-/// # Panics
-/// If an operand is too short for the shapes and strides.
-#[allow(clippy::too_many_arguments)]
-pub fn gemm_nt(
-    isa: Isa,
-    m: usize,
-    n: usize,
-    kd: usize,
-    a: &[f32],
-    lda: usize,
-    b: &[f32],
-    rows_b: Rows,
-    c: &mut [f32],
-    ldc: usize,
-) {
-    if m == 0 || n == 0 {
-        return;
-    }
-    if let Rows::At(offsets) = rows_b {
-        assert!(offsets.len() >= n, "gemm_nt: fewer row offsets than rows");
-    }
-    assert!(a.len() >= (m - 1) * lda + kd, "gemm_nt: a too short");
-    assert!(b.len() >= rows_b.end(n, kd), "gemm_nt: b too short");
-    assert!(c.len() >= (m - 1) * ldc + n, "gemm_nt: c too short");
-    #[cfg(target_arch = "x86_64")]
-    match isa.0 {
-        // SAFETY: `detect` found avx512f (and avx2, fma) on this CPU; the asserts above bound
-        // every row the function reads or writes.
-        Kind::Avx512 => unsafe { dots_avx512(m, n, kd, a, lda, b, rows_b, c, ldc) },
-        // SAFETY: the asserts above bound every element the strides reach (a: (m−1)·lda + kd,
-        // b read transposed: (n−1)·ldb + kd, c: (m−1)·ldc + n); c is a distinct &mut.
-        Kind::Avx2 => match rows_b {
-            Rows::Strided(ldb) => unsafe {
-                matrixmultiply::sgemm(
-                    m,
-                    kd,
-                    n,
-                    1.0,
-                    a.as_ptr(),
-                    lda as isize,
-                    1,
-                    b.as_ptr(),
-                    1,
-                    ldb as isize,
-                    1.0,
-                    c.as_mut_ptr(),
-                    ldc as isize,
-                    1,
-                )
-            },
-            Rows::At(offsets) => {
-                for i in 0..m {
-                    for (j, &o) in offsets[..n].iter().enumerate() {
-                        let (ar, br) = (&a[i * lda..i * lda + kd], &b[o..o + kd]);
-                        c[i * ldc + j] += ar.iter().zip(br).map(|(x, y)| x * y).sum::<f32>();
-                    }
-                }
-            }
-        },
     }
 }
 

@@ -271,7 +271,7 @@ impl<F: Float> Conv2d<F> {
                         *db += d.iter().sum::<f32>();
                     }
                     // dW (c_out, k) += dout (c_out, p) · columnsᵀ
-                    if is_implicit && isa.has_fast_dots() {
+                    if is_implicit {
                         pad_image(isa, x_img, &g, col);
                         let wide = &mut dcol[..c_out * pw];
                         widen_rows(isa, d_img, &g, wide);
@@ -279,8 +279,7 @@ impl<F: Float> Conv2d<F> {
                     } else {
                         // the tile kernel over the image's rows (p, k): p, short on small
                         // maps, runs down the tile's loop instead of being summed across
-                        // vectors as dot products over columns would (and AVX2 has no fast
-                        // dot products at all)
+                        // vectors as dot products over columns would
                         pad_image(isa, x_img, &g, col);
                         im2row_padded(col, &g, dcol);
                         dout.pack(isa, d_img, c_out, p, p, 1);

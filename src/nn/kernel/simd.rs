@@ -1,5 +1,5 @@
-//! The kernels' vector code: the avx512 and avx2 tiles of `gemm_packed` and the avx512 dot
-//! products of `gemm_nt`, each compiled for its instructions and called only behind an `Isa`.
+//! The kernels' vector code: the avx512 and avx2 tiles of `gemm_packed` and the row copies,
+//! each compiled for its instructions and called only behind an `Isa`.
 
 use super::{MR_256, MR_512, NR_256, Rows};
 
@@ -107,113 +107,6 @@ pub(super) unsafe fn tile_256(k: usize, a: *const f32, b: *const f32, rows: Rows
             _mm256_storeu_ps(acc.add(r * NR_256 + 8), cr[1]);
         }
     }
-}
-
-/// 4 rows of a against 4 rows of b: 16 zmm accumulators over kd, the tail masked.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-#[allow(clippy::too_many_arguments)]
-pub(super) fn dots_avx512(
-    m: usize,
-    n: usize,
-    kd: usize,
-    a: &[f32],
-    lda: usize,
-    b: &[f32],
-    rows_b: Rows,
-    c: &mut [f32],
-    ldc: usize,
-) {
-    use std::arch::x86_64::*;
-    const T: usize = 4;
-    let full = kd / 16 * 16;
-    let tail: __mmask16 = ((1u32 << (kd - full)) - 1) as __mmask16;
-    // rows i0.. (up to T of them) against rows j0.. (up to T): fixed T×T registers, the rows
-    // past m or n read row 0 again and their sums are dropped
-    let mut i0 = 0;
-    while i0 < m {
-        let mut j0 = 0;
-        while j0 < n {
-            let ai: [usize; T] =
-                std::array::from_fn(|r| if i0 + r < m { (i0 + r) * lda } else { 0 });
-            let bj: [usize; T] =
-                std::array::from_fn(|q| rows_b.start(if j0 + q < n { j0 + q } else { j0 }));
-            let mut acc = [[_mm512_setzero_ps(); T]; T];
-            let mut t = 0;
-            while t < full {
-                // SAFETY: t + 16 ≤ kd, and every row start + kd lies inside its slice
-                // (gemm_nt's asserts).
-                let av: [__m512; T] =
-                    std::array::from_fn(|r| unsafe { _mm512_loadu_ps(a.as_ptr().add(ai[r] + t)) });
-                let bv: [__m512; T] =
-                    std::array::from_fn(|q| unsafe { _mm512_loadu_ps(b.as_ptr().add(bj[q] + t)) });
-                for r in 0..T {
-                    for q in 0..T {
-                        acc[r][q] = _mm512_fmadd_ps(av[r], bv[q], acc[r][q]);
-                    }
-                }
-                t += 16;
-            }
-            if tail != 0 {
-                // SAFETY: the mask reads only the kd − full elements left in each row.
-                let av: [__m512; T] = std::array::from_fn(|r| unsafe {
-                    _mm512_maskz_loadu_ps(tail, a.as_ptr().add(ai[r] + full))
-                });
-                let bv: [__m512; T] = std::array::from_fn(|q| unsafe {
-                    _mm512_maskz_loadu_ps(tail, b.as_ptr().add(bj[q] + full))
-                });
-                for r in 0..T {
-                    for q in 0..T {
-                        acc[r][q] = _mm512_fmadd_ps(av[r], bv[q], acc[r][q]);
-                    }
-                }
-            }
-            let sums = reduce_4x4(&acc);
-            for r in 0..T.min(m - i0) {
-                for q in 0..T.min(n - j0) {
-                    c[(i0 + r) * ldc + j0 + q] += sums[r * T + q];
-                }
-            }
-            j0 += T;
-        }
-        i0 += T;
-    }
-}
-
-/// The 16 horizontal sums of a 4 × 4 block of accumulators, `[r·4 + q] = Σ acc[r][q]`, in a
-/// tree of 30 shuffles and adds (16 separate reductions take ~4× as many; for the short rows of
-/// small feature maps they cost more than the dot products themselves).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-pub(super) fn reduce_4x4(acc: &[[std::arch::x86_64::__m512; 4]; 4]) -> [f32; 16] {
-    use std::arch::x86_64::*;
-    let v: [__m512; 16] = std::array::from_fn(|i| acc[i / 4][i % 4]);
-    // pairs of vectors: within each 128-bit lane, [a0+a2, b0+b2, a1+a3, b1+b3]
-    let w: [__m512; 8] = std::array::from_fn(|i| {
-        let (a, b) = (v[2 * i], v[2 * i + 1]);
-        _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b))
-    });
-    // pairs of those: lane L holds the lane-L partial sums of v[4i], v[4i+1], v[4i+2], v[4i+3]
-    let x: [__m512; 4] = std::array::from_fn(|i| {
-        let (a, b) = (_mm512_castps_pd(w[2 * i]), _mm512_castps_pd(w[2 * i + 1]));
-        // the 64-bit unpacks only move float pairs; the add is of floats
-        _mm512_add_ps(
-            _mm512_castpd_ps(_mm512_unpacklo_pd(a, b)),
-            _mm512_castpd_ps(_mm512_unpackhi_pd(a, b)),
-        )
-    });
-    // across the four 128-bit lanes: 0x88 takes lanes (0, 2 | 0, 2), 0xDD lanes (1, 3 | 1, 3)
-    let fold = |a: __m512, b: __m512| {
-        _mm512_add_ps(
-            _mm512_shuffle_f32x4::<0x88>(a, b),
-            _mm512_shuffle_f32x4::<0xDD>(a, b),
-        )
-    };
-    let z = fold(fold(x[0], x[1]), fold(x[2], x[3]));
-    let mut out = [0.0f32; 16];
-    // SAFETY: out holds exactly 16 floats.
-    unsafe { _mm512_storeu_ps(out.as_mut_ptr(), z) };
-    out
 }
 
 /// `rows` rows of `len` floats from `src` (row stride ss) to `dst` (row stride ds), each row in

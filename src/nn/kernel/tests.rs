@@ -34,7 +34,7 @@ fn reduce_tree_sums_each_accumulator() {
         std::array::from_fn(|q| unsafe { _mm512_loadu_ps(vals.as_ptr().add((r * 4 + q) * 16)) })
     });
     // SAFETY: avx512 checked above.
-    let got = unsafe { super::simd::reduce_4x4(&acc) };
+    let got = unsafe { super::dots::reduce_4x4(&acc) };
     let want: Vec<f32> = (0..16)
         .map(|i| vals[i * 16..i * 16 + 16].iter().sum())
         .collect();
