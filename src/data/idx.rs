@@ -28,7 +28,13 @@ pub(crate) fn gunzip_if_needed(path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>, D
     let mut out = Vec::with_capacity(size_hint.min(bytes.len().saturating_mul(1032)));
     flate2::read::MultiGzDecoder::new(&bytes[..])
         .read_to_end(&mut out)
-        .map_err(|e| DataError::format(path, format!("gzip data is truncated or corrupt ({e})")))?;
+        .map_err(|e| {
+            let problem = format!(
+                "gzip data is truncated or corrupt ({e}); download the file again or point \
+                 --data elsewhere"
+            );
+            DataError::format(path, problem)
+        })?;
     out.shrink_to_fit();
     Ok(out)
 }
