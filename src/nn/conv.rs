@@ -20,6 +20,7 @@ use super::kernel::{Isa, PackedA};
 
 mod columns;
 mod packed;
+mod winograd;
 
 use columns::{col2im, im2col};
 
@@ -104,6 +105,7 @@ struct Scratch<F> {
     dw: Vec<F>,    // (c_out, k): this thread's share of dW
     db: Vec<F>,    // (c_out)
     dout: PackedA, // f32 kernel, im2col layers: one image's dout (c_out, p) as the kernel's a
+    wino: Vec<F>,  // Winograd layers: a work item's padded inputs and a block's V and M
 }
 
 #[derive(Debug)]
@@ -124,6 +126,8 @@ pub struct Conv2d<F: Float> {
     rows: Vec<usize>,                // (k): where column-matrix row t starts in a padded image
     w_flip: PackedA,                 // (c_in, c_out·kh·kw): W regrouped for dx as a convolution
     rows_dx: Vec<usize>,             // (c_out·kh·kw): row starts, flipped, in a padded dout
+    wino: Vec<PackedA>,              // Winograd layers: the 16 transformed filters U_ξ
+    wino_dx: Vec<PackedA>,           // ... and those of dx as a convolution
 }
 
 /// Forward keeps the batch's columns for backward (no second im2col) only below this size, so a
@@ -149,6 +153,8 @@ impl<F: Float> Clone for Conv2d<F> {
             rows: Vec::new(),
             w_flip: PackedA::default(),
             rows_dx: Vec::new(),
+            wino: Vec::new(),
+            wino_dx: Vec::new(),
         }
     }
 }
@@ -173,6 +179,8 @@ impl<F: Float> Conv2d<F> {
             rows: Vec::new(),
             w_flip: PackedA::default(),
             rows_dx: Vec::new(),
+            wino: Vec::new(),
+            wino_dx: Vec::new(),
         }
     }
 
@@ -182,6 +190,9 @@ impl<F: Float> Conv2d<F> {
         if self.scratch.len() != threads {
             let (g, c_out) = (self.geom, self.c_out);
             let (k, p) = (g.k(), g.p());
+            let wino = self
+                .winograd()
+                .map_or(0, |s| s.scratch_len().max(s.transposed().scratch_len()));
             self.scratch = (0..threads)
                 .map(|_| {
                     Mutex::new(Scratch {
@@ -199,10 +210,17 @@ impl<F: Float> Conv2d<F> {
                         dw: vec![F::zero(); c_out * k],
                         db: vec![F::zero(); c_out],
                         dout: PackedA::default(),
+                        wino: vec![F::zero(); wino],
                     })
                 })
                 .collect();
         }
+    }
+
+    /// The layer as Winograd runs it, when it does (f32 on avx512, 3×3 pad 1 and enough
+    /// channels: see `winograd`).
+    fn winograd(&self) -> Option<winograd::Wino> {
+        winograd::Wino::of_layer(self.isa?, &self.geom, self.c_out)
     }
 
     /// # Shapes

@@ -103,6 +103,11 @@ impl Isa {
         None
     }
 
+    /// Whether this is the avx512 kernel (the Winograd transforms are written for it).
+    pub fn has_avx512(self) -> bool {
+        self.0 == Kind::Avx512
+    }
+
     fn mr(self) -> usize {
         match self.0 {
             Kind::Avx512 => MR_512,

@@ -4,6 +4,7 @@
 
 use rayon::prelude::*;
 
+use super::winograd::{self, Wino};
 use super::{Conv2d, ConvGeom, Scratch, col2im, im2col, lock, slice};
 use crate::nn::gemm::Float;
 use crate::nn::kernel::{Isa, Rows, Store, copy_rows, gemm_nt, gemm_packed};
@@ -18,6 +19,18 @@ fn pad_image(isa: Isa, x: &[f32], g: &ConvGeom, xp: &mut [f32]) {
         let at = ci * hp * wp + g.pad * wp + g.pad;
         copy_rows(isa, plane, g.w, &mut xp[at..], wp, g.h, g.w);
     }
+}
+
+/// Each (c_in, h, w) input in `x` zero-padded by 1 into `buf`, `s.padded_len()` apart, as
+/// `winograd::convolve` takes them; returns how many.
+fn pad_inputs(isa: Isa, x: &[f32], s: Wino, buf: &mut [f32]) -> usize {
+    let g = s.geom();
+    let plen = s.padded_len();
+    // in order: pad_image zeroes kw floats past its input, the start of the next one
+    for (i, x_img) in x.chunks_exact(g.image()).enumerate() {
+        pad_image(isa, x_img, &g, &mut buf[i * plen..]);
+    }
+    x.len() / g.image()
 }
 
 /// dout (c_out, oh, ow) into `dp` zero-padded to (c_out, h + kh − 1, w + kw − 1), each plane
@@ -113,6 +126,23 @@ impl<F: Float> Conv2d<F> {
         let out = F::as_f32s_mut(out)?;
         let xs = F::as_f32s(slice(&self.x))?;
         let bs = F::as_f32s(slice(&self.b))?;
+        if let Some(wg) = self.winograd() {
+            let ws = F::as_f32s(slice(&self.w))?;
+            winograd::transform_filters(isa, ws, wg, false, &mut self.wino);
+            let (u, scratch) = (&self.wino, &self.scratch);
+            let per = wg.images_per_item();
+            out.par_chunks_mut(per * c_out * p)
+                .zip(xs.par_chunks(per * g.image()))
+                .for_each(|(out_i, x_i)| {
+                    let mut s = lock(scratch);
+                    if let Some(buf) = F::as_f32s_mut(&mut s.wino) {
+                        let imgs = pad_inputs(isa, x_i, wg, buf);
+                        let (xp, vm) = buf.split_at_mut(wg.inputs_len());
+                        winograd::convolve(isa, wg, u, imgs, xp, vm, Some(bs), out_i);
+                    }
+                });
+            return Some(());
+        }
         self.w_packed
             .pack(isa, F::as_f32s(slice(&self.w))?, c_out, k, k, 1);
         let (w_packed, scratch) = (&self.w_packed, &self.scratch);
@@ -227,8 +257,13 @@ impl<F: Float> Conv2d<F> {
         if g.stride == 1 {
             self.padded_rows();
         }
+        let wino_dx = self.winograd().filter(|_| need_dx).map(Wino::transposed);
+        let need_dx = need_dx && wino_dx.is_none();
         let is_dx_conv = need_dx && is_implicit && g.has_dx_as_conv();
-        if is_dx_conv {
+        if let Some(wd) = wino_dx {
+            let ws = F::as_f32s(slice(&self.w))?;
+            winograd::transform_filters(isa, ws, wd, true, &mut self.wino_dx);
+        } else if is_dx_conv {
             self.flip_for_dx(isa)?;
         } else if need_dx {
             // Wᵀ (k, c_out): element (kk, co) at w[co·k + kk]
@@ -237,7 +272,7 @@ impl<F: Float> Conv2d<F> {
         }
         let (rows, rows_dx, w_flip) = (&self.rows, &self.rows_dx, &self.w_flip);
         let xs = F::as_f32s(slice(&self.x))?;
-        let wt_packed = &self.wt_packed;
+        let (wt_packed, u_dx) = (&self.wt_packed, &self.wino_dx);
         let n = xs.len() / g.image().max(1);
         let group = n.div_ceil(self.scratch.len().max(1)).max(1);
         let pw = g.wide_p();
@@ -253,6 +288,7 @@ impl<F: Float> Conv2d<F> {
                     dw,
                     db,
                     dout,
+                    wino,
                 } = s;
                 let (Some(col), Some(dcol), Some(dw), Some(db)) = (
                     F::as_f32s_mut(col),
@@ -262,6 +298,18 @@ impl<F: Float> Conv2d<F> {
                 ) else {
                     return;
                 };
+                if let (Some(wd), Some(buf)) = (wino_dx, F::as_f32s_mut(wino)) {
+                    // dx (c_in, h, w) = flipped W ⋆ dout padded by 1, through Winograd
+                    let per = wd.images_per_item();
+                    let items = dx_grp
+                        .chunks_mut(per * g.image())
+                        .zip(d_grp.chunks(per * c_out * p));
+                    for (dx_i, d_i) in items {
+                        let imgs = pad_inputs(isa, d_i, wd, buf);
+                        let (dp, vm) = buf.split_at_mut(wd.inputs_len());
+                        winograd::convolve(isa, wd, u_dx, imgs, dp, vm, None, dx_i);
+                    }
+                }
                 let images = dx_grp
                     .chunks_mut(g.image())
                     .zip(x_grp.chunks(g.image()))

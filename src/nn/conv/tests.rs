@@ -110,6 +110,11 @@ fn packed_f32_path_matches_the_general_f64_path() {
         (geom(2, 6, 6, 2, 2, 1, 2), 3),
         // stride 1 through im2col: a small map with many filters (see is_implicit)
         (geom(8, 8, 8, 3, 3, 1, 1), 64),
+        // Winograd (avx512): blocks across two images, a partial last block, a row of tiles
+        // longer than a vector, more filters than channels and the reverse
+        (geom(16, 8, 6, 3, 3, 1, 1), 17),
+        (geom(20, 16, 16, 3, 3, 1, 1), 16),
+        (geom(16, 4, 36, 3, 3, 1, 1), 24),
     ] {
         let n = 5;
         let mut c32 = Conv2d::<f32>::new(g, c_out);

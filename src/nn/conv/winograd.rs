@@ -1,0 +1,343 @@
+//! 3×3, stride-1, pad-1 convolutions as Winograd F(2×2, 3×3) (Lavin & Gray, "Fast Algorithms
+//! for Convolutional Neural Networks", 2015): each 2×2 block of outputs comes from its 4×4
+//! input tile with 16 multiplies per input channel instead of 36. The 16 transformed positions
+//! ξ of the tiles are 16 matrix products M_ξ (c_out, T) = U_ξ (c_out, c_in) · V_ξ (c_in, T),
+//! run by the packed kernel, with
+//!
+//! U = G g Gᵀ, V = Bᵀ d Bᵀᵀ, y = Aᵀ M A,
+//! G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1],
+//! Aᵀ = [1 1 1 0; 0 1 −1 −1]: the cross-correlation a ConvNet layer computes.
+//!
+//! The tiles go in blocks of 32 (the avx512 kernel's width: two rows of tiles of a 32×32 map,
+//! four of a 16×16 one, two whole 8×8 images), so that a block's V and M stay in cache between
+//! the transforms and the products. The transforms run 16 tiles to a vector, avx512 only; on
+//! other CPUs `fits` is false and layers keep the direct kernel. dx of such a layer is the same
+//! kind of convolution (of the padded dout with the flipped filters) and goes the same way.
+
+use rayon::prelude::*;
+
+use super::ConvGeom;
+use crate::nn::kernel::{Isa, PackedA, Rows, Store, gemm_packed};
+
+/// Transformed positions of a tile.
+const XI: usize = 16;
+/// Tiles a vector holds.
+const LANES: usize = 16;
+/// Tiles a block aims at: the width of the avx512 kernel's tile.
+const BLOCK: usize = 32;
+/// Floats past the last padded image that a transform may read (its lanes past a short row).
+const SLACK: usize = 2 * LANES + 4;
+/// Channels below which the products (k = c_in) are too short to pay for the transforms.
+const MIN_CHANNELS: usize = 16;
+
+/// A convolution c_in → c_out on h × w maps (even sizes), padded by 1, as Winograd runs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Wino {
+    pub c_in: usize,
+    pub c_out: usize,
+    pub h: usize,
+    pub w: usize,
+}
+
+impl Wino {
+    /// The layer's forward, when it fits: 3×3, stride 1, pad 1, even sizes, at least 16
+    /// channels in and out, and an avx512 CPU. `CONVTOP_NO_WINOGRAD=1` turns it off (to
+    /// compare).
+    pub fn of_layer(isa: Isa, g: &ConvGeom, c_out: usize) -> Option<Wino> {
+        let fits = isa.has_avx512()
+            && (g.kh, g.kw, g.stride, g.pad) == (3, 3, 1, 1)
+            && g.h.is_multiple_of(2)
+            && g.w.is_multiple_of(2)
+            && g.c_in.min(c_out) >= MIN_CHANNELS
+            && std::env::var_os("CONVTOP_NO_WINOGRAD").is_none();
+        fits.then_some(Wino {
+            c_in: g.c_in,
+            c_out,
+            h: g.h,
+            w: g.w,
+        })
+    }
+    /// dx of the layer as a convolution: c_out → c_in with the flipped filters.
+    pub fn transposed(self) -> Wino {
+        Wino {
+            c_in: self.c_out,
+            c_out: self.c_in,
+            ..self
+        }
+    }
+    /// The geometry of that convolution, for padding its input.
+    pub fn geom(self) -> ConvGeom {
+        ConvGeom {
+            c_in: self.c_in,
+            h: self.h,
+            w: self.w,
+            kh: 3,
+            kw: 3,
+            stride: 1,
+            pad: 1,
+            oh: self.h,
+            ow: self.w,
+        }
+    }
+    fn tiles(self) -> (usize, usize) {
+        (self.h / 2, self.w / 2)
+    }
+    /// Rows of tiles in a block (consecutive, running on into the next image).
+    fn rows_per_block(self) -> usize {
+        (BLOCK / self.tiles().1).max(1)
+    }
+    /// Tiles in a block: the products' n.
+    fn n(self) -> usize {
+        self.rows_per_block() * self.tiles().1
+    }
+    /// Row stride of V and M: a vector of slack past n.
+    fn ld(self) -> usize {
+        self.n() + LANES
+    }
+    /// Floats from one ξ's V (c = c_in) or M (c = c_out) to the next: c rows and a cache line,
+    /// so that the 16 streams a transform reads or writes do not share the same cache sets.
+    fn plane(self, c: usize) -> usize {
+        c * self.ld() + 16
+    }
+    /// Images taken together, so that small maps still fill a block.
+    pub fn images_per_item(self) -> usize {
+        let (th, tw) = self.tiles();
+        (BLOCK / (th * tw).max(1)).max(1)
+    }
+    /// One zero-padded input (c_in, h + 2, w + 2).
+    pub fn padded_len(self) -> usize {
+        self.c_in * (self.h + 2) * (self.w + 2)
+    }
+    /// Floats of the padded inputs of one work item (with the slack after them).
+    pub fn inputs_len(self) -> usize {
+        self.images_per_item() * self.padded_len() + SLACK
+    }
+    /// Floats of a work item's scratch: its padded inputs, then one block's V and M.
+    pub fn scratch_len(self) -> usize {
+        self.inputs_len() + XI * (self.plane(self.c_in) + self.plane(self.c_out))
+    }
+}
+
+/// The 16 transformed filters U_ξ (c_out, c_in), packed for the kernel. `w` is the layer's
+/// (c_out, c_in, 3, 3); with `is_dx`, the filters of dx as a convolution (out channel ci, in
+/// channel co, flipped taps), for `s` = the layer's `Wino` transposed.
+pub(super) fn transform_filters(isa: Isa, w: &[f32], s: Wino, is_dx: bool, u: &mut Vec<PackedA>) {
+    let (m, k) = (s.c_out, s.c_in);
+    let mut planes = vec![0.0f32; XI * m * k];
+    let tap = |o: usize, i: usize, ki: usize, kj: usize| {
+        if is_dx {
+            w[((i * m + o) * 3 + (2 - ki)) * 3 + (2 - kj)]
+        } else {
+            w[((o * k + i) * 3 + ki) * 3 + kj]
+        }
+    };
+    for o in 0..m {
+        for i in 0..k {
+            // t = G g (4×3), then U = t Gᵀ (4×4)
+            let g = |ki: usize, kj: usize| tap(o, i, ki, kj);
+            let t: [[f32; 3]; 4] = [
+                std::array::from_fn(|j| g(0, j)),
+                std::array::from_fn(|j| 0.5 * (g(0, j) + g(1, j) + g(2, j))),
+                std::array::from_fn(|j| 0.5 * (g(0, j) - g(1, j) + g(2, j))),
+                std::array::from_fn(|j| g(2, j)),
+            ];
+            for (r, tr) in t.iter().enumerate() {
+                let ur = [
+                    tr[0],
+                    0.5 * (tr[0] + tr[1] + tr[2]),
+                    0.5 * (tr[0] - tr[1] + tr[2]),
+                    tr[2],
+                ];
+                for (c, v) in ur.into_iter().enumerate() {
+                    planes[(r * 4 + c) * m * k + o * k + i] = v;
+                }
+            }
+        }
+    }
+    u.resize_with(XI, PackedA::default);
+    u.par_iter_mut()
+        .zip(planes.par_chunks_exact(m * k))
+        .for_each(|(pu, plane)| pu.pack(isa, plane, m, k, k, 1));
+}
+
+/// out (imgs, c_out, h, w) = bias + the convolution of the `imgs` zero-padded inputs in `xp`
+/// (each `padded_len` from the last, `inputs_len` in all) with the filters in `u`
+/// (`transform_filters`); `vm` is the rest of the scratch (V and M of a block).
+///
+/// # Panics
+/// If the buffers are shorter than the shapes say.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn convolve(
+    isa: Isa,
+    s: Wino,
+    u: &[PackedA],
+    imgs: usize,
+    xp: &[f32],
+    vm: &mut [f32],
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+) {
+    let (c_in, c_out, h, w) = (s.c_in, s.c_out, s.h, s.w);
+    let ((th, tw), rows, n, ld) = (s.tiles(), s.rows_per_block(), s.n(), s.ld());
+    let (hp, wp, plen) = (h + 2, w + 2, s.padded_len());
+    assert!(imgs <= s.images_per_item() && isa.has_avx512() && u.len() == XI);
+    assert!(xp.len() >= imgs * plen + SLACK && out.len() >= imgs * c_out * h * w);
+    assert!(bias.is_none_or(|b| b.len() >= c_out));
+    let (vs, ms) = (s.plane(c_in), s.plane(c_out));
+    let (v, m) = vm[..XI * (vs + ms)].split_at_mut(XI * vs);
+    let total = imgs * th;
+    for q0 in (0..total).step_by(rows) {
+        let q1 = (q0 + rows).min(total);
+        for ci in 0..c_in {
+            for q in q0..q1 {
+                let (img, ty) = (q / th, q % th);
+                let row = img * plen + ci * hp * wp + 2 * ty * wp;
+                for tx0 in (0..tw).step_by(LANES) {
+                    let col = ci * ld + (q - q0) * tw + tx0;
+                    // reads 4 rows of 2·LANES + 2 from row + 2·tx0: at most SLACK − 4 past the
+                    // last input (the transform's lanes past a short row); writes LANES values
+                    // at col + ξ·vs, inside V since col ≤ c_in·ld − LANES
+                    let at = row + 2 * tx0;
+                    assert!(at + 3 * wp + 2 * LANES + 2 <= xp.len() && col + LANES <= c_in * ld);
+                    // SAFETY: the assert bounds the reads; the writes run to
+                    // col + 15·vs + LANES ≤ 16·vs = v.len(); `has_avx512` held above
+                    unsafe { input_tiles(xp.as_ptr().add(at), wp, v.as_mut_ptr().add(col), vs) };
+                }
+            }
+        }
+        for (xi, ux) in u.iter().enumerate() {
+            let vx = &v[xi * vs..(xi + 1) * vs];
+            let mx = &mut m[xi * ms..(xi + 1) * ms];
+            gemm_packed(isa, ux, n, vx, Rows::Strided(ld), mx, ld, Store::Overwrite);
+        }
+        for co in 0..c_out {
+            let b = bias.map_or(0.0, |b| b[co]);
+            for q in q0..q1 {
+                let (img, ty) = (q / th, q % th);
+                for tx0 in (0..tw).step_by(LANES) {
+                    let count = (tw - tx0).min(LANES);
+                    let src = co * ld + (q - q0) * tw + tx0;
+                    let dst = ((img * c_out + co) * h + 2 * ty) * w + 2 * tx0;
+                    assert!(src + LANES <= c_out * ld && dst + w + 2 * count <= out.len());
+                    // SAFETY: reads LANES values at src + ξ·ms < m.len(), writes 2·count
+                    // values of two output rows, bounded by the assert; avx512 as above
+                    unsafe {
+                        output_tiles(
+                            m.as_ptr().add(src),
+                            ms,
+                            b,
+                            out.as_mut_ptr().add(dst),
+                            w,
+                            count,
+                        )
+                    };
+                }
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
+
+/// V of LANES consecutive tiles of one channel: d is the 4 rows from `src` (row stride `wp`),
+/// each 2·LANES + 2 values; V_ξ's lanes go to v + ξ·vs.
+///
+/// # Safety
+/// avx512f present; 4 rows of 2·LANES + 2 floats readable from src + a·wp, and LANES floats
+/// writable at v + ξ·vs for ξ < 16.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn input_tiles(src: *const f32, wp: usize, v: *mut f32, vs: usize) {
+    let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    let odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    let mut c = [[_mm512_setzero_ps(); 4]; 4];
+    for (a, ca) in c.iter_mut().enumerate() {
+        // SAFETY: row a's 2·LANES + 2 values, by the contract
+        let (lo, hi, lo2, hi2) = unsafe {
+            let r = src.add(a * wp);
+            (
+                _mm512_loadu_ps(r),
+                _mm512_loadu_ps(r.add(16)),
+                _mm512_loadu_ps(r.add(2)),
+                _mm512_loadu_ps(r.add(18)),
+            )
+        };
+        // the tiles' columns: d0 = even, d1 = odd, d2 = the next even, d3 = the next odd
+        let e = _mm512_permutex2var_ps(lo, even, hi);
+        let o = _mm512_permutex2var_ps(lo, odd, hi);
+        let e1 = _mm512_permutex2var_ps(lo2, even, hi2);
+        let o1 = _mm512_permutex2var_ps(lo2, odd, hi2);
+        // d Bᵀᵀ: the row's four transformed columns
+        *ca = [
+            _mm512_sub_ps(e, e1),
+            _mm512_add_ps(o, e1),
+            _mm512_sub_ps(e1, o),
+            _mm512_sub_ps(o, o1),
+        ];
+    }
+    let [c0, c1, c2, c3] = c;
+    for (j, (((&c0, &c1), &c2), &c3)) in c0.iter().zip(&c1).zip(&c2).zip(&c3).enumerate() {
+        // Bᵀ down the rows
+        let vj = [
+            _mm512_sub_ps(c0, c2),
+            _mm512_add_ps(c1, c2),
+            _mm512_sub_ps(c2, c1),
+            _mm512_sub_ps(c1, c3),
+        ];
+        for (i, x) in vj.into_iter().enumerate() {
+            // SAFETY: ξ = 4i + j < 16, by the contract
+            unsafe { _mm512_storeu_ps(v.add((4 * i + j) * vs), x) };
+        }
+    }
+}
+
+/// y = Aᵀ M A for LANES consecutive tiles whose M_ξ lanes are at m + ξ·ms, plus `bias`: the
+/// first `count` tiles' 2×2 outputs go to two rows of width `w` from `dst`.
+///
+/// # Safety
+/// avx512f present; LANES floats readable at m + ξ·ms (ξ < 16); 2·count floats writable at dst
+/// and at dst + w.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn output_tiles(m: *const f32, ms: usize, bias: f32, dst: *mut f32, w: usize, count: usize) {
+    let lo_idx = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    let hi_idx = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    // SAFETY: ξ < 16, by the contract
+    let mm = |xi: usize| unsafe { _mm512_loadu_ps(m.add(xi * ms)) };
+    // Aᵀ down the rows: s[i][j] from M's rows 0..4 at column j
+    let s: [[__m512; 4]; 2] = [
+        std::array::from_fn(|j| _mm512_add_ps(_mm512_add_ps(mm(j), mm(4 + j)), mm(8 + j))),
+        std::array::from_fn(|j| _mm512_sub_ps(_mm512_sub_ps(mm(4 + j), mm(8 + j)), mm(12 + j))),
+    ];
+    let b = _mm512_set1_ps(bias);
+    let n = 2 * count;
+    let (mask_lo, mask_hi) = (
+        ((1u32 << n.min(16)) - 1) as __mmask16,
+        ((1u32 << n.saturating_sub(16)) - 1) as __mmask16,
+    );
+    for (i, si) in s.iter().enumerate() {
+        let y0 = _mm512_add_ps(_mm512_add_ps(si[0], si[1]), _mm512_add_ps(si[2], b));
+        let y1 = _mm512_sub_ps(_mm512_sub_ps(si[1], si[2]), _mm512_sub_ps(si[3], b));
+        // even output columns from y0, odd from y1
+        let lo = _mm512_permutex2var_ps(y0, lo_idx, y1);
+        let hi = _mm512_permutex2var_ps(y0, hi_idx, y1);
+        // SAFETY: 2·count values of row i, by the contract (the second store masked to nothing
+        // when count ≤ 8)
+        unsafe {
+            let row = dst.add(i * w);
+            _mm512_mask_storeu_ps(row, mask_lo, lo);
+            _mm512_mask_storeu_ps(row.wrapping_add(16), mask_hi, hi);
+        }
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn input_tiles(_: *const f32, _: usize, _: *mut f32, _: usize) {
+    unreachable!("Wino::of_layer needs avx512")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn output_tiles(_: *const f32, _: usize, _: f32, _: *mut f32, _: usize, _: usize) {
+    unreachable!("Wino::of_layer needs avx512")
+}
