@@ -190,9 +190,10 @@ impl<F: Float> Conv2d<F> {
         if self.scratch.len() != threads {
             let (g, c_out) = (self.geom, self.c_out);
             let (k, p) = (g.k(), g.p());
-            let wino = self
-                .winograd()
-                .map_or(0, |s| s.scratch_len().max(s.transposed().scratch_len()));
+            let wino = self.winograd().map_or(0, |s| {
+                let dx = s.transposed().scratch_len();
+                s.scratch_len().max(dx).max(s.grad_scratch_len())
+            });
             self.scratch = (0..threads)
                 .map(|_| {
                     Mutex::new(Scratch {

@@ -257,7 +257,8 @@ impl<F: Float> Conv2d<F> {
         if g.stride == 1 {
             self.padded_rows();
         }
-        let wino_dx = self.winograd().filter(|_| need_dx).map(Wino::transposed);
+        let wino_dw = self.winograd();
+        let wino_dx = wino_dw.filter(|_| need_dx).map(Wino::transposed);
         let need_dx = need_dx && wino_dx.is_none();
         let is_dx_conv = need_dx && is_implicit && g.has_dx_as_conv();
         if let Some(wd) = wino_dx {
@@ -310,6 +311,22 @@ impl<F: Float> Conv2d<F> {
                         winograd::convolve(isa, wd, u_dx, imgs, dp, vm, None, dx_i);
                     }
                 }
+                if let (Some(wg), Some(buf)) = (wino_dw, F::as_f32s_mut(wino)) {
+                    // dW through Winograd: dU summed over the group's images, then Gᵀ dU G
+                    let (rest, du) = buf[..wg.grad_scratch_len()]
+                        .split_at_mut(wg.grad_scratch_len() - wg.grad_u_len());
+                    du.fill(0.0);
+                    let per = wg.images_per_grad();
+                    let items = x_grp
+                        .chunks(per * g.image())
+                        .zip(d_grp.chunks(per * c_out * p));
+                    for (x_i, d_i) in items {
+                        let imgs = pad_inputs(isa, x_i, wg, rest);
+                        let (xp, vm) = rest.split_at_mut(wg.grad_inputs_len());
+                        winograd::accumulate_grad(isa, wg, imgs, xp, d_i, vm, du);
+                    }
+                    winograd::add_filter_grads(wg, du, dw);
+                }
                 let images = dx_grp
                     .chunks_mut(g.image())
                     .zip(x_grp.chunks(g.image()))
@@ -319,7 +336,9 @@ impl<F: Float> Conv2d<F> {
                         *db += d.iter().sum::<f32>();
                     }
                     // dW (c_out, k) += dout (c_out, p) · columnsᵀ
-                    if is_implicit {
+                    if wino_dw.is_some() {
+                        // done above
+                    } else if is_implicit {
                         pad_image(isa, x_img, &g, col);
                         let wide = &mut dcol[..c_out * pw];
                         widen_rows(isa, d_img, &g, wide);

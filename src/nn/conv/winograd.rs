@@ -17,7 +17,11 @@
 use rayon::prelude::*;
 
 use super::ConvGeom;
-use crate::nn::kernel::{Isa, PackedA, Rows, Store, gemm_packed};
+use crate::nn::kernel::{Isa, PackedA, Rows, Store, gemm_nt, gemm_packed};
+
+mod simd;
+
+use simd::{grad_tiles, input_tiles, output_tiles};
 
 /// Transformed positions of a tile.
 const XI: usize = 16;
@@ -27,6 +31,8 @@ const LANES: usize = 16;
 const BLOCK: usize = 32;
 /// Floats past the last padded image that a transform may read (its lanes past a short row).
 const SLACK: usize = 2 * LANES + 4;
+/// Tiles the filter gradient's products sum over at once (their k), images permitting.
+const GRAD_TILES: usize = 128;
 /// Channels below which the products (k = c_in) are too short to pay for the transforms.
 const MIN_CHANNELS: usize = 16;
 
@@ -115,6 +121,33 @@ impl Wino {
     /// Floats of a work item's scratch: its padded inputs, then one block's V and M.
     pub fn scratch_len(self) -> usize {
         self.inputs_len() + XI * (self.plane(self.c_in) + self.plane(self.c_out))
+    }
+    /// Images the filter gradient takes at once: about GRAD_TILES tiles.
+    pub fn images_per_grad(self) -> usize {
+        let (th, tw) = self.tiles();
+        (GRAD_TILES / (th * tw).max(1)).max(1)
+    }
+    /// Row stride of the gradient's V and dM: all their tiles and a vector of slack.
+    fn grad_ld(self) -> usize {
+        let (th, tw) = self.tiles();
+        self.images_per_grad() * th * tw + LANES
+    }
+    /// As `plane`, for the gradient's V and dM.
+    fn grad_plane(self, c: usize) -> usize {
+        c * self.grad_ld() + 16
+    }
+    /// Floats of the gradient's padded inputs (with the slack after them).
+    pub fn grad_inputs_len(self) -> usize {
+        self.images_per_grad() * self.padded_len() + SLACK
+    }
+    /// Floats of the 16 dU_ξ (c_out, c_in) the gradient sums into.
+    pub fn grad_u_len(self) -> usize {
+        XI * self.c_out * self.c_in
+    }
+    /// Floats of the gradient's scratch: padded inputs, V and dM, then dU.
+    pub fn grad_scratch_len(self) -> usize {
+        let vm = XI * (self.grad_plane(self.c_in) + self.grad_plane(self.c_out));
+        self.grad_inputs_len() + vm + self.grad_u_len()
     }
 }
 
@@ -237,107 +270,99 @@ pub(super) fn convolve(
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-use std::arch::x86_64::*;
-
-/// V of LANES consecutive tiles of one channel: d is the 4 rows from `src` (row stride `wp`),
-/// each 2·LANES + 2 values; V_ξ's lanes go to v + ξ·vs.
+/// dU_ξ (c_out, c_in) += dM_ξ · V_ξᵀ over the tiles of `imgs` images: V of the zero-padded
+/// inputs in `xp` (as for `convolve`, `grad_inputs_len` in all), dM = A dy Aᵀ of their output
+/// gradients `dy` (imgs, c_out, h, w); `vm` holds V and dM. The sums run as dot products along
+/// the tiles (k = up to GRAD_TILES), `du` is the 16 planes (c_out, c_in) after each other.
 ///
-/// # Safety
-/// avx512f present; 4 rows of 2·LANES + 2 floats readable from src + a·wp, and LANES floats
-/// writable at v + ξ·vs for ξ < 16.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn input_tiles(src: *const f32, wp: usize, v: *mut f32, vs: usize) {
-    let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    let odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    let mut c = [[_mm512_setzero_ps(); 4]; 4];
-    for (a, ca) in c.iter_mut().enumerate() {
-        // SAFETY: row a's 2·LANES + 2 values, by the contract
-        let (lo, hi, lo2, hi2) = unsafe {
-            let r = src.add(a * wp);
-            (
-                _mm512_loadu_ps(r),
-                _mm512_loadu_ps(r.add(16)),
-                _mm512_loadu_ps(r.add(2)),
-                _mm512_loadu_ps(r.add(18)),
-            )
-        };
-        // the tiles' columns: d0 = even, d1 = odd, d2 = the next even, d3 = the next odd
-        let e = _mm512_permutex2var_ps(lo, even, hi);
-        let o = _mm512_permutex2var_ps(lo, odd, hi);
-        let e1 = _mm512_permutex2var_ps(lo2, even, hi2);
-        let o1 = _mm512_permutex2var_ps(lo2, odd, hi2);
-        // d Bᵀᵀ: the row's four transformed columns
-        *ca = [
-            _mm512_sub_ps(e, e1),
-            _mm512_add_ps(o, e1),
-            _mm512_sub_ps(e1, o),
-            _mm512_sub_ps(o, o1),
-        ];
-    }
-    let [c0, c1, c2, c3] = c;
-    for (j, (((&c0, &c1), &c2), &c3)) in c0.iter().zip(&c1).zip(&c2).zip(&c3).enumerate() {
-        // Bᵀ down the rows
-        let vj = [
-            _mm512_sub_ps(c0, c2),
-            _mm512_add_ps(c1, c2),
-            _mm512_sub_ps(c2, c1),
-            _mm512_sub_ps(c1, c3),
-        ];
-        for (i, x) in vj.into_iter().enumerate() {
-            // SAFETY: ξ = 4i + j < 16, by the contract
-            unsafe { _mm512_storeu_ps(v.add((4 * i + j) * vs), x) };
+/// # Panics
+/// If the buffers are shorter than the shapes say.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn accumulate_grad(
+    isa: Isa,
+    s: Wino,
+    imgs: usize,
+    xp: &[f32],
+    dy: &[f32],
+    vm: &mut [f32],
+    du: &mut [f32],
+) {
+    let (c_in, c_out, h, w) = (s.c_in, s.c_out, s.h, s.w);
+    let ((th, tw), ld) = (s.tiles(), s.grad_ld());
+    let (hp, wp, plen) = (h + 2, w + 2, s.padded_len());
+    assert!(imgs <= s.images_per_grad() && isa.has_avx512());
+    assert!(xp.len() >= imgs * plen + SLACK && dy.len() >= imgs * c_out * h * w);
+    assert!(du.len() >= s.grad_u_len());
+    let (vs, ms) = (s.grad_plane(c_in), s.grad_plane(c_out));
+    let (v, m) = vm[..XI * (vs + ms)].split_at_mut(XI * vs);
+    let rows = imgs * th;
+    for ci in 0..c_in {
+        for q in 0..rows {
+            let (img, ty) = (q / th, q % th);
+            let row = img * plen + ci * hp * wp + 2 * ty * wp;
+            for tx0 in (0..tw).step_by(LANES) {
+                // as in `convolve`; the lanes past a short row land on the next row's tiles,
+                // written after them, or in the slack past the last
+                let (at, col) = (row + 2 * tx0, ci * ld + q * tw + tx0);
+                assert!(at + 3 * wp + 2 * LANES + 2 <= xp.len() && col + LANES <= c_in * ld);
+                // SAFETY: the assert bounds the reads, and the writes to col + 15·vs + LANES ≤
+                // v.len(); `has_avx512` held above
+                unsafe { input_tiles(xp.as_ptr().add(at), wp, v.as_mut_ptr().add(col), vs) };
+            }
         }
     }
-}
-
-/// y = Aᵀ M A for LANES consecutive tiles whose M_ξ lanes are at m + ξ·ms, plus `bias`: the
-/// first `count` tiles' 2×2 outputs go to two rows of width `w` from `dst`.
-///
-/// # Safety
-/// avx512f present; LANES floats readable at m + ξ·ms (ξ < 16); 2·count floats writable at dst
-/// and at dst + w.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn output_tiles(m: *const f32, ms: usize, bias: f32, dst: *mut f32, w: usize, count: usize) {
-    let lo_idx = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-    let hi_idx = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-    // SAFETY: ξ < 16, by the contract
-    let mm = |xi: usize| unsafe { _mm512_loadu_ps(m.add(xi * ms)) };
-    // Aᵀ down the rows: s[i][j] from M's rows 0..4 at column j
-    let s: [[__m512; 4]; 2] = [
-        std::array::from_fn(|j| _mm512_add_ps(_mm512_add_ps(mm(j), mm(4 + j)), mm(8 + j))),
-        std::array::from_fn(|j| _mm512_sub_ps(_mm512_sub_ps(mm(4 + j), mm(8 + j)), mm(12 + j))),
-    ];
-    let b = _mm512_set1_ps(bias);
-    let n = 2 * count;
-    let (mask_lo, mask_hi) = (
-        ((1u32 << n.min(16)) - 1) as __mmask16,
-        ((1u32 << n.saturating_sub(16)) - 1) as __mmask16,
-    );
-    for (i, si) in s.iter().enumerate() {
-        let y0 = _mm512_add_ps(_mm512_add_ps(si[0], si[1]), _mm512_add_ps(si[2], b));
-        let y1 = _mm512_sub_ps(_mm512_sub_ps(si[1], si[2]), _mm512_sub_ps(si[3], b));
-        // even output columns from y0, odd from y1
-        let lo = _mm512_permutex2var_ps(y0, lo_idx, y1);
-        let hi = _mm512_permutex2var_ps(y0, hi_idx, y1);
-        // SAFETY: 2·count values of row i, by the contract (the second store masked to nothing
-        // when count ≤ 8)
-        unsafe {
-            let row = dst.add(i * w);
-            _mm512_mask_storeu_ps(row, mask_lo, lo);
-            _mm512_mask_storeu_ps(row.wrapping_add(16), mask_hi, hi);
+    for co in 0..c_out {
+        for q in 0..rows {
+            let (img, ty) = (q / th, q % th);
+            for tx0 in (0..tw).step_by(LANES) {
+                let count = (tw - tx0).min(LANES);
+                let src = ((img * c_out + co) * h + 2 * ty) * w + 2 * tx0;
+                let col = co * ld + q * tw + tx0;
+                assert!(src + w + 2 * count <= dy.len() && col + LANES <= c_out * ld);
+                // SAFETY: reads 2·count values of two rows of dy and writes LANES values at
+                // col + ξ·ms < m.len(), bounded by the assert; avx512 as above
+                unsafe { grad_tiles(dy.as_ptr().add(src), w, count, m.as_mut_ptr().add(col), ms) };
+            }
         }
+    }
+    let tiles = rows * tw;
+    for (xi, dux) in du.chunks_exact_mut(c_out * c_in).take(XI).enumerate() {
+        let (mx, vx) = (&m[xi * ms..(xi + 1) * ms], &v[xi * vs..(xi + 1) * vs]);
+        gemm_nt(
+            isa,
+            c_out,
+            c_in,
+            tiles,
+            mx,
+            ld,
+            vx,
+            Rows::Strided(ld),
+            dux,
+            c_in,
+        );
     }
 }
 
-#[cfg(not(target_arch = "x86_64"))]
-unsafe fn input_tiles(_: *const f32, _: usize, _: *mut f32, _: usize) {
-    unreachable!("Wino::of_layer needs avx512")
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-unsafe fn output_tiles(_: *const f32, _: usize, _: f32, _: *mut f32, _: usize, _: usize) {
-    unreachable!("Wino::of_layer needs avx512")
+/// dw (c_out, c_in·9) += Gᵀ dU G for each filter: the 16 planes of `accumulate_grad` back
+/// to 3×3 taps.
+pub(super) fn add_filter_grads(s: Wino, du: &[f32], dw: &mut [f32]) {
+    let (c_in, c_out) = (s.c_in, s.c_out);
+    let plane = c_out * c_in;
+    assert!(du.len() >= XI * plane && dw.len() >= plane * 9);
+    for (co, dw_co) in dw.chunks_exact_mut(c_in * 9).take(c_out).enumerate() {
+        for (ci, taps) in dw_co.chunks_exact_mut(9).enumerate() {
+            let d = |r: usize, c: usize| du[(r * 4 + c) * plane + co * c_in + ci];
+            // t = Gᵀ dU (3×4), then t G (3×3)
+            let t: [[f32; 4]; 3] = [
+                std::array::from_fn(|c| d(0, c) + 0.5 * (d(1, c) + d(2, c))),
+                std::array::from_fn(|c| 0.5 * (d(1, c) - d(2, c))),
+                std::array::from_fn(|c| 0.5 * (d(1, c) + d(2, c)) + d(3, c)),
+            ];
+            for (tk, row) in t.iter().zip(taps.chunks_exact_mut(3)) {
+                row[0] += tk[0] + 0.5 * (tk[1] + tk[2]);
+                row[1] += 0.5 * (tk[1] - tk[2]);
+                row[2] += 0.5 * (tk[1] + tk[2]) + tk[3];
+            }
+        }
+    }
 }
