@@ -156,7 +156,6 @@ impl Wino {
 /// channel co, flipped taps), for `s` = the layer's `Wino` transposed.
 pub(super) fn transform_filters(isa: Isa, w: &[f32], s: Wino, is_dx: bool, u: &mut Vec<PackedA>) {
     let (m, k) = (s.c_out, s.c_in);
-    let mut planes = vec![0.0f32; XI * m * k];
     let tap = |o: usize, i: usize, ki: usize, kj: usize| {
         if is_dx {
             w[((i * m + o) * 3 + (2 - ki)) * 3 + (2 - kj)]
@@ -164,33 +163,33 @@ pub(super) fn transform_filters(isa: Isa, w: &[f32], s: Wino, is_dx: bool, u: &m
             w[((o * k + i) * 3 + ki) * 3 + kj]
         }
     };
-    for o in 0..m {
-        for i in 0..k {
-            // t = G g (4×3), then U = t Gᵀ (4×4)
-            let g = |ki: usize, kj: usize| tap(o, i, ki, kj);
-            let t: [[f32; 3]; 4] = [
-                std::array::from_fn(|j| g(0, j)),
-                std::array::from_fn(|j| 0.5 * (g(0, j) + g(1, j) + g(2, j))),
-                std::array::from_fn(|j| 0.5 * (g(0, j) - g(1, j) + g(2, j))),
-                std::array::from_fn(|j| g(2, j)),
-            ];
-            for (r, tr) in t.iter().enumerate() {
-                let ur = [
-                    tr[0],
-                    0.5 * (tr[0] + tr[1] + tr[2]),
-                    0.5 * (tr[0] - tr[1] + tr[2]),
-                    tr[2],
+    // each filter's 16 values together (o, i, ξ), a filter row per task; then each ξ's plane
+    // packed out of them
+    let mut us = vec![0.0f32; m * k * XI];
+    us.par_chunks_exact_mut(k * XI)
+        .enumerate()
+        .for_each(|(o, row)| {
+            for (i, ui) in row.chunks_exact_mut(XI).enumerate() {
+                // t = G g (4×3), then U = t Gᵀ (4×4)
+                let g = |ki: usize, kj: usize| tap(o, i, ki, kj);
+                let t: [[f32; 3]; 4] = [
+                    std::array::from_fn(|j| g(0, j)),
+                    std::array::from_fn(|j| 0.5 * (g(0, j) + g(1, j) + g(2, j))),
+                    std::array::from_fn(|j| 0.5 * (g(0, j) - g(1, j) + g(2, j))),
+                    std::array::from_fn(|j| g(2, j)),
                 ];
-                for (c, v) in ur.into_iter().enumerate() {
-                    planes[(r * 4 + c) * m * k + o * k + i] = v;
+                for (tr, ur) in t.iter().zip(ui.chunks_exact_mut(4)) {
+                    ur[0] = tr[0];
+                    ur[1] = 0.5 * (tr[0] + tr[1] + tr[2]);
+                    ur[2] = 0.5 * (tr[0] - tr[1] + tr[2]);
+                    ur[3] = tr[2];
                 }
             }
-        }
-    }
+        });
     u.resize_with(XI, PackedA::default);
     u.par_iter_mut()
-        .zip(planes.par_chunks_exact(m * k))
-        .for_each(|(pu, plane)| pu.pack(isa, plane, m, k, k, 1));
+        .enumerate()
+        .for_each(|(xi, pu)| pu.pack(isa, &us[xi..], m, k, k * XI, XI));
 }
 
 /// out (imgs, c_out, h, w) = bias + the convolution of the `imgs` zero-padded inputs in `xp`
