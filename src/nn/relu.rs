@@ -20,8 +20,14 @@ impl<F: Float> Default for Relu<F> {
 impl<F: Float> Relu<F> {
     /// x: (n, c, h, w) -> out: same shape.
     pub fn forward(&mut self, mut x: Array4<F>) -> Array4<F> {
-        x.par_mapv_inplace(|v| v.max(F::zero()));
-        self.out = x.clone();
+        // the kept copy written beside the result, in parallel, into last batch's buffer
+        if self.out.dim() != x.dim() {
+            self.out = super::zeros_par(x.dim());
+        }
+        Zip::from(&mut x).and(&mut self.out).par_for_each(|v, o| {
+            *v = v.max(F::zero());
+            *o = *v;
+        });
         x
     }
 

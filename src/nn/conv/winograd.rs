@@ -32,7 +32,7 @@ const BLOCK: usize = 32;
 /// Floats past the last padded image that a transform may read (its lanes past a short row).
 const SLACK: usize = 2 * LANES + 4;
 /// Tiles the filter gradient's products sum over at once (their k), images permitting.
-const GRAD_TILES: usize = 128;
+const GRAD_TILES: usize = 256;
 /// Channels below which the products (k = c_in) are too short to pay for the transforms.
 const MIN_CHANNELS: usize = 16;
 
