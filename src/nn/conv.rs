@@ -218,10 +218,11 @@ impl<F: Float> Conv2d<F> {
         }
     }
 
-    /// The layer as Winograd runs it, when it does (f32 on avx512, 3×3 pad 1 and enough
+    /// The layer as Winograd runs it, when it does (f32 with the kernel, 3×3 pad 1 and enough
     /// channels: see `winograd`).
     fn winograd(&self) -> Option<winograd::Wino> {
-        winograd::Wino::of_layer(self.isa?, &self.geom, self.c_out)
+        self.isa?;
+        winograd::Wino::of_layer(&self.geom, self.c_out)
     }
 
     /// # Shapes

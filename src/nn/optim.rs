@@ -1,7 +1,12 @@
 //! Mini-batch SGD with momentum (classical or Nesterov) and L2 weight decay.
 
+use rayon::prelude::*;
+
 use super::gemm::Float;
 use super::net::Network;
+
+/// Parameters a task of the update takes (vggish's largest tensor is 147,456).
+const STEP_CHUNK: usize = 16 * 1024;
 
 /// The optimiser's knobs; all may change between iterations.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -44,21 +49,34 @@ impl Sgd {
             .zip(&mut self.velocity)
             .map(|(p, v)| {
                 let decay = p.l2 * cfg.lambda;
-                let (mut w_sq, mut g_sq, mut u_sq) = (0.0f64, 0.0f64, 0.0f64);
-                for ((w, &dw), v) in p.w.iter_mut().zip(p.dw).zip(v.iter_mut()) {
-                    let g = dw + decay * *w;
-                    let v_prev = *v;
-                    *v = mu * *v - lr * g;
-                    let delta = if cfg.is_nesterov {
-                        -mu * v_prev + (1.0 + mu) * *v
-                    } else {
-                        *v
-                    };
-                    *w += delta;
-                    w_sq += (*w as f64).powi(2);
-                    g_sq += (g as f64).powi(2);
-                    u_sq += (delta as f64).powi(2);
-                }
+                // fixed chunks in parallel, their squared norms summed in order: the same
+                // figures whatever the thread count
+                let sums: Vec<[f64; 3]> =
+                    p.w.par_chunks_mut(STEP_CHUNK)
+                        .zip(p.dw.par_chunks(STEP_CHUNK))
+                        .zip(v.par_chunks_mut(STEP_CHUNK))
+                        .map(|((w, dw), v)| {
+                            let mut sq = [0.0f64; 3];
+                            for ((w, &dw), v) in w.iter_mut().zip(dw).zip(v.iter_mut()) {
+                                let g = dw + decay * *w;
+                                let v_prev = *v;
+                                *v = mu * *v - lr * g;
+                                let delta = if cfg.is_nesterov {
+                                    -mu * v_prev + (1.0 + mu) * *v
+                                } else {
+                                    *v
+                                };
+                                *w += delta;
+                                sq[0] += (*w as f64).powi(2);
+                                sq[1] += (g as f64).powi(2);
+                                sq[2] += (delta as f64).powi(2);
+                            }
+                            sq
+                        })
+                        .collect();
+                let [w_sq, g_sq, u_sq] = sums
+                    .iter()
+                    .fold([0.0; 3], |a, s| [a[0] + s[0], a[1] + s[1], a[2] + s[2]]);
                 ParamUpdate {
                     name: p.name,
                     weight_norm: w_sq.sqrt() as f32,

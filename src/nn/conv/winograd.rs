@@ -10,9 +10,10 @@
 //!
 //! The tiles go in blocks of 32 (the avx512 kernel's width: two rows of tiles of a 32×32 map,
 //! four of a 16×16 one, two whole 8×8 images), so that a block's V and M stay in cache between
-//! the transforms and the products. The transforms run 16 tiles to a vector, avx512 only; on
-//! other CPUs `fits` is false and layers keep the direct kernel. dx of such a layer is the same
-//! kind of convolution (of the padded dout with the flipped filters) and goes the same way.
+//! the transforms and the products. The transforms run 16 tiles to a vector with avx512, 8 with
+//! avx2 (`simd`). dx of such a layer is the same kind of convolution (of the padded dout with
+//! the flipped filters) and goes the same way; dW sums dM_ξ · V_ξᵀ over the tiles of several
+//! images at once (dM = A dy Aᵀ) and takes dU back to the taps as Gᵀ dU G.
 
 use rayon::prelude::*;
 
@@ -21,11 +22,11 @@ use crate::nn::kernel::{Isa, PackedA, Rows, Store, gemm_nt, gemm_packed};
 
 mod simd;
 
-use simd::{grad_tiles, input_tiles, output_tiles};
+use simd::{grad_tiles, input_tiles, lanes, output_tiles};
 
 /// Transformed positions of a tile.
 const XI: usize = 16;
-/// Tiles a vector holds.
+/// Tiles a vector holds, at most (`simd::lanes`): the slack the buffers keep.
 const LANES: usize = 16;
 /// Tiles a block aims at: the width of the avx512 kernel's tile.
 const BLOCK: usize = 32;
@@ -47,11 +48,10 @@ pub(super) struct Wino {
 
 impl Wino {
     /// The layer's forward, when it fits: 3×3, stride 1, pad 1, even sizes, at least 16
-    /// channels in and out, and an avx512 CPU. `CONVTOP_NO_WINOGRAD=1` turns it off (to
-    /// compare).
-    pub fn of_layer(isa: Isa, g: &ConvGeom, c_out: usize) -> Option<Wino> {
-        let fits = isa.has_avx512()
-            && (g.kh, g.kw, g.stride, g.pad) == (3, 3, 1, 1)
+    /// channels in and out (with the f32 kernel, whose `Isa` the caller holds).
+    /// `CONVTOP_NO_WINOGRAD=1` turns it off (to compare).
+    pub fn of_layer(g: &ConvGeom, c_out: usize) -> Option<Wino> {
+        let fits = (g.kh, g.kw, g.stride, g.pad) == (3, 3, 1, 1)
             && g.h.is_multiple_of(2)
             && g.w.is_multiple_of(2)
             && g.c_in.min(c_out) >= MIN_CHANNELS
@@ -212,7 +212,8 @@ pub(super) fn convolve(
     let (c_in, c_out, h, w) = (s.c_in, s.c_out, s.h, s.w);
     let ((th, tw), rows, n, ld) = (s.tiles(), s.rows_per_block(), s.n(), s.ld());
     let (hp, wp, plen) = (h + 2, w + 2, s.padded_len());
-    assert!(imgs <= s.images_per_item() && isa.has_avx512() && u.len() == XI);
+    assert!(imgs <= s.images_per_item() && u.len() == XI);
+    let lanes = lanes(isa);
     assert!(xp.len() >= imgs * plen + SLACK && out.len() >= imgs * c_out * h * w);
     assert!(bias.is_none_or(|b| b.len() >= c_out));
     let (vs, ms) = (s.plane(c_in), s.plane(c_out));
@@ -224,7 +225,7 @@ pub(super) fn convolve(
             for q in q0..q1 {
                 let (img, ty) = (q / th, q % th);
                 let row = img * plen + ci * hp * wp + 2 * ty * wp;
-                for tx0 in (0..tw).step_by(LANES) {
+                for tx0 in (0..tw).step_by(lanes) {
                     let col = ci * ld + (q - q0) * tw + tx0;
                     // reads 4 rows of 2·LANES + 2 from row + 2·tx0: at most SLACK − 4 past the
                     // last input (the transform's lanes past a short row); writes LANES values
@@ -232,8 +233,10 @@ pub(super) fn convolve(
                     let at = row + 2 * tx0;
                     assert!(at + 3 * wp + 2 * LANES + 2 <= xp.len() && col + LANES <= c_in * ld);
                     // SAFETY: the assert bounds the reads; the writes run to
-                    // col + 15·vs + LANES ≤ 16·vs = v.len(); `has_avx512` held above
-                    unsafe { input_tiles(xp.as_ptr().add(at), wp, v.as_mut_ptr().add(col), vs) };
+                    // col + 15·vs + LANES ≤ 16·vs = v.len(); the kernel's `isa` runs them
+                    unsafe {
+                        input_tiles(isa, xp.as_ptr().add(at), wp, v.as_mut_ptr().add(col), vs)
+                    };
                 }
             }
         }
@@ -246,15 +249,16 @@ pub(super) fn convolve(
             let b = bias.map_or(0.0, |b| b[co]);
             for q in q0..q1 {
                 let (img, ty) = (q / th, q % th);
-                for tx0 in (0..tw).step_by(LANES) {
-                    let count = (tw - tx0).min(LANES);
+                for tx0 in (0..tw).step_by(lanes) {
+                    let count = (tw - tx0).min(lanes);
                     let src = co * ld + (q - q0) * tw + tx0;
                     let dst = ((img * c_out + co) * h + 2 * ty) * w + 2 * tx0;
                     assert!(src + LANES <= c_out * ld && dst + w + 2 * count <= out.len());
                     // SAFETY: reads LANES values at src + ξ·ms < m.len(), writes 2·count
-                    // values of two output rows, bounded by the assert; avx512 as above
+                    // values of two output rows, bounded by the assert
                     unsafe {
                         output_tiles(
+                            isa,
                             m.as_ptr().add(src),
                             ms,
                             b,
@@ -289,7 +293,8 @@ pub(super) fn accumulate_grad(
     let (c_in, c_out, h, w) = (s.c_in, s.c_out, s.h, s.w);
     let ((th, tw), ld) = (s.tiles(), s.grad_ld());
     let (hp, wp, plen) = (h + 2, w + 2, s.padded_len());
-    assert!(imgs <= s.images_per_grad() && isa.has_avx512());
+    assert!(imgs <= s.images_per_grad());
+    let lanes = lanes(isa);
     assert!(xp.len() >= imgs * plen + SLACK && dy.len() >= imgs * c_out * h * w);
     assert!(du.len() >= s.grad_u_len());
     let (vs, ms) = (s.grad_plane(c_in), s.grad_plane(c_out));
@@ -299,28 +304,37 @@ pub(super) fn accumulate_grad(
         for q in 0..rows {
             let (img, ty) = (q / th, q % th);
             let row = img * plen + ci * hp * wp + 2 * ty * wp;
-            for tx0 in (0..tw).step_by(LANES) {
+            for tx0 in (0..tw).step_by(lanes) {
                 // as in `convolve`; the lanes past a short row land on the next row's tiles,
                 // written after them, or in the slack past the last
                 let (at, col) = (row + 2 * tx0, ci * ld + q * tw + tx0);
                 assert!(at + 3 * wp + 2 * LANES + 2 <= xp.len() && col + LANES <= c_in * ld);
                 // SAFETY: the assert bounds the reads, and the writes to col + 15·vs + LANES ≤
-                // v.len(); `has_avx512` held above
-                unsafe { input_tiles(xp.as_ptr().add(at), wp, v.as_mut_ptr().add(col), vs) };
+                // v.len()
+                unsafe { input_tiles(isa, xp.as_ptr().add(at), wp, v.as_mut_ptr().add(col), vs) };
             }
         }
     }
     for co in 0..c_out {
         for q in 0..rows {
             let (img, ty) = (q / th, q % th);
-            for tx0 in (0..tw).step_by(LANES) {
-                let count = (tw - tx0).min(LANES);
+            for tx0 in (0..tw).step_by(lanes) {
+                let count = (tw - tx0).min(lanes);
                 let src = ((img * c_out + co) * h + 2 * ty) * w + 2 * tx0;
                 let col = co * ld + q * tw + tx0;
                 assert!(src + w + 2 * count <= dy.len() && col + LANES <= c_out * ld);
                 // SAFETY: reads 2·count values of two rows of dy and writes LANES values at
-                // col + ξ·ms < m.len(), bounded by the assert; avx512 as above
-                unsafe { grad_tiles(dy.as_ptr().add(src), w, count, m.as_mut_ptr().add(col), ms) };
+                // col + ξ·ms < m.len(), bounded by the assert
+                unsafe {
+                    grad_tiles(
+                        isa,
+                        dy.as_ptr().add(src),
+                        w,
+                        count,
+                        m.as_mut_ptr().add(col),
+                        ms,
+                    )
+                };
             }
         }
     }
