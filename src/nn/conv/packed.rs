@@ -11,7 +11,7 @@ use crate::nn::kernel::{Isa, Rows, Store, copy_rows, gemm_nt, gemm_packed};
 
 /// Copies image x (c_in, h, w) into `xp` zero-padded to (c_in, h + 2·pad, w + 2·pad), the
 /// slack after it zeroed too.
-fn pad_image(isa: Isa, x: &[f32], g: &ConvGeom, xp: &mut [f32]) {
+pub(super) fn pad_image(isa: Isa, x: &[f32], g: &ConvGeom, xp: &mut [f32]) {
     let (hp, wp) = (g.h + 2 * g.pad, g.padded_w());
     let xp = &mut xp[..g.padded_len()];
     xp.fill(0.0);
@@ -19,18 +19,6 @@ fn pad_image(isa: Isa, x: &[f32], g: &ConvGeom, xp: &mut [f32]) {
         let at = ci * hp * wp + g.pad * wp + g.pad;
         copy_rows(isa, plane, g.w, &mut xp[at..], wp, g.h, g.w);
     }
-}
-
-/// Each (c_in, h, w) input in `x` zero-padded by 1 into `buf`, `s.padded_len()` apart, as
-/// `winograd::convolve` takes them; returns how many.
-fn pad_inputs(isa: Isa, x: &[f32], s: Wino, buf: &mut [f32]) -> usize {
-    let g = s.geom();
-    let plen = s.padded_len();
-    // in order: pad_image zeroes kw floats past its input, the start of the next one
-    for (i, x_img) in x.chunks_exact(g.image()).enumerate() {
-        pad_image(isa, x_img, &g, &mut buf[i * plen..]);
-    }
-    x.len() / g.image()
 }
 
 /// dout (c_out, oh, ow) into `dp` zero-padded to (c_out, h + kh − 1, w + kw − 1), each plane
@@ -129,18 +117,7 @@ impl<F: Float> Conv2d<F> {
         if let Some(wg) = self.winograd() {
             let ws = F::as_f32s(slice(&self.w))?;
             winograd::transform_filters(isa, ws, wg, false, &mut self.wino);
-            let (u, scratch) = (&self.wino, &self.scratch);
-            let per = wg.images_per_item();
-            out.par_chunks_mut(per * c_out * p)
-                .zip(xs.par_chunks(per * g.image()))
-                .for_each(|(out_i, x_i)| {
-                    let mut s = lock(scratch);
-                    if let Some(buf) = F::as_f32s_mut(&mut s.wino) {
-                        let imgs = pad_inputs(isa, x_i, wg, buf);
-                        let (xp, vm) = buf.split_at_mut(wg.inputs_len());
-                        winograd::convolve(isa, wg, u, imgs, xp, vm, Some(bs), out_i);
-                    }
-                });
+            winograd::forward(isa, wg, &self.wino, xs, bs, &self.scratch, out);
             return Some(());
         }
         self.w_packed
@@ -300,32 +277,10 @@ impl<F: Float> Conv2d<F> {
                     return;
                 };
                 if let (Some(wd), Some(buf)) = (wino_dx, F::as_f32s_mut(wino)) {
-                    // dx (c_in, h, w) = flipped W ⋆ dout padded by 1, through Winograd
-                    let per = wd.images_per_item();
-                    let items = dx_grp
-                        .chunks_mut(per * g.image())
-                        .zip(d_grp.chunks(per * c_out * p));
-                    for (dx_i, d_i) in items {
-                        let imgs = pad_inputs(isa, d_i, wd, buf);
-                        let (dp, vm) = buf.split_at_mut(wd.inputs_len());
-                        winograd::convolve(isa, wd, u_dx, imgs, dp, vm, None, dx_i);
-                    }
+                    winograd::input_grad(isa, wd, u_dx, d_grp, buf, dx_grp);
                 }
                 if let (Some(wg), Some(buf)) = (wino_dw, F::as_f32s_mut(wino)) {
-                    // dW through Winograd: dU summed over the group's images, then Gᵀ dU G
-                    let (rest, du) = buf[..wg.grad_scratch_len()]
-                        .split_at_mut(wg.grad_scratch_len() - wg.grad_u_len());
-                    du.fill(0.0);
-                    let per = wg.images_per_grad();
-                    let items = x_grp
-                        .chunks(per * g.image())
-                        .zip(d_grp.chunks(per * c_out * p));
-                    for (x_i, d_i) in items {
-                        let imgs = pad_inputs(isa, x_i, wg, rest);
-                        let (xp, vm) = rest.split_at_mut(wg.grad_inputs_len());
-                        winograd::accumulate_grad(isa, wg, imgs, xp, d_i, vm, du);
-                    }
-                    winograd::add_filter_grads(wg, du, dw);
+                    winograd::filter_grad(isa, wg, x_grp, d_grp, buf, dw);
                 }
                 let images = dx_grp
                     .chunks_mut(g.image())

@@ -99,6 +99,27 @@ fn small_maps_with_many_filters_go_through_im2col() {
 }
 
 #[test]
+fn winograd_takes_the_3x3_pad_1_layers_with_enough_channels() {
+    use super::winograd::Wino;
+    if std::env::var_os("CONVTOP_NO_WINOGRAD").is_some() {
+        eprintln!("skipped: CONVTOP_NO_WINOGRAD is set");
+        return;
+    }
+    // vggish's layers past the first, and the 8×8 ones too
+    assert!(Wino::of_layer(&geom(32, 32, 32, 3, 3, 1, 1), 32).is_some());
+    assert!(Wino::of_layer(&geom(128, 8, 8, 3, 3, 1, 1), 128).is_some());
+    // its 3-channel first layer, `seed`'s 10 filters, odd maps, stride 2, 5×5, pad 0, and maps
+    // beyond 32×32 stay on the direct kernel
+    assert!(Wino::of_layer(&geom(3, 32, 32, 3, 3, 1, 1), 32).is_none());
+    assert!(Wino::of_layer(&geom(10, 32, 32, 3, 3, 1, 1), 10).is_none());
+    assert!(Wino::of_layer(&geom(32, 7, 7, 3, 3, 1, 1), 32).is_none());
+    assert!(Wino::of_layer(&geom(32, 32, 32, 3, 3, 2, 1), 32).is_none());
+    assert!(Wino::of_layer(&geom(32, 32, 32, 5, 5, 1, 2), 32).is_none());
+    assert!(Wino::of_layer(&geom(32, 32, 32, 3, 3, 1, 0), 32).is_none());
+    assert!(Wino::of_layer(&geom(32, 64, 64, 3, 3, 1, 1), 32).is_none());
+}
+
+#[test]
 fn packed_f32_path_matches_the_general_f64_path() {
     // stride 1 and 2, padding, more filters than a kernel panel holds and an odd width, so
     // every edge of the packed kernel and of im2row is crossed
@@ -115,6 +136,7 @@ fn packed_f32_path_matches_the_general_f64_path() {
         (geom(16, 8, 6, 3, 3, 1, 1), 17),
         (geom(20, 16, 16, 3, 3, 1, 1), 16),
         (geom(16, 4, 36, 3, 3, 1, 1), 24),
+        (geom(64, 8, 8, 3, 3, 1, 1), 32),
     ] {
         let n = 5;
         let mut c32 = Conv2d::<f32>::new(g, c_out);

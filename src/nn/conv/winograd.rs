@@ -4,7 +4,7 @@
 //! ξ of the tiles are 16 matrix products M_ξ (c_out, T) = U_ξ (c_out, c_in) · V_ξ (c_in, T),
 //! run by the packed kernel, with
 //!
-//! U = G g Gᵀ, V = Bᵀ d Bᵀᵀ, y = Aᵀ M A,
+//! U = G g Gᵀ, V = Bᵀ d B, y = Aᵀ M A,
 //! G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1],
 //! Aᵀ = [1 1 1 0; 0 1 −1 −1]: the cross-correlation a ConvNet layer computes.
 //!
@@ -15,14 +15,19 @@
 //! the flipped filters) and goes the same way; dW sums dM_ξ · V_ξᵀ over the tiles of several
 //! images at once (dM = A dy Aᵀ) and takes dU back to the taps as Gᵀ dU G.
 
+use std::sync::Mutex;
+
 use rayon::prelude::*;
 
-use super::ConvGeom;
-use crate::nn::kernel::{Isa, PackedA, Rows, Store, gemm_nt, gemm_packed};
+use super::packed::pad_image;
+use super::{ConvGeom, Scratch, lock};
+use crate::nn::gemm::Float;
+use crate::nn::kernel::{Isa, PackedA};
 
 mod simd;
+mod tiles;
 
-use simd::{grad_tiles, input_tiles, lanes, output_tiles};
+use tiles::{accumulate_grad, convolve};
 
 /// Transformed positions of a tile.
 const XI: usize = 16;
@@ -48,14 +53,18 @@ pub(super) struct Wino {
 
 impl Wino {
     /// The layer's forward, when it fits: 3×3, stride 1, pad 1, even sizes, at least 16
-    /// channels in and out (with the f32 kernel, whose `Isa` the caller holds).
-    /// `CONVTOP_NO_WINOGRAD=1` turns it off (to compare).
+    /// channels in and out, and maps of at most GRAD_TILES tiles (up to 32×32: every map the
+    /// datasets give; the gradient's scratch grows with a whole image's tiles), with the f32
+    /// kernel, whose `Isa` the caller holds. `CONVTOP_NO_WINOGRAD=1` turns it off (to compare).
     pub fn of_layer(g: &ConvGeom, c_out: usize) -> Option<Wino> {
+        static IS_OFF: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        let is_off = *IS_OFF.get_or_init(|| std::env::var_os("CONVTOP_NO_WINOGRAD").is_some());
         let fits = (g.kh, g.kw, g.stride, g.pad) == (3, 3, 1, 1)
             && g.h.is_multiple_of(2)
             && g.w.is_multiple_of(2)
+            && (g.h / 2) * (g.w / 2) <= GRAD_TILES
             && g.c_in.min(c_out) >= MIN_CHANNELS
-            && std::env::var_os("CONVTOP_NO_WINOGRAD").is_none();
+            && !is_off;
         fits.then_some(Wino {
             c_in: g.c_in,
             c_out,
@@ -192,173 +201,9 @@ pub(super) fn transform_filters(isa: Isa, w: &[f32], s: Wino, is_dx: bool, u: &m
         .for_each(|(xi, pu)| pu.pack(isa, &us[xi..], m, k, k * XI, XI));
 }
 
-/// out (imgs, c_out, h, w) = bias + the convolution of the `imgs` zero-padded inputs in `xp`
-/// (each `padded_len` from the last, `inputs_len` in all) with the filters in `u`
-/// (`transform_filters`); `vm` is the rest of the scratch (V and M of a block).
-///
-/// # Panics
-/// If the buffers are shorter than the shapes say.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn convolve(
-    isa: Isa,
-    s: Wino,
-    u: &[PackedA],
-    imgs: usize,
-    xp: &[f32],
-    vm: &mut [f32],
-    bias: Option<&[f32]>,
-    out: &mut [f32],
-) {
-    let (c_in, c_out, h, w) = (s.c_in, s.c_out, s.h, s.w);
-    let ((th, tw), rows, n, ld) = (s.tiles(), s.rows_per_block(), s.n(), s.ld());
-    let (hp, wp, plen) = (h + 2, w + 2, s.padded_len());
-    assert!(imgs <= s.images_per_item() && u.len() == XI);
-    let lanes = lanes(isa);
-    assert!(xp.len() >= imgs * plen + SLACK && out.len() >= imgs * c_out * h * w);
-    assert!(bias.is_none_or(|b| b.len() >= c_out));
-    let (vs, ms) = (s.plane(c_in), s.plane(c_out));
-    let (v, m) = vm[..XI * (vs + ms)].split_at_mut(XI * vs);
-    let total = imgs * th;
-    for q0 in (0..total).step_by(rows) {
-        let q1 = (q0 + rows).min(total);
-        for ci in 0..c_in {
-            for q in q0..q1 {
-                let (img, ty) = (q / th, q % th);
-                let row = img * plen + ci * hp * wp + 2 * ty * wp;
-                for tx0 in (0..tw).step_by(lanes) {
-                    let col = ci * ld + (q - q0) * tw + tx0;
-                    // reads 4 rows of 2·LANES + 2 from row + 2·tx0: at most SLACK − 4 past the
-                    // last input (the transform's lanes past a short row); writes LANES values
-                    // at col + ξ·vs, inside V since col ≤ c_in·ld − LANES
-                    let at = row + 2 * tx0;
-                    assert!(at + 3 * wp + 2 * LANES + 2 <= xp.len() && col + LANES <= c_in * ld);
-                    // SAFETY: the assert bounds the reads; the writes run to
-                    // col + 15·vs + LANES ≤ 16·vs = v.len(); the kernel's `isa` runs them
-                    unsafe {
-                        input_tiles(isa, xp.as_ptr().add(at), wp, v.as_mut_ptr().add(col), vs)
-                    };
-                }
-            }
-        }
-        for (xi, ux) in u.iter().enumerate() {
-            let vx = &v[xi * vs..(xi + 1) * vs];
-            let mx = &mut m[xi * ms..(xi + 1) * ms];
-            gemm_packed(isa, ux, n, vx, Rows::Strided(ld), mx, ld, Store::Overwrite);
-        }
-        for co in 0..c_out {
-            let b = bias.map_or(0.0, |b| b[co]);
-            for q in q0..q1 {
-                let (img, ty) = (q / th, q % th);
-                for tx0 in (0..tw).step_by(lanes) {
-                    let count = (tw - tx0).min(lanes);
-                    let src = co * ld + (q - q0) * tw + tx0;
-                    let dst = ((img * c_out + co) * h + 2 * ty) * w + 2 * tx0;
-                    assert!(src + LANES <= c_out * ld && dst + w + 2 * count <= out.len());
-                    // SAFETY: reads LANES values at src + ξ·ms < m.len(), writes 2·count
-                    // values of two output rows, bounded by the assert
-                    unsafe {
-                        output_tiles(
-                            isa,
-                            m.as_ptr().add(src),
-                            ms,
-                            b,
-                            out.as_mut_ptr().add(dst),
-                            w,
-                            count,
-                        )
-                    };
-                }
-            }
-        }
-    }
-}
-
-/// dU_ξ (c_out, c_in) += dM_ξ · V_ξᵀ over the tiles of `imgs` images: V of the zero-padded
-/// inputs in `xp` (as for `convolve`, `grad_inputs_len` in all), dM = A dy Aᵀ of their output
-/// gradients `dy` (imgs, c_out, h, w); `vm` holds V and dM. The sums run as dot products along
-/// the tiles (k = up to GRAD_TILES), `du` is the 16 planes (c_out, c_in) after each other.
-///
-/// # Panics
-/// If the buffers are shorter than the shapes say.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn accumulate_grad(
-    isa: Isa,
-    s: Wino,
-    imgs: usize,
-    xp: &[f32],
-    dy: &[f32],
-    vm: &mut [f32],
-    du: &mut [f32],
-) {
-    let (c_in, c_out, h, w) = (s.c_in, s.c_out, s.h, s.w);
-    let ((th, tw), ld) = (s.tiles(), s.grad_ld());
-    let (hp, wp, plen) = (h + 2, w + 2, s.padded_len());
-    assert!(imgs <= s.images_per_grad());
-    let lanes = lanes(isa);
-    assert!(xp.len() >= imgs * plen + SLACK && dy.len() >= imgs * c_out * h * w);
-    assert!(du.len() >= s.grad_u_len());
-    let (vs, ms) = (s.grad_plane(c_in), s.grad_plane(c_out));
-    let (v, m) = vm[..XI * (vs + ms)].split_at_mut(XI * vs);
-    let rows = imgs * th;
-    for ci in 0..c_in {
-        for q in 0..rows {
-            let (img, ty) = (q / th, q % th);
-            let row = img * plen + ci * hp * wp + 2 * ty * wp;
-            for tx0 in (0..tw).step_by(lanes) {
-                // as in `convolve`; the lanes past a short row land on the next row's tiles,
-                // written after them, or in the slack past the last
-                let (at, col) = (row + 2 * tx0, ci * ld + q * tw + tx0);
-                assert!(at + 3 * wp + 2 * LANES + 2 <= xp.len() && col + LANES <= c_in * ld);
-                // SAFETY: the assert bounds the reads, and the writes to col + 15·vs + LANES ≤
-                // v.len()
-                unsafe { input_tiles(isa, xp.as_ptr().add(at), wp, v.as_mut_ptr().add(col), vs) };
-            }
-        }
-    }
-    for co in 0..c_out {
-        for q in 0..rows {
-            let (img, ty) = (q / th, q % th);
-            for tx0 in (0..tw).step_by(lanes) {
-                let count = (tw - tx0).min(lanes);
-                let src = ((img * c_out + co) * h + 2 * ty) * w + 2 * tx0;
-                let col = co * ld + q * tw + tx0;
-                assert!(src + w + 2 * count <= dy.len() && col + LANES <= c_out * ld);
-                // SAFETY: reads 2·count values of two rows of dy and writes LANES values at
-                // col + ξ·ms < m.len(), bounded by the assert
-                unsafe {
-                    grad_tiles(
-                        isa,
-                        dy.as_ptr().add(src),
-                        w,
-                        count,
-                        m.as_mut_ptr().add(col),
-                        ms,
-                    )
-                };
-            }
-        }
-    }
-    let tiles = rows * tw;
-    for (xi, dux) in du.chunks_exact_mut(c_out * c_in).take(XI).enumerate() {
-        let (mx, vx) = (&m[xi * ms..(xi + 1) * ms], &v[xi * vs..(xi + 1) * vs]);
-        gemm_nt(
-            isa,
-            c_out,
-            c_in,
-            tiles,
-            mx,
-            ld,
-            vx,
-            Rows::Strided(ld),
-            dux,
-            c_in,
-        );
-    }
-}
-
 /// dw (c_out, c_in·9) += Gᵀ dU G for each filter: the 16 planes of `accumulate_grad` back
 /// to 3×3 taps.
-pub(super) fn add_filter_grads(s: Wino, du: &[f32], dw: &mut [f32]) {
+fn add_filter_grads(s: Wino, du: &[f32], dw: &mut [f32]) {
     let (c_in, c_out) = (s.c_in, s.c_out);
     let plane = c_out * c_in;
     assert!(du.len() >= XI * plane && dw.len() >= plane * 9);
@@ -378,4 +223,84 @@ pub(super) fn add_filter_grads(s: Wino, du: &[f32], dw: &mut [f32]) {
             }
         }
     }
+}
+
+/// Each (c_in, h, w) input in `x` zero-padded by 1 into `buf`, `s.padded_len()` apart, as
+/// `convolve` and `accumulate_grad` take them; returns how many.
+fn pad_inputs(isa: Isa, x: &[f32], s: Wino, buf: &mut [f32]) -> usize {
+    let g = s.geom();
+    let plen = s.padded_len();
+    // in order: pad_image zeroes kw floats past its input, the start of the next one
+    for (i, x_img) in x.chunks_exact(g.image()).enumerate() {
+        pad_image(isa, x_img, &g, &mut buf[i * plen..]);
+    }
+    x.len() / g.image()
+}
+
+/// The forward of a batch: out (n, c_out, h, w) = bias + xs (n, c_in, h, w) ⋆ the filters in
+/// `u`, `images_per_item` images a task, each in its thread's scratch.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn forward<F: Float>(
+    isa: Isa,
+    s: Wino,
+    u: &[PackedA],
+    xs: &[f32],
+    bias: &[f32],
+    scratch: &[Mutex<Scratch<F>>],
+    out: &mut [f32],
+) {
+    let per = s.images_per_item();
+    let (x_len, out_len) = (s.c_in * s.h * s.w, s.c_out * s.h * s.w);
+    out.par_chunks_mut(per * out_len)
+        .zip(xs.par_chunks(per * x_len))
+        .for_each(|(out_i, x_i)| {
+            let mut sc = lock(scratch);
+            if let Some(buf) = F::as_f32s_mut(&mut sc.wino) {
+                let imgs = pad_inputs(isa, x_i, s, buf);
+                let (xp, vm) = buf.split_at_mut(s.inputs_len());
+                convolve(isa, s, u, imgs, xp, vm, Some(bias), out_i);
+            }
+        });
+}
+
+/// dx (n, c_in, h, w) of a group of images from their output gradients d (n, c_out, h, w):
+/// the convolution `s` (the layer's transposed) with the flipped filters in `u_dx`.
+pub(super) fn input_grad(
+    isa: Isa,
+    s: Wino,
+    u_dx: &[PackedA],
+    d: &[f32],
+    buf: &mut [f32],
+    dx: &mut [f32],
+) {
+    let per = s.images_per_item();
+    let (d_len, dx_len) = (s.c_in * s.h * s.w, s.c_out * s.h * s.w);
+    for (dx_i, d_i) in dx.chunks_mut(per * dx_len).zip(d.chunks(per * d_len)) {
+        let imgs = pad_inputs(isa, d_i, s, buf);
+        let (dp, vm) = buf.split_at_mut(s.inputs_len());
+        convolve(isa, s, u_dx, imgs, dp, vm, None, dx_i);
+    }
+}
+
+/// dw (c_out, c_in·9) += the filter gradient of a group of images x (n, c_in, h, w) with
+/// output gradients d (n, c_out, h, w): dU summed over all their tiles, then Gᵀ dU G.
+pub(super) fn filter_grad(
+    isa: Isa,
+    s: Wino,
+    x: &[f32],
+    d: &[f32],
+    buf: &mut [f32],
+    dw: &mut [f32],
+) {
+    let len = s.grad_scratch_len();
+    let (rest, du) = buf[..len].split_at_mut(len - s.grad_u_len());
+    du.fill(0.0);
+    let per = s.images_per_grad();
+    let (x_len, d_len) = (s.c_in * s.h * s.w, s.c_out * s.h * s.w);
+    for (x_i, d_i) in x.chunks(per * x_len).zip(d.chunks(per * d_len)) {
+        let imgs = pad_inputs(isa, x_i, s, rest);
+        let (xp, vm) = rest.split_at_mut(s.grad_inputs_len());
+        accumulate_grad(isa, s, imgs, xp, d_i, vm, du);
+    }
+    add_filter_grads(s, du, dw);
 }
