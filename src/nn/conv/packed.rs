@@ -280,7 +280,7 @@ impl<F: Float> Conv2d<F> {
                     winograd::input_grad(isa, wd, u_dx, d_grp, buf, dx_grp);
                 }
                 if let (Some(wg), Some(buf)) = (wino_dw, F::as_f32s_mut(wino)) {
-                    winograd::filter_grad(isa, wg, x_grp, d_grp, buf, dw);
+                    winograd::filter_grad(isa, wg, x_grp, d_grp, buf);
                 }
                 let images = dx_grp
                     .chunks_mut(g.image())
@@ -337,6 +337,20 @@ impl<F: Float> Conv2d<F> {
                     }
                 }
             });
+        if let Some(wg) = wino_dw {
+            // the groups' dU together into the first scratch's dW (summed with the rest later)
+            let groups = n.div_ceil(group);
+            let mut dus = Vec::with_capacity(groups);
+            let mut dw_first = None;
+            for s in self.scratch.iter_mut().take(groups) {
+                let Scratch { dw, wino, .. } = s.get_mut().unwrap_or_else(|e| e.into_inner());
+                dus.push(&F::as_f32s(wino)?[wg.grad_u()]);
+                dw_first = dw_first.or(F::as_f32s_mut(dw));
+            }
+            if let Some(dw) = dw_first {
+                winograd::finish_filter_grad(wg, &dus, dw);
+            }
+        }
         Some(())
     }
 }

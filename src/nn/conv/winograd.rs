@@ -149,14 +149,15 @@ impl Wino {
     pub fn grad_inputs_len(self) -> usize {
         self.images_per_grad() * self.padded_len() + SLACK
     }
-    /// Floats of the 16 dU_ξ (c_out, c_in) the gradient sums into.
-    pub fn grad_u_len(self) -> usize {
-        XI * self.c_out * self.c_in
-    }
     /// Floats of the gradient's scratch: padded inputs, V and dM, then dU.
     pub fn grad_scratch_len(self) -> usize {
+        self.grad_u().end
+    }
+    /// Where dU lies in the gradient's scratch.
+    pub fn grad_u(self) -> std::ops::Range<usize> {
         let vm = XI * (self.grad_plane(self.c_in) + self.grad_plane(self.c_out));
-        self.grad_inputs_len() + vm + self.grad_u_len()
+        let start = self.grad_inputs_len() + vm;
+        start..start + XI * self.c_out * self.c_in
     }
 }
 
@@ -172,13 +173,13 @@ pub(super) fn transform_filters(isa: Isa, w: &[f32], s: Wino, is_dx: bool, u: &m
             w[((o * k + i) * 3 + ki) * 3 + kj]
         }
     };
-    // each filter's 16 values together (o, i, ξ), a filter row per task; then each ξ's plane
-    // packed out of them
-    let mut us = vec![0.0f32; m * k * XI];
-    us.par_chunks_exact_mut(k * XI)
+    // (o, ξ, i): a filter row's 16 planes together, a row per task; each ξ then packed from
+    // rows of k contiguous values
+    let mut us = vec![0.0f32; m * XI * k];
+    us.par_chunks_exact_mut(XI * k)
         .enumerate()
         .for_each(|(o, row)| {
-            for (i, ui) in row.chunks_exact_mut(XI).enumerate() {
+            for i in 0..k {
                 // t = G g (4×3), then U = t Gᵀ (4×4)
                 let g = |ki: usize, kj: usize| tap(o, i, ki, kj);
                 let t: [[f32; 3]; 4] = [
@@ -187,42 +188,56 @@ pub(super) fn transform_filters(isa: Isa, w: &[f32], s: Wino, is_dx: bool, u: &m
                     std::array::from_fn(|j| 0.5 * (g(0, j) - g(1, j) + g(2, j))),
                     std::array::from_fn(|j| g(2, j)),
                 ];
-                for (tr, ur) in t.iter().zip(ui.chunks_exact_mut(4)) {
-                    ur[0] = tr[0];
-                    ur[1] = 0.5 * (tr[0] + tr[1] + tr[2]);
-                    ur[2] = 0.5 * (tr[0] - tr[1] + tr[2]);
-                    ur[3] = tr[2];
+                for (r, tr) in t.iter().enumerate() {
+                    let ur = [
+                        tr[0],
+                        0.5 * (tr[0] + tr[1] + tr[2]),
+                        0.5 * (tr[0] - tr[1] + tr[2]),
+                        tr[2],
+                    ];
+                    for (c, v) in ur.into_iter().enumerate() {
+                        row[(r * 4 + c) * k + i] = v;
+                    }
                 }
             }
         });
     u.resize_with(XI, PackedA::default);
     u.par_iter_mut()
         .enumerate()
-        .for_each(|(xi, pu)| pu.pack(isa, &us[xi..], m, k, k * XI, XI));
+        .for_each(|(xi, pu)| pu.pack(isa, &us[xi * k..], m, k, XI * k, 1));
 }
 
-/// dw (c_out, c_in·9) += Gᵀ dU G for each filter: the 16 planes of `accumulate_grad` back
-/// to 3×3 taps.
-fn add_filter_grads(s: Wino, du: &[f32], dw: &mut [f32]) {
+/// dw (c_out, c_in·9) += Gᵀ (Σ dU) G for each filter: the 16 planes `filter_grad` left in each
+/// thread's scratch (`dus`, summed in their order), back to 3×3 taps; the filters split over
+/// the threads.
+pub(super) fn finish_filter_grad(s: Wino, dus: &[&[f32]], dw: &mut [f32]) {
     let (c_in, c_out) = (s.c_in, s.c_out);
     let plane = c_out * c_in;
-    assert!(du.len() >= XI * plane && dw.len() >= plane * 9);
-    for (co, dw_co) in dw.chunks_exact_mut(c_in * 9).take(c_out).enumerate() {
-        for (ci, taps) in dw_co.chunks_exact_mut(9).enumerate() {
-            let d = |r: usize, c: usize| du[(r * 4 + c) * plane + co * c_in + ci];
-            // t = Gᵀ dU (3×4), then t G (3×3)
-            let t: [[f32; 4]; 3] = [
-                std::array::from_fn(|c| d(0, c) + 0.5 * (d(1, c) + d(2, c))),
-                std::array::from_fn(|c| 0.5 * (d(1, c) - d(2, c))),
-                std::array::from_fn(|c| 0.5 * (d(1, c) + d(2, c)) + d(3, c)),
-            ];
-            for (tk, row) in t.iter().zip(taps.chunks_exact_mut(3)) {
-                row[0] += tk[0] + 0.5 * (tk[1] + tk[2]);
-                row[1] += 0.5 * (tk[1] - tk[2]);
-                row[2] += 0.5 * (tk[1] + tk[2]) + tk[3];
+    assert!(dus.iter().all(|du| du.len() >= XI * plane) && dw.len() >= plane * 9);
+    dw.par_chunks_exact_mut(c_in * 9)
+        .take(c_out)
+        .enumerate()
+        .for_each(|(co, dw_co)| {
+            for (ci, taps) in dw_co.chunks_exact_mut(9).enumerate() {
+                let at = co * c_in + ci;
+                let d = |r: usize, c: usize| {
+                    let xi = r * 4 + c;
+                    dus.iter().map(|du| du[xi * plane + at]).sum::<f32>()
+                };
+                let du: [[f32; 4]; 4] = std::array::from_fn(|r| std::array::from_fn(|c| d(r, c)));
+                // t = Gᵀ dU (3×4), then t G (3×3)
+                let t: [[f32; 4]; 3] = [
+                    std::array::from_fn(|c| du[0][c] + 0.5 * (du[1][c] + du[2][c])),
+                    std::array::from_fn(|c| 0.5 * (du[1][c] - du[2][c])),
+                    std::array::from_fn(|c| 0.5 * (du[1][c] + du[2][c]) + du[3][c]),
+                ];
+                for (tk, row) in t.iter().zip(taps.chunks_exact_mut(3)) {
+                    row[0] += tk[0] + 0.5 * (tk[1] + tk[2]);
+                    row[1] += 0.5 * (tk[1] - tk[2]);
+                    row[2] += 0.5 * (tk[1] + tk[2]) + tk[3];
+                }
             }
-        }
-    }
+        });
 }
 
 /// Each (c_in, h, w) input in `x` zero-padded by 1 into `buf`, `s.padded_len()` apart, as
@@ -282,18 +297,11 @@ pub(super) fn input_grad(
     }
 }
 
-/// dw (c_out, c_in·9) += the filter gradient of a group of images x (n, c_in, h, w) with
-/// output gradients d (n, c_out, h, w): dU summed over all their tiles, then Gᵀ dU G.
-pub(super) fn filter_grad(
-    isa: Isa,
-    s: Wino,
-    x: &[f32],
-    d: &[f32],
-    buf: &mut [f32],
-    dw: &mut [f32],
-) {
-    let len = s.grad_scratch_len();
-    let (rest, du) = buf[..len].split_at_mut(len - s.grad_u_len());
+/// The filter gradient of a group of images x (n, c_in, h, w) with output gradients
+/// d (n, c_out, h, w): dU summed over all their tiles, left at `grad_u` in `buf` for
+/// `finish_filter_grad`.
+pub(super) fn filter_grad(isa: Isa, s: Wino, x: &[f32], d: &[f32], buf: &mut [f32]) {
+    let (rest, du) = buf[..s.grad_u().end].split_at_mut(s.grad_u().start);
     du.fill(0.0);
     let per = s.images_per_grad();
     let (x_len, d_len) = (s.c_in * s.h * s.w, s.c_out * s.h * s.w);
@@ -302,5 +310,4 @@ pub(super) fn filter_grad(
         let (xp, vm) = rest.split_at_mut(s.grad_inputs_len());
         accumulate_grad(isa, s, imgs, xp, d_i, vm, du);
     }
-    add_filter_grads(s, du, dw);
 }

@@ -110,7 +110,7 @@ pub(in crate::nn::conv) fn accumulate_grad(
     assert!(imgs <= s.images_per_grad());
     let lanes = lanes(isa);
     assert!(xp.len() >= imgs * plen + SLACK && dy.len() >= imgs * c_out * h * w);
-    assert!(du.len() >= s.grad_u_len());
+    assert!(du.len() >= s.grad_u().len());
     let (vs, ms) = (s.grad_plane(c_in), s.grad_plane(c_out));
     let (v, m) = vm[..XI * (vs + ms)].split_at_mut(XI * vs);
     let rows = imgs * th;
