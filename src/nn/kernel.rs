@@ -103,7 +103,7 @@ impl Isa {
         None
     }
 
-    /// Whether this is the avx512 kernel (the Winograd transforms are written for it).
+    /// Whether this is the avx512 kernel (the Winograd transforms take their width from it).
     pub fn has_avx512(self) -> bool {
         self.0 == Kind::Avx512
     }
