@@ -236,6 +236,7 @@ impl<F: Float> Conv2d<F> {
         }
         let wino_dw = self.winograd();
         let wino_dx = wino_dw.filter(|_| need_dx).map(Wino::transposed);
+        // the direct paths below take dx only where Winograd does not
         let need_dx = need_dx && wino_dx.is_none();
         let is_dx_conv = need_dx && is_implicit && g.has_dx_as_conv();
         if let Some(wd) = wino_dx {
