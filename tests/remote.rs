@@ -235,19 +235,21 @@ fn iter(i: u64) -> convtop::train::IterStats {
 #[test]
 fn attach_joins_the_file_history_and_the_live_stream_without_repeats() {
     use convtop::train::rundir::{MetricsLog, Record};
-    use convtop::train::{Event, Knob, KnobChange};
+    use convtop::train::{Event, Knob, KnobChange, KnobSource};
     let dir = tempfile::tempdir().unwrap();
     let knob = KnobChange {
         iteration: 2,
         knob: Knob::Lambda,
         old: 1e-4,
         new: 1e-3,
+        source: KnobSource::Hand,
+        reason: None,
     };
     let mut log = MetricsLog::open(dir.path().join("metrics.jsonl")).unwrap();
     for r in [
         Record::Iter(iter(1)),
         Record::Iter(iter(2)),
-        Record::Knob(knob),
+        Record::Knob(knob.clone()),
     ] {
         log.write(&r).unwrap();
     }

@@ -83,7 +83,7 @@ fn a_knob_change_shows_up_in_the_next_iterations() {
     stop(h);
     let records = read_metrics(&run_dir.join(METRICS_FILE)).unwrap();
     let knob = records.iter().find_map(|r| match r {
-        Record::Knob(k) => Some(*k),
+        Record::Knob(k) => Some(k.clone()),
         _ => None,
     });
     let knob = knob.expect("the knob change is recorded");

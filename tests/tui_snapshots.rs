@@ -3,8 +3,8 @@
 
 use convtop::train::{
     Command, DataView, Diagnostic, DiagnosticKind, EvalStats, Event, FilterBank, IterStats, Knob,
-    KnobChange, Knobs, LayerInfo, LayerStats, Planes, RunInfo, RunState, SampleImage, Severity,
-    Snapshot,
+    KnobChange, KnobSource, Knobs, LayerInfo, LayerStats, Planes, RunInfo, RunState, SampleImage,
+    Severity, Snapshot,
 };
 use convtop::tui::{App, ColorMode, Tab, UiOptions};
 use ratatui::Terminal;
@@ -153,6 +153,8 @@ fn events() -> Vec<Event> {
                 knob: Knob::LearningRate,
                 old: 0.01,
                 new: 0.005,
+                source: KnobSource::Hand,
+                reason: None,
             }));
         }
         if i % 100 == 0 {

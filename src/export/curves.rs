@@ -30,7 +30,7 @@ impl Curves {
             match r {
                 Record::Iter(s) => c.iters.push(*s),
                 Record::Eval(e) => c.evals.push(e.clone()),
-                Record::Knob(k) => c.knobs.push(*k),
+                Record::Knob(k) => c.knobs.push(k.clone()),
                 _ => {}
             }
         }

@@ -29,7 +29,7 @@ pub fn events_from_records(records: &[Record]) -> Vec<Event> {
         flush(&mut iters, &mut out);
         match r {
             Record::Eval(e) => out.push(Event::Evaluation(e.clone())),
-            Record::Knob(k) => out.push(Event::KnobChanged(*k)),
+            Record::Knob(k) => out.push(Event::KnobChanged(k.clone())),
             Record::Diagnostic(d) => out.push(Event::Diagnostic(d.clone())),
             Record::State { state, .. } => out.push(Event::State(*state)),
             Record::Checkpoint { iteration, path } => out.push(Event::CheckpointSaved {

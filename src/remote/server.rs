@@ -89,7 +89,7 @@ pub fn serve(
                     let _ = commands.send(Command::Stop);
                 }
             }
-            Event::KnobChanged(k) => b.knobs.push(*k),
+            Event::KnobChanged(k) => b.knobs.push(k.clone()),
             Event::Iterations(batch) => {
                 b.iters.extend(batch.iter().copied());
                 let excess = b.iters.len().saturating_sub(BACKLOG_ITERS);
@@ -132,7 +132,7 @@ fn accept(listener: UnixListener, shared: Arc<Mutex<Backlog>>, commands: Sender<
                 lines.push(protocol::event_line(&Event::Started(Box::new(info))));
             }
             for k in &b.knobs {
-                lines.push(protocol::event_line(&Event::KnobChanged(*k)));
+                lines.push(protocol::event_line(&Event::KnobChanged(k.clone())));
             }
             if !b.iters.is_empty() {
                 let iters = b.iters.iter().copied().collect();

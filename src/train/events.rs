@@ -177,12 +177,31 @@ pub struct EvalStats {
     pub is_best: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KnobChange {
     pub iteration: u64,
     pub knob: Knob,
     pub old: f64,
     pub new: f64,
+    /// Who turned it: a person, the learning-rate schedule, or the advice autopilot.
+    #[serde(default)]
+    pub source: KnobSource,
+    /// Why, when a diagnostic asked for it (the autopilot's reason, or advice applied by a key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Who made a knob change; charts label hand and autopilot changes and draw schedule steps apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KnobSource {
+    /// A person: a key in the dashboard, a viewer over the socket, a config file.
+    #[default]
+    Hand,
+    /// The end-of-epoch learning-rate decay.
+    Schedule,
+    /// The advice autopilot (`--autopilot`).
+    Autopilot,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,6 +4,17 @@ use super::*;
 
 impl Trainer {
     pub(super) fn set_knob(&mut self, knob: Knob, value: f64) {
+        self.set_knob_from(knob, value, KnobSource::Hand, None);
+    }
+
+    /// Sets a knob on behalf of `source`; the change is recorded with it (and its reason).
+    pub(super) fn set_knob_from(
+        &mut self,
+        knob: Knob,
+        value: f64,
+        source: KnobSource,
+        reason: Option<String>,
+    ) {
         let k = &mut self.run.knobs;
         let old = k.get(knob);
         let problem = match knob {
@@ -57,8 +68,10 @@ impl Trainer {
                 knob,
                 old,
                 new: self.run.knobs.get(knob),
+                source,
+                reason,
             };
-            self.record(&Record::Knob(change));
+            self.record(&Record::Knob(change.clone()));
             self.send(Event::KnobChanged(change));
         }
     }
@@ -68,7 +81,7 @@ impl Trainer {
         let factor = self.run.config.lr_decay_factor();
         if factor < 1.0 {
             let lr = f64::from(self.run.knobs.learning_rate) * f64::from(factor);
-            self.set_knob(Knob::LearningRate, lr);
+            self.set_knob_from(Knob::LearningRate, lr, KnobSource::Schedule, None);
         }
     }
 
