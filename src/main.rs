@@ -13,11 +13,11 @@ fn main() -> ExitCode {
     keep_memory_in_the_heap();
     let cli = Cli::parse();
     let result = match cli.command {
-        None if cli.train.serve => cli::remote::serve(&cli.train),
-        None if cli.train.detach => cli::remote::detach(&cli.train),
+        None if cli.train.serve => cli::detach::serve(&cli.train),
+        None if cli.train.detach => cli::detach::detach(&cli.train),
         None => cli::train_interactive(&cli.train),
-        Some(Cmd::Train(a)) if a.serve => cli::remote::serve(&a),
-        Some(Cmd::Train(a)) if a.detach => cli::remote::detach(&a),
+        Some(Cmd::Train(a)) if a.serve => cli::detach::serve(&a),
+        Some(Cmd::Train(a)) if a.detach => cli::detach::detach(&a),
         Some(Cmd::Train(a)) => {
             if a.headless || !std::io::stdout().is_terminal() {
                 cli::train_headless(&a)
@@ -77,16 +77,16 @@ fn main() -> ExitCode {
         Some(Cmd::Eval { checkpoint, split }) => {
             cli::eval(&checkpoint, &split, &mut std::io::stdout()).map(|()| 0)
         }
-        Some(Cmd::Ls { run_dir }) => cli::remote::ls(&run_dir, &mut std::io::stdout()).map(|()| 0),
-        Some(Cmd::Export { run, out }) => cli::remote::export(&run, out.as_deref()).map(|()| 0),
-        Some(Cmd::Compare { runs, out }) => cli::remote::compare(&runs, &out).map(|()| 0),
+        Some(Cmd::Ls { run_dir }) => cli::runs::ls(&run_dir, &mut std::io::stdout()).map(|()| 0),
+        Some(Cmd::Export { run, out }) => cli::runs::export(&run, out.as_deref()).map(|()| 0),
+        Some(Cmd::Compare { runs, out }) => cli::runs::compare(&runs, &out).map(|()| 0),
         Some(Cmd::Attach {
             run,
             run_dir,
             ascii,
             fps,
-        }) => cli::remote::attach(run.as_deref(), &run_dir, ascii, fps),
-        Some(Cmd::Replay { run, ascii, fps }) => cli::remote::replay(&run, ascii, fps),
+        }) => cli::detach::attach(run.as_deref(), &run_dir, ascii, fps),
+        Some(Cmd::Replay { run, ascii, fps }) => cli::runs::replay(&run, ascii, fps),
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),

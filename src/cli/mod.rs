@@ -1,8 +1,9 @@
 //! What each subcommand does, between the parsed arguments and the library.
 
 pub mod args;
+pub mod detach;
 pub mod methodology;
-pub mod remote;
+pub mod runs;
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;

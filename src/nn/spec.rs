@@ -292,5 +292,4 @@ pub fn parse_input(text: &str) -> Result<[usize; 3], NnError> {
 }
 
 #[cfg(test)]
-#[path = "spec_tests.rs"]
 mod tests;

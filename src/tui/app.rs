@@ -10,7 +10,6 @@ use crate::train::{
     Command, DataView, Diagnostic, Knob, Knobs, RunInfo, RunState, Severity, Snapshot,
 };
 
-#[path = "app_events.rs"]
 mod events;
 
 /// How often an image tab asks the trainer for fresh filters, activations or samples.

@@ -255,5 +255,4 @@ fn send(app: &mut App, commands: &Sender<Command>, command: Command) {
 }
 
 #[cfg(test)]
-#[path = "mod_tests.rs"]
 mod tests;

@@ -1,0 +1,97 @@
+//! The commands that read finished or running runs from their files: ls, replay, compare,
+//! export.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::remote;
+use crate::train::rundir::{METRICS_FILE, read_metrics};
+use crate::train::summary::{list_runs, summarize};
+
+pub fn replay(dir: &Path, ascii: bool, fps: u32) -> Result<i32> {
+    let (events, commands) = remote::history::replay(dir)?;
+    let opts = crate::tui::UiOptions::detect(ascii, fps);
+    crate::tui::run(events, commands, opts)?;
+    Ok(0)
+}
+
+pub fn ls(base: &Path, out: &mut dyn Write) -> Result<()> {
+    let runs = list_runs(base).with_context(|| format!("listing {}", base.display()))?;
+    writeln!(
+        out,
+        "{:<34} {:<12} {:<30} {:<9} {:>7} {:>9} {:>5}",
+        "run", "data", "network", "state", "epochs", "best val", "tests"
+    )?;
+    for r in runs {
+        let best = r
+            .best_val_accuracy
+            .map_or("-".to_string(), |b| format!("{:.2}%", b * 100.0));
+        writeln!(
+            out,
+            "{:<34} {:<12} {:<30} {:<9} {:>7.2} {:>9} {:>5}",
+            r.id,
+            short(&r.config.data, 12),
+            short(&r.config.net, 30),
+            r.status.label(),
+            r.epochs,
+            best,
+            r.test_evaluations
+        )?;
+    }
+    Ok(())
+}
+
+fn short(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n - 1).collect();
+        t.push('…');
+        t
+    }
+}
+
+pub fn export(dir: &Path, out: Option<&Path>) -> Result<()> {
+    let out = out.map_or_else(|| dir.join(crate::export::EXPORT_DIR), Path::to_path_buf);
+    let done = crate::export::export_run(dir, &out)?;
+    for f in &done.files {
+        println!("wrote {}", f.display());
+    }
+    for n in &done.notes {
+        println!("note: {n}");
+    }
+    Ok(())
+}
+
+pub fn compare(dirs: &[PathBuf], out: &Path) -> Result<()> {
+    let mut runs = Vec::new();
+    println!(
+        "{:<34} {:<30} {:>8} {:>9} {:>6} {:>7} {:>9}",
+        "run", "network", "lr", "λ", "batch", "epochs", "best val"
+    );
+    for d in dirs {
+        let s = summarize(d).with_context(|| format!("reading {}", d.display()))?;
+        let records = read_metrics(&d.join(METRICS_FILE))?;
+        println!(
+            "{:<34} {:<30} {:>8} {:>9} {:>6} {:>7.2} {:>9}",
+            s.id,
+            short(&s.config.net, 30),
+            s.config.lr,
+            s.config.lambda,
+            s.config.batch,
+            s.epochs,
+            s.best_val_accuracy
+                .map_or("-".into(), |b| format!("{:.2}%", b * 100.0))
+        );
+        runs.push((s.id, crate::export::Curves::from_records(&records)));
+    }
+    std::fs::create_dir_all(out)?;
+    for (name, is_loss) in [("compare-loss.png", true), ("compare-accuracy.png", false)] {
+        let path = out.join(name);
+        crate::export::render_compare(&runs, is_loss, &path)?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
