@@ -6,7 +6,7 @@ use convtop::train::{
     KnobChange, KnobSource, Knobs, LayerInfo, LayerStats, Planes, RunInfo, RunState, SampleImage,
     Severity, Snapshot,
 };
-use convtop::tui::{App, ColorMode, Tab, UiOptions};
+use convtop::tui::{App, ColorMode, Mode, Tab, UiOptions};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -516,6 +516,73 @@ fn quit_asks_to_confirm_while_training() {
     app.handle_key(key(KeyCode::Char('q')));
     assert_eq!(app.handle_key(key(KeyCode::Char('y'))), Some(Command::Stop));
     assert!(app.should_quit());
+}
+
+#[test]
+fn only_the_keys_a_dialog_names_act() {
+    let mut app = app(false);
+    app.handle_key(key(KeyCode::Char('q')));
+    // Enter, space, another q: the dialog names none of them, so it stays and nothing is sent
+    for code in [
+        KeyCode::Enter,
+        KeyCode::Char(' '),
+        KeyCode::Char('q'),
+        KeyCode::Char('x'),
+    ] {
+        assert_eq!(app.handle_key(key(code)), None, "{code:?}");
+        assert!(app.is_confirming_quit() && !app.should_quit(), "{code:?}");
+    }
+    assert_eq!(app.handle_key(key(KeyCode::Esc)), None);
+    assert!(!app.is_confirming_quit() && !app.should_quit());
+
+    app.handle_key(key(KeyCode::Char('T')));
+    assert_eq!(app.handle_key(key(KeyCode::Enter)), None);
+    assert_eq!(app.mode(), &Mode::ConfirmTest);
+    assert_eq!(
+        app.handle_key(key(KeyCode::Char('y'))),
+        Some(Command::EvaluateTest)
+    );
+}
+
+#[test]
+fn ctrl_c_twice_quits_with_a_checkpoint() {
+    let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    let mut app = app(false);
+    assert_eq!(app.handle_key(ctrl_c), None);
+    assert!(app.is_confirming_quit());
+    assert_eq!(app.handle_key(ctrl_c), Some(Command::Stop));
+    assert!(app.should_quit());
+}
+
+#[test]
+fn the_quit_dialog_shows_on_a_small_terminal() {
+    let mut app = app(false);
+    app.handle_key(key(KeyCode::Char('q')));
+    let screen = text(&draw(&app, 60, 20));
+    assert!(screen.contains("Stop training and quit?"), "{screen}");
+    assert!(screen.contains("keep training"), "{screen}");
+    insta::assert_snapshot!("confirm_quit_60x20", screen);
+}
+
+#[test]
+fn the_help_overlay_scrolls_to_its_last_line() {
+    let mut app = app(false);
+    app.handle_key(key(KeyCode::Char('?')));
+    let first = text(&draw(&app, 80, 24));
+    assert!(first.contains("1-5 Tab"), "{first}");
+    assert!(!first.contains("delete a character"), "{first}");
+    app.handle_key(key(KeyCode::End));
+    let last = text(&draw(&app, 80, 24));
+    assert!(last.contains("delete a character"), "{last}");
+    // at 160x48 everything fits at once
+    app.handle_key(key(KeyCode::Home));
+    let tall = text(&draw(&app, 160, 48));
+    assert!(
+        tall.contains("1-5 Tab") && tall.contains("delete a character"),
+        "{tall}"
+    );
+    app.handle_key(key(KeyCode::Esc));
+    assert_eq!(app.mode(), &Mode::Normal);
 }
 
 #[test]

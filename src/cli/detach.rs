@@ -148,12 +148,17 @@ pub fn attach(run: Option<&Path>, base: &Path, ascii: bool, fps: u32) -> Result<
         is_attached: true,
     };
     let opts = crate::tui::UiOptions::detect(ascii, fps);
-    crate::tui::run_session(events, commands, opts, session)?;
-    let _ = writeln!(
-        std::io::stdout(),
-        "left {} (convtop attach {} comes back)",
-        dir.display(),
-        dir.display()
-    );
+    let ending = crate::tui::run_session(events, commands, opts, session)?;
+    let d = dir.display();
+    let said = match ending {
+        crate::tui::Ending::Stopped => format!(
+            "stopped the training of {d}: its checkpoint is written (convtop train --resume {d} continues it)"
+        ),
+        crate::tui::Ending::Left => format!("left {d} running (convtop attach {d} comes back)"),
+        crate::tui::Ending::TrainerEnded => {
+            format!("the training of {d} has ended (convtop replay {d} shows it)")
+        }
+    };
+    let _ = writeln!(std::io::stdout(), "{said}");
     Ok(0)
 }

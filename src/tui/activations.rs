@@ -40,10 +40,10 @@ fn render_input(app: &App, snapshot: &Snapshot, area: Rect, buf: &mut Buffer) {
     let block = t.block_line(t.line(vec![
         Span::styled(format!(" val #{} ", snapshot.input_index), t.title()),
         Span::styled(
-            if app.input_index == snapshot.input_index {
+            if app.activations.input_index == snapshot.input_index {
                 String::new()
             } else {
-                format!("→ #{}… ", app.input_index)
+                format!("→ #{}… ", app.activations.input_index)
             },
             t.warn(),
         ),
@@ -148,7 +148,7 @@ fn as_maps(planes: &Planes) -> Planes {
 
 fn render_maps(app: &App, snapshot: &Snapshot, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
-    let Some((name, planes)) = snapshot.activations.get(app.activation_layer) else {
+    let Some((name, planes)) = snapshot.activations.get(app.activations.layer) else {
         let block = t.block("activations");
         let inner = block.inner(area);
         block.render(area, buf);
@@ -163,7 +163,7 @@ fn render_maps(app: &App, snapshot: &Snapshot, area: Rect, buf: &mut Buffer) {
                 planes.c,
                 planes.h,
                 planes.w,
-                app.activation_layer + 1,
+                app.activations.layer + 1,
                 snapshot.activations.len()
             ),
             t.dim(),

@@ -5,57 +5,21 @@ use std::time::{Duration, Instant};
 
 use super::UiOptions;
 use super::history::History;
+use super::mode::Mode;
 use super::theme::Theme;
 use crate::train::{
     Command, DataView, Diagnostic, Knob, Knobs, RunInfo, RunState, Severity, Snapshot,
 };
 
 mod events;
+mod views;
+
+pub use views::{ActivationsView, FiltersView, Tab, TrainingView};
 
 /// How often an image tab asks the trainer for fresh filters, activations or samples.
 const SNAPSHOT_PERIOD: Duration = Duration::from_secs(1);
 /// How long a status message stays in the footer.
 const STATUS_LIFETIME: Duration = Duration::from_secs(6);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tab {
-    Training,
-    Filters,
-    Activations,
-    Network,
-    Data,
-}
-
-impl Tab {
-    pub const ALL: [Tab; 5] = [
-        Tab::Training,
-        Tab::Filters,
-        Tab::Activations,
-        Tab::Network,
-        Tab::Data,
-    ];
-
-    pub fn title(self) -> &'static str {
-        match self {
-            Tab::Training => "Training",
-            Tab::Filters => "Filters",
-            Tab::Activations => "Activations",
-            Tab::Network => "Network",
-            Tab::Data => "Data",
-        }
-    }
-
-    pub fn index(self) -> usize {
-        Tab::ALL.iter().position(|t| *t == self).unwrap_or(0)
-    }
-}
-
-/// A knob value typed after `Enter`, not yet sent.
-#[derive(Debug, Clone, PartialEq)]
-pub struct KnobEdit {
-    pub knob: Knob,
-    pub text: String,
-}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Status {
@@ -76,27 +40,17 @@ pub struct App {
     pub(super) knobs: Option<Knobs>,
     /// Sent but not yet seen in use.
     pub(super) pending: HashMap<Knob, f64>,
-    pub(super) selected_knob: usize,
-    pub(super) edit: Option<KnobEdit>,
     pub(super) status: Option<Status>,
     pub(super) diagnostics: Vec<Diagnostic>,
     pub(super) confusion: Option<Vec<Vec<u32>>>,
     pub(super) snapshot: Option<Snapshot>,
     pub(super) data_view: Option<DataView>,
     pub(super) last_checkpoint: Option<u64>,
-    pub(super) filter_layer: usize,
-    pub(super) activation_layer: usize,
-    pub(super) input_index: usize,
-    pub(super) is_input_chosen: bool,
-    pub(super) is_showing_grads: bool,
-    pub(super) is_log_scale: bool,
-    pub(super) is_whole_run: bool,
-    /// TensorBoard's smoothing weight, 0 (raw) to 0.99.
-    pub(super) smoothing: f64,
-    pub(super) is_showing_help: bool,
-    pub(super) is_confirming_quit: bool,
-    /// `T` asked whether to open the test-set vault; `y` confirms.
-    pub(super) is_confirming_test: bool,
+    /// The overlay or dialog that has the keyboard, if any.
+    pub(super) mode: Mode,
+    pub(super) training: TrainingView,
+    pub(super) filters: FiltersView,
+    pub(super) activations: ActivationsView,
     /// The latest test-set look: (accuracy, loss, how many looks so far, iteration).
     pub(super) test_result: Option<(f32, f32, u32, u64)>,
     pub(super) should_quit: bool,
@@ -105,6 +59,8 @@ pub struct App {
     pub(super) is_attached: bool,
     /// Quitting without stopping the trainer: no waiting for its final state.
     pub(super) is_leaving: bool,
+    /// This viewer sent the trainer its `Stop`.
+    pub(super) has_stopped_trainer: bool,
     /// The outcome of a running `x` export, as a status line.
     export: Option<std::sync::mpsc::Receiver<(Severity, String)>>,
     is_dirty: bool,
@@ -126,30 +82,22 @@ impl App {
             history: History::default(),
             knobs: None,
             pending: HashMap::new(),
-            selected_knob: 0,
-            edit: None,
             status: None,
             diagnostics: Vec::new(),
             confusion: None,
             snapshot: None,
             data_view: None,
             last_checkpoint: None,
-            filter_layer: 0,
-            activation_layer: 0,
-            input_index: 0,
-            is_input_chosen: false,
-            is_showing_grads: false,
-            is_log_scale: false,
-            is_whole_run: true,
-            smoothing: 0.6,
-            is_showing_help: false,
-            is_confirming_quit: false,
-            is_confirming_test: false,
+            mode: Mode::Normal,
+            training: TrainingView::default(),
+            filters: FiltersView::default(),
+            activations: ActivationsView::default(),
             test_result: None,
             should_quit: false,
             is_trainer_gone: false,
             is_attached: false,
             is_leaving: false,
+            has_stopped_trainer: false,
             export: None,
             is_dirty: true,
             is_data_dirty: false,
@@ -190,7 +138,7 @@ impl App {
         match self.tab {
             Tab::Data => Command::RequestDataView,
             _ => Command::RequestSnapshot {
-                input_index: self.input_index,
+                input_index: self.activations.input_index,
             },
         }
     }
@@ -217,7 +165,23 @@ impl App {
     }
 
     pub fn is_confirming_quit(&self) -> bool {
-        self.is_confirming_quit
+        self.mode == Mode::ConfirmQuit
+    }
+
+    /// The overlay or dialog that has the keyboard.
+    pub fn mode(&self) -> &Mode {
+        &self.mode
+    }
+
+    /// How the dashboard ended: the trainer stopped by this viewer, only left, or neither.
+    pub fn ending(&self) -> super::Ending {
+        if self.is_leaving {
+            super::Ending::Left
+        } else if self.has_stopped_trainer {
+            super::Ending::Stopped
+        } else {
+            super::Ending::TrainerEnded
+        }
     }
 
     pub fn status(&self) -> Option<&Status> {

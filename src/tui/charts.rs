@@ -20,7 +20,7 @@ const Y_LABEL_WIDTH: u16 = 8;
 fn window(app: &App) -> Option<(f64, f64)> {
     let first = app.history.iters.first()?.iteration;
     let last = app.history.iters.last()?.iteration;
-    let start = if app.is_whole_run {
+    let start = if app.training.is_whole_run {
         first
     } else {
         last.saturating_sub(RECENT_ITERATIONS).max(first)
@@ -71,13 +71,17 @@ fn legend(app: &App, name: &str, items: &[(&str, SeriesKind)], flags: &str) -> L
 
 pub fn render_loss_chart(app: &App, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
-    let zoom = if app.is_whole_run {
+    let zoom = if app.training.is_whole_run {
         "all".to_string()
     } else {
         format!("last {RECENT_ITERATIONS}")
     };
-    let scale = if app.is_log_scale { "log" } else { "lin" };
-    let smoothing = format!("━ train ~{:.2}", app.smoothing);
+    let scale = if app.training.is_log_scale {
+        "log"
+    } else {
+        "lin"
+    };
+    let smoothing = format!("━ train ~{:.2}", app.training.smoothing);
     let items = [
         (smoothing.as_str(), SeriesKind::Train),
         ("● val", SeriesKind::Val),
@@ -92,7 +96,7 @@ pub fn render_loss_chart(app: &App, area: Rect, buf: &mut Buffer) {
     };
     let columns = block.inner(area).width.saturating_sub(Y_LABEL_WIDTH).max(1) as usize;
     let y = |v: f64| {
-        if app.is_log_scale {
+        if app.training.is_log_scale {
             v.max(1e-6).log10()
         } else {
             v
@@ -101,7 +105,10 @@ pub fn render_loss_chart(app: &App, area: Rect, buf: &mut Buffer) {
     let in_window = |x: u64| (x as f64) >= x0 && (x as f64) <= x1;
 
     let iters = &app.history.iters;
-    let smoothed = smooth(iters.iter().map(|p| f64::from(p.loss)), app.smoothing);
+    let smoothed = smooth(
+        iters.iter().map(|p| f64::from(p.loss)),
+        app.training.smoothing,
+    );
     let raw: Vec<(f64, f64)> = iters
         .iter()
         .filter(|p| in_window(p.iteration))
@@ -121,7 +128,11 @@ pub fn render_loss_chart(app: &App, area: Rect, buf: &mut Buffer) {
         .filter(|e| in_window(e.iteration))
         .map(|e| (e.iteration as f64, y(f64::from(e.val_loss))))
         .collect();
-    let floor = if app.is_log_scale { None } else { Some(0.0) };
+    let floor = if app.training.is_log_scale {
+        None
+    } else {
+        Some(0.0)
+    };
     let (lo, hi) = bounds(&[&raw, &line, &val], floor, None);
     let marks: Vec<[(f64, f64); 2]> = app
         .history
@@ -141,7 +152,7 @@ pub fn render_loss_chart(app: &App, area: Rect, buf: &mut Buffer) {
     datasets.push(series(app, SeriesKind::Val, GraphType::Scatter, &val));
 
     let label = |v: f64| {
-        if app.is_log_scale {
+        if app.training.is_log_scale {
             theme::num(10f64.powf(v))
         } else {
             theme::num(v)
@@ -179,7 +190,10 @@ pub fn render_accuracy_chart(app: &App, area: Rect, buf: &mut Buffer) {
     let columns = block.inner(area).width.saturating_sub(Y_LABEL_WIDTH).max(1) as usize;
     let in_window = |x: u64| (x as f64) >= x0 && (x as f64) <= x1;
     let iters = &app.history.iters;
-    let smoothed = smooth(iters.iter().map(|p| f64::from(p.accuracy)), app.smoothing);
+    let smoothed = smooth(
+        iters.iter().map(|p| f64::from(p.accuracy)),
+        app.training.smoothing,
+    );
     let line: Vec<(f64, f64)> = iters
         .iter()
         .zip(&smoothed)

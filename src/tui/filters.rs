@@ -51,14 +51,14 @@ pub fn render_filters(app: &App, area: Rect, buf: &mut Buffer) {
         render_empty(app, "waiting for a snapshot from the trainer…", inner, buf);
         return;
     };
-    let Some(bank) = snapshot.filters.get(app.filter_layer) else {
+    let Some(bank) = snapshot.filters.get(app.filters.layer) else {
         let block = t.block("filters");
         let inner = block.inner(area);
         block.render(area, buf);
         render_empty(app, "this network has no conv layers", inner, buf);
         return;
     };
-    let is_rgb = app.filter_layer == 0 && bank.c_in == 3;
+    let is_rgb = app.filters.layer == 0 && bank.c_in == 3;
     let how = if is_rgb {
         "colour".to_string()
     } else if bank.c_in > 1 {
@@ -76,13 +76,13 @@ pub fn render_filters(app: &App, area: Rect, buf: &mut Buffer) {
                 bank.kh,
                 bank.kw,
                 how,
-                app.filter_layer + 1,
+                app.filters.layer + 1,
                 snapshot.filters.len()
             ),
             t.dim(),
         ),
         Span::styled(
-            if app.is_showing_grads {
+            if app.filters.is_showing_grads {
                 "· weights | gradients "
             } else {
                 "· g: gradients "
@@ -96,7 +96,7 @@ pub fn render_filters(app: &App, area: Rect, buf: &mut Buffer) {
     let [tiles_area, legend_area] =
         Layout::vertical([Constraint::Fill(1), Constraint::Length(2)]).areas(inner);
 
-    let per_tile: u16 = if app.is_showing_grads { 2 } else { 1 };
+    let per_tile: u16 = if app.filters.is_showing_grads { 2 } else { 1 };
     // A tile holds the filter, and its gradient right beside it when shown.
     let (tw, fh) = image::fit_tile(
         bank.kw * per_tile as usize,
@@ -113,7 +113,7 @@ pub fn render_filters(app: &App, area: Rect, buf: &mut Buffer) {
     for (index, rect) in rects.iter().enumerate() {
         let weights = filter_image(bank, &bank.weights, index, is_rgb, false);
         image::render_image(&weights, Rect::new(rect.x, rect.y, fw, fh), buf, t);
-        if app.is_showing_grads {
+        if app.filters.is_showing_grads {
             let grads = filter_image(bank, &bank.grads, index, false, true);
             image::render_image(&grads, Rect::new(rect.x + fw, rect.y, fw, fh), buf, t);
         }
@@ -140,7 +140,7 @@ pub fn render_filters(app: &App, area: Rect, buf: &mut Buffer) {
         1,
     );
     let (g_lo, g_hi) = image::range(&bank.grads);
-    let note = if app.is_showing_grads {
+    let note = if app.filters.is_showing_grads {
         format!(
             "weights, each filter stretched to its own range · gradients ±{:.1e}",
             g_lo.abs().max(g_hi.abs())

@@ -1,10 +1,15 @@
-//! Key presses → `Action` → state change and, maybe, a `Command` for the trainer.
+//! Key presses → `Action` (through `keymap`) → state change and, maybe, a `Command`.
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::app::{App, KnobEdit, Tab};
+use super::app::{App, Tab};
+use super::keymap;
 use super::knob_values::{parse_knob_value, step_knob};
+use super::mode::{KnobEdit, Mode};
 use crate::train::{Command, Knob, RunState, Severity};
+
+/// The longest knob value one can type.
+const MAX_TYPED: usize = 24;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -18,12 +23,14 @@ pub enum Action {
     EvaluateTest,
     Save,
     Rollback,
-    ToggleHelp,
+    OpenHelp,
+    /// Asks while training, then stops the trainer (which writes a checkpoint).
     Quit,
     /// Write PNGs and metrics.csv of the run (`convtop export`).
     Export,
     /// Leave an attached training running (local sessions have nothing to detach from).
     Detach,
+    ClearStatus,
     SelectKnob(isize),
     /// `is_big` is the shift step: ×10 instead of ×2.
     StepKnob {
@@ -37,104 +44,65 @@ pub enum Action {
     Layer(isize),
     Input(isize),
     ToggleGrads,
-}
-
-impl Action {
-    pub fn from_key(key: KeyEvent, tab: Tab) -> Option<Action> {
-        let is_shift = key.modifiers.contains(KeyModifiers::SHIFT);
-        let is_image_tab = matches!(tab, Tab::Filters | Tab::Activations);
-        let action = match key.code {
-            KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => Action::Quit,
-            KeyCode::Char(c @ '1'..='5') => {
-                let index = c as usize - '1' as usize;
-                Action::ShowTab(Tab::ALL[index])
-            }
-            KeyCode::Tab => Action::NextTab,
-            KeyCode::BackTab => Action::PrevTab,
-            KeyCode::Char(' ') => Action::TogglePause,
-            KeyCode::Char('n') => Action::Step,
-            KeyCode::Char('e') => Action::EvaluateNow,
-            KeyCode::Char('T') => Action::EvaluateTest,
-            KeyCode::Char('s') => Action::Save,
-            KeyCode::Char('b') => Action::Rollback,
-            KeyCode::Char('?') | KeyCode::F(1) => Action::ToggleHelp,
-            KeyCode::Char('q') => Action::Quit,
-            KeyCode::Char('d') => Action::Detach,
-            KeyCode::Char('x') => Action::Export,
-            KeyCode::Char('l') => Action::ToggleLogScale,
-            KeyCode::Char('z') => Action::ToggleZoom,
-            KeyCode::Char('[') => Action::Smoothing(-1),
-            KeyCode::Char(']') => Action::Smoothing(1),
-            KeyCode::Char('g') => Action::ToggleGrads,
-            KeyCode::Char('<') | KeyCode::PageUp => Action::Layer(-1),
-            KeyCode::Char('>') | KeyCode::PageDown => Action::Layer(1),
-            KeyCode::Char(',') => Action::Input(-1),
-            KeyCode::Char('.') => Action::Input(1),
-            KeyCode::Up if tab == Tab::Training => Action::SelectKnob(-1),
-            KeyCode::Down if tab == Tab::Training => Action::SelectKnob(1),
-            KeyCode::Left if tab == Tab::Training => Action::StepKnob {
-                is_up: false,
-                is_big: is_shift,
-            },
-            KeyCode::Right if tab == Tab::Training => Action::StepKnob {
-                is_up: true,
-                is_big: is_shift,
-            },
-            KeyCode::Left if is_image_tab => Action::Input(-1),
-            KeyCode::Right if is_image_tab => Action::Input(1),
-            KeyCode::Up if is_image_tab => Action::Layer(-1),
-            KeyCode::Down if is_image_tab => Action::Layer(1),
-            KeyCode::Enter if tab == Tab::Training => Action::EditKnob,
-            _ => return None,
-        };
-        Some(action)
-    }
+    /// In the help overlay: lines down (negative: up).
+    ScrollHelp(i16),
+    /// The dialog's yes.
+    Confirm,
+    /// The dialog's no: close it, change nothing.
+    Cancel,
+    /// The attached viewer's quit dialog: quit the viewer, keep the training.
+    Leave,
+    /// Typing a knob value: delete the last character.
+    DeleteChar,
 }
 
 impl App {
     /// Applies one key press; returns the command it sends to the trainer, if any.
     pub fn handle_key(&mut self, key: KeyEvent) -> Option<Command> {
         self.mark_dirty();
-        if self.is_confirming_quit {
-            self.is_confirming_quit = false;
-            return match key.code {
-                KeyCode::Char('y' | 'Y' | 'q') | KeyCode::Enter => self.quit_now(),
-                KeyCode::Char('d' | 'l') if self.is_attached => self.leave(),
-                _ => None,
-            };
+        let table = self.mode.keymap(self.is_attached);
+        if let Some(action) = keymap::lookup(table, self.tab, &key) {
+            return self.apply(action);
         }
-        if self.is_confirming_test {
-            self.is_confirming_test = false;
-            if matches!(key.code, KeyCode::Char('y' | 'Y')) {
-                return self.if_alive(Command::EvaluateTest);
-            }
-            self.set_status(Severity::Info, "test set left untouched".into());
-            return None;
+        if let Mode::EditKnob(edit) = &mut self.mode
+            && let KeyCode::Char(c) = key.code
+            && !key.modifiers.contains(KeyModifiers::CONTROL)
+            && edit.text.chars().count() < MAX_TYPED
+        {
+            edit.text.push(c);
         }
-        if self.edit.is_some() {
-            return self.handle_edit_key(key);
-        }
-        if self.is_showing_help {
-            self.is_showing_help = false;
-            if matches!(key.code, KeyCode::Esc | KeyCode::Char('?')) {
-                return None;
-            }
-        }
-        if key.code == KeyCode::Esc {
-            self.status = None;
-            return None;
-        }
-        let action = Action::from_key(key, self.tab)?;
-        self.apply(action)
+        None
     }
 
     pub fn apply(&mut self, action: Action) -> Option<Command> {
         match action {
-            Action::ShowTab(tab) => self.show_tab(tab),
-            Action::NextTab => self.show_tab(Tab::ALL[(self.tab.index() + 1) % Tab::ALL.len()]),
-            Action::PrevTab => {
-                self.show_tab(Tab::ALL[(self.tab.index() + Tab::ALL.len() - 1) % Tab::ALL.len()])
+            Action::Confirm => return self.confirm(),
+            Action::Cancel => self.cancel(),
+            Action::Leave => return self.leave(),
+            Action::DeleteChar => {
+                if let Mode::EditKnob(edit) = &mut self.mode {
+                    edit.text.pop();
+                }
             }
+            Action::ScrollHelp(delta) => {
+                if let Mode::Help { scroll } = &mut self.mode {
+                    let last = super::help::line_count().saturating_sub(1) as i32;
+                    *scroll = (i32::from(*scroll) + i32::from(delta)).clamp(0, last) as u16;
+                }
+            }
+            Action::OpenHelp => self.mode = Mode::Help { scroll: 0 },
+            Action::Quit => {
+                let is_training = !self.is_trainer_gone
+                    && !matches!(self.state, RunState::Finished | RunState::Stopped);
+                if is_training {
+                    self.mode = Mode::ConfirmQuit;
+                } else {
+                    return self.quit_now();
+                }
+            }
+            Action::ShowTab(tab) => self.show_tab(tab),
+            Action::NextTab => self.show_tab(self.tab.cycle(1)),
+            Action::PrevTab => self.show_tab(self.tab.cycle(-1)),
             Action::TogglePause => {
                 return self.if_alive(match self.state {
                     RunState::Paused | RunState::Diverged => Command::Resume,
@@ -151,71 +119,105 @@ impl App {
                 );
             }
             Action::EvaluateNow => return self.if_alive(Command::EvaluateNow),
-            Action::EvaluateTest => self.is_confirming_test = !self.is_trainer_gone,
-            Action::Save => return self.if_alive(Command::SaveCheckpoint),
-            Action::Rollback => return self.if_alive(Command::RollbackToBest),
-            Action::ToggleHelp => self.is_showing_help = !self.is_showing_help,
-            Action::Quit => {
-                let is_training = !self.is_trainer_gone
-                    && !matches!(self.state, RunState::Finished | RunState::Stopped);
-                if is_training {
-                    self.is_confirming_quit = true;
+            Action::EvaluateTest => {
+                if self.is_trainer_gone {
+                    self.set_status(
+                        Severity::Info,
+                        "the trainer has ended: convtop test evaluates a run's test set".into(),
+                    );
                 } else {
-                    return self.quit_now();
+                    self.mode = Mode::ConfirmTest;
                 }
             }
+            Action::Save => return self.if_alive(Command::SaveCheckpoint),
+            Action::Rollback => return self.if_alive(Command::RollbackToBest),
             Action::Export => return self.start_export(),
             Action::Detach if self.is_attached => return self.leave(),
             Action::Detach => self.set_status(
                 Severity::Info,
                 "d detaches a viewer of `convtop train --detach`; this session is local".into(),
             ),
+            Action::ClearStatus => self.status = None,
             Action::SelectKnob(delta) => {
                 let n = Knob::ALL.len() as isize;
-                self.selected_knob = (self.selected_knob as isize + delta).rem_euclid(n) as usize;
+                let view = &mut self.training;
+                view.selected_knob = (view.selected_knob as isize + delta).rem_euclid(n) as usize;
             }
             Action::StepKnob { is_up, is_big } => {
-                let knob = Knob::ALL[self.selected_knob];
+                let knob = self.selected_knob();
                 let current = self.pending_value(knob).or(self.knob_value(knob))?;
                 let value = step_knob(knob, current, is_up, is_big);
                 return self.send_knob(knob, value);
             }
             Action::EditKnob => {
-                self.edit = Some(KnobEdit {
-                    knob: Knob::ALL[self.selected_knob],
+                self.mode = Mode::EditKnob(KnobEdit {
+                    knob: self.selected_knob(),
                     text: String::new(),
                 });
             }
-            Action::ToggleLogScale => self.is_log_scale = !self.is_log_scale,
-            Action::ToggleZoom => self.is_whole_run = !self.is_whole_run,
+            Action::ToggleLogScale => self.training.is_log_scale ^= true,
+            Action::ToggleZoom => self.training.is_whole_run ^= true,
             Action::Smoothing(delta) => {
-                self.smoothing = (self.smoothing + 0.1 * delta as f64).clamp(0.0, 0.99);
-                self.smoothing = (self.smoothing * 100.0).round() / 100.0;
+                let s = (self.training.smoothing + 0.1 * delta as f64).clamp(0.0, 0.99);
+                self.training.smoothing = (s * 100.0).round() / 100.0;
             }
-            Action::Layer(delta) => {
-                let count = self.snapshot.as_ref().map_or(0, |s| match self.tab {
-                    Tab::Filters => s.filters.len(),
-                    _ => s.activations.len(),
-                });
-                let layer = match self.tab {
-                    Tab::Filters => &mut self.filter_layer,
-                    _ => &mut self.activation_layer,
-                };
-                if count > 0 {
-                    *layer = (*layer as isize + delta).rem_euclid(count as isize) as usize;
-                }
-            }
+            Action::Layer(delta) => self.step_layer(delta),
             Action::Input(delta) => {
                 let count = self.info.as_ref().map_or(1, |i| i.val_size.max(1));
-                self.input_index =
-                    (self.input_index as isize + delta).rem_euclid(count as isize) as usize;
-                self.is_input_chosen = true;
+                let view = &mut self.activations;
+                view.input_index =
+                    (view.input_index as isize + delta).rem_euclid(count as isize) as usize;
+                view.is_input_chosen = true;
                 self.request_soon();
                 return self.if_alive(self.snapshot_request());
             }
-            Action::ToggleGrads => self.is_showing_grads = !self.is_showing_grads,
+            Action::ToggleGrads => self.filters.is_showing_grads ^= true,
         }
         None
+    }
+
+    fn selected_knob(&self) -> Knob {
+        Knob::ALL[self.training.selected_knob % Knob::ALL.len()]
+    }
+
+    fn step_layer(&mut self, delta: isize) {
+        let count = self.snapshot.as_ref().map_or(0, |s| match self.tab {
+            Tab::Filters => s.filters.len(),
+            _ => s.activations.len(),
+        });
+        let layer = match self.tab {
+            Tab::Filters => &mut self.filters.layer,
+            _ => &mut self.activations.layer,
+        };
+        if count > 0 {
+            *layer = (*layer as isize + delta).rem_euclid(count as isize) as usize;
+        }
+    }
+
+    /// The open dialog's yes.
+    fn confirm(&mut self) -> Option<Command> {
+        match std::mem::take(&mut self.mode) {
+            Mode::ConfirmQuit => self.quit_now(),
+            Mode::ConfirmTest => self.if_alive(Command::EvaluateTest),
+            Mode::EditKnob(edit) => match parse_knob_value(edit.knob, &edit.text) {
+                Ok(value) => self.send_knob(edit.knob, value),
+                Err(message) => {
+                    self.set_status(Severity::Error, message);
+                    None
+                }
+            },
+            other => {
+                self.mode = other;
+                None
+            }
+        }
+    }
+
+    /// The open overlay's no: close it, change nothing.
+    fn cancel(&mut self) {
+        if std::mem::take(&mut self.mode) == Mode::ConfirmTest {
+            self.set_status(Severity::Info, "test set left untouched".into());
+        }
     }
 
     fn show_tab(&mut self, tab: Tab) {
@@ -234,11 +236,13 @@ impl App {
             Severity::Info,
             "stopping: the trainer writes a checkpoint…".into(),
         );
+        self.has_stopped_trainer = true;
         Some(Command::Stop)
     }
 
     /// Quits the viewer and leaves the trainer as it is.
     fn leave(&mut self) -> Option<Command> {
+        self.mode = Mode::Normal;
         self.should_quit = true;
         self.is_leaving = true;
         None
@@ -270,30 +274,5 @@ impl App {
         let command = self.if_alive(Command::SetKnob { knob, value })?;
         self.set_pending(knob, value);
         Some(command)
-    }
-
-    fn handle_edit_key(&mut self, key: KeyEvent) -> Option<Command> {
-        let edit = self.edit.as_mut()?;
-        match key.code {
-            KeyCode::Esc => self.edit = None,
-            KeyCode::Backspace => {
-                edit.text.pop();
-            }
-            KeyCode::Char(c) if edit.text.len() < 24 => edit.text.push(c),
-            KeyCode::Enter => {
-                let knob = edit.knob;
-                let text = std::mem::take(&mut edit.text);
-                self.edit = None;
-                return match parse_knob_value(knob, &text) {
-                    Ok(value) => self.send_knob(knob, value),
-                    Err(message) => {
-                        self.set_status(Severity::Error, message);
-                        None
-                    }
-                };
-            }
-            _ => {}
-        }
-        None
     }
 }

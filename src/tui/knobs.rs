@@ -48,7 +48,7 @@ pub fn render_knobs(app: &App, area: Rect, buf: &mut Buffer) {
         if row as u16 >= inner.height {
             break;
         }
-        let is_selected = row == app.selected_knob;
+        let is_selected = row == app.training.selected_knob;
         let actual = app.knob_value(*knob);
         let pending = app.pending_value(*knob);
         let value = actual.map_or("--".to_string(), |v| format_knob(*knob, v));

@@ -5,14 +5,18 @@ mod app;
 mod charts;
 mod data_tab;
 mod diagnostics;
+mod dialogs;
 mod filters;
+pub mod fit;
 mod header;
 mod help;
 mod history;
 mod image;
+pub mod keymap;
 mod keys;
 mod knob_values;
 mod knobs;
+pub mod mode;
 mod network;
 mod theme;
 mod ui;
@@ -31,6 +35,18 @@ use crate::train::{Command, Event, RunState};
 
 pub use app::{App, Tab};
 pub use keys::Action;
+pub use mode::Mode;
+
+/// How a dashboard session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// The person stopped the trainer (it writes a checkpoint).
+    Stopped,
+    /// An attached viewer left; the training goes on.
+    Left,
+    /// The trainer ended (finished, or went away) and the person then quit.
+    TrainerEnded,
+}
 
 /// How the dashboard draws: frame rate, character set and colours.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,7 +134,7 @@ pub fn run(
     events: Receiver<Event>,
     commands: Sender<Command>,
     opts: UiOptions,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Ending> {
     run_session(events, commands, opts, Session::default())
 }
 
@@ -128,7 +144,7 @@ pub fn run_session(
     commands: Sender<Command>,
     opts: UiOptions,
     session: Session,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Ending> {
     let mut terminal = match ratatui::try_init() {
         Ok(terminal) => terminal,
         Err(error) => {
@@ -149,7 +165,7 @@ pub fn run_session(
         &hangup,
     );
     let restored = ratatui::try_restore().context("cannot restore the terminal");
-    result.and(restored)
+    result.and(restored).map(|()| app.ending())
 }
 
 /// The next terminal event, waiting at most `timeout`.

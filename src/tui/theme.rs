@@ -24,7 +24,7 @@ pub const ASCII_BORDER: border::Set = border::Set {
 };
 
 /// Unicode text and its ASCII stand-in, replaced before layout so widths stay honest.
-const ASCII_SUBSTITUTES: [(&str, &str); 27] = [
+const ASCII_SUBSTITUTES: [(&str, &str); 28] = [
     ("↑↓", "up/dn"),
     ("←→", "<-/->"),
     ("━", "*"),
@@ -50,6 +50,7 @@ const ASCII_SUBSTITUTES: [(&str, &str); 27] = [
     ("⌊", "floor("),
     ("⌋", ")"),
     ("⏎", "Enter"),
+    ("⌫", "Bksp"),
     ("│", "|"),
     ("±", "+-"),
 ];

@@ -2,12 +2,13 @@
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
-use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Clear, Paragraph, Widget, Wrap};
+use ratatui::widgets::{Paragraph, Widget, Wrap};
 
 use super::app::{App, Tab};
-use super::{activations, charts, data_tab, diagnostics, filters, header, help, knobs, network};
+use super::mode::Mode;
+use super::{activations, charts, data_tab, diagnostics, dialogs, filters, fit, header, help};
+use super::{keymap, knobs, network};
 
 pub const MIN_WIDTH: u16 = 80;
 pub const MIN_HEIGHT: u16 = 24;
@@ -17,6 +18,7 @@ impl Widget for &App {
         let theme = &self.theme;
         if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
             render_too_small(self, area, buf);
+            render_mode(self, area, buf);
             theme.enforce_ascii(area, buf);
             return;
         }
@@ -37,14 +39,18 @@ impl Widget for &App {
             Tab::Data => data_tab::render_data(self, body, buf),
         }
         render_footer(self, footer, buf);
-        if self.is_confirming_quit {
-            render_confirm_quit(self, area, buf);
-        } else if self.is_confirming_test {
-            render_confirm_test(self, area, buf);
-        } else if self.is_showing_help {
-            help::render_help(self, area, buf);
-        }
+        render_mode(self, area, buf);
         theme.enforce_ascii(area, buf);
+    }
+}
+
+/// The overlay or dialog of the current mode, over whatever is drawn.
+fn render_mode(app: &App, area: Rect, buf: &mut Buffer) {
+    match &app.mode {
+        Mode::Normal | Mode::EditKnob(_) => {}
+        Mode::Help { scroll } => help::render_help(app, *scroll, area, buf),
+        Mode::ConfirmQuit => dialogs::render_confirm_quit(app, area, buf),
+        Mode::ConfirmTest => dialogs::render_confirm_test(app, area, buf),
     }
 }
 
@@ -90,7 +96,8 @@ fn render_tabs(app: &App, area: Rect, buf: &mut Buffer) {
 
 fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
     let theme = &app.theme;
-    if let Some(edit) = &app.edit {
+    let width = area.width as usize;
+    if let Mode::EditKnob(edit) = &app.mode {
         let cursor = if theme.is_ascii { "_" } else { "▏" };
         let line = Line::from(vec![
             Span::styled(format!(" {} = ", theme.t(edit.knob.label())), theme.title()),
@@ -101,24 +108,49 @@ fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
         return;
     }
     if let Some(status) = &app.status {
-        let text = format!(" {}", theme.t(&status.text));
+        let text = format!(" {}", fit_message(&theme.t(&status.text), width - 1));
         Line::from(Span::styled(text, theme.severity(status.level))).render(area, buf);
         return;
     }
-    let hints: &str = match app.tab {
-        Tab::Training => {
-            " space pause · n step · e eval · s save · b best · l log · z zoom · ? all keys"
-        }
-        Tab::Filters => " < > layer · g gradients · space pause · e eval · s save",
-        Tab::Activations => " < > layer · , . input image · space pause · e eval",
-        Tab::Network => " per-layer health · update/weight ratio healthy near 1e-3",
-        Tab::Data => " samples with predictions · ✗ marks a wrong prediction",
-    };
-    let mut text = theme.t(hints).into_owned();
+    let mut parts: Vec<String> = Vec::new();
     if app.is_trainer_gone {
-        text = " trainer ended · showing the final state · q quit".to_string();
+        parts.push("trainer ended: showing the final state".into());
     }
+    let table = app.mode.keymap(app.is_attached);
+    parts.extend(
+        keymap::hints(table, app.tab)
+            .into_iter()
+            .map(|(keys, word)| format!("{} {word}", theme.t(&keys))),
+    );
+    let separator = theme.t(" · ").into_owned();
+    // the last hint (`? keys`) stays; the ones before it go, from the end, until the line fits
+    let mut shown = parts.clone();
+    while shown.len() > 1 && fit::width(&format!(" {}", shown.join(&separator))) > width {
+        shown.remove(shown.len() - 2);
+    }
+    let text = fit::elide_end(&format!(" {}", shown.join(&separator)), width);
     Line::from(Span::styled(text, theme.dim())).render(area, buf);
+}
+
+/// A message fitted to `width` cells: a path in it loses directories first (its file name
+/// stays), then the end of the text goes, both marked with `…`.
+pub fn fit_message(text: &str, width: usize) -> String {
+    let overflow = fit::width(text).saturating_sub(width);
+    if overflow == 0 {
+        return text.to_string();
+    }
+    let path = text
+        .split_whitespace()
+        .filter(|w| w.contains('/'))
+        .max_by_key(|w| fit::width(w));
+    if let Some(path) = path {
+        let room = fit::width(path).saturating_sub(overflow);
+        let shorter = text.replacen(path, &fit::elide_path(path, room), 1);
+        if fit::width(&shorter) <= width {
+            return shorter;
+        }
+    }
+    fit::elide_end(text, width)
 }
 
 fn render_too_small(app: &App, area: Rect, buf: &mut Buffer) {
@@ -126,7 +158,7 @@ fn render_too_small(app: &App, area: Rect, buf: &mut Buffer) {
         Line::from(format!("convtop needs at least {MIN_WIDTH}x{MIN_HEIGHT}")),
         Line::from(format!("this terminal is {}x{}", area.width, area.height)),
         Line::from("enlarge the window or use a smaller font"),
-        Line::from("(q quits)"),
+        Line::from("(q quits; ? lists the keys)"),
     ];
     let [_, middle, _] = Layout::vertical([
         Constraint::Fill(1),
@@ -139,85 +171,6 @@ fn render_too_small(app: &App, area: Rect, buf: &mut Buffer) {
         .alignment(Alignment::Center)
         .wrap(Wrap { trim: true })
         .render(middle, buf);
-}
-
-fn render_confirm_quit(app: &App, area: Rect, buf: &mut Buffer) {
-    let theme = &app.theme;
-    let popup = centered(area, 52, 7);
-    Clear.render(popup, buf);
-    let block = theme.block("quit?");
-    let inner = block.inner(popup);
-    block.render(popup, buf);
-    if app.is_attached {
-        let lines = vec![
-            Line::from("Stop the training, or only leave?"),
-            Line::from(Span::styled(
-                "Leaving keeps it running: convtop attach comes back.",
-                theme.dim(),
-            )),
-            Line::default(),
-            Line::from(vec![
-                Span::styled(" y ", theme.selected()),
-                Span::raw(" stop  "),
-                Span::styled(" d ", theme.selected()),
-                Span::raw(" leave  "),
-                Span::styled(" other ", Style::new().add_modifier(Modifier::BOLD)),
-                Span::raw(" stay"),
-            ]),
-        ];
-        Paragraph::new(lines)
-            .alignment(Alignment::Center)
-            .render(inner, buf);
-        return;
-    }
-    let lines = vec![
-        Line::from("Stop training and quit?"),
-        Line::from(Span::styled(
-            "A checkpoint is written before the trainer stops.",
-            theme.dim(),
-        )),
-        Line::default(),
-        Line::from(vec![
-            Span::styled(" y ", theme.selected()),
-            Span::raw(" quit    "),
-            Span::styled(" any other key ", Style::new().add_modifier(Modifier::BOLD)),
-            Span::raw(" keep training"),
-        ]),
-    ];
-    Paragraph::new(lines)
-        .alignment(Alignment::Center)
-        .render(inner, buf);
-}
-
-fn render_confirm_test(app: &App, area: Rect, buf: &mut Buffer) {
-    let theme = &app.theme;
-    let popup = centered(area, 56, 7);
-    Clear.render(popup, buf);
-    let block = theme.block("test set");
-    let inner = block.inner(popup);
-    block.render(popup, buf);
-    let looks = app.test_result.map_or(0, |t| t.2);
-    let lines = vec![
-        Line::from("Evaluate the TEST set? This is recorded (y/n)"),
-        Line::from(Span::styled(
-            if looks == 0 {
-                "every look is counted in test-record.jsonl".to_string()
-            } else {
-                format!("looked at {looks}× already: another look is optimistic")
-            },
-            theme.dim(),
-        )),
-        Line::default(),
-        Line::from(vec![
-            Span::styled(" y ", theme.selected()),
-            Span::raw(" evaluate    "),
-            Span::styled(" any other key ", Style::new().add_modifier(Modifier::BOLD)),
-            Span::raw(" leave it"),
-        ]),
-    ];
-    Paragraph::new(lines)
-        .alignment(Alignment::Center)
-        .render(inner, buf);
 }
 
 pub fn centered(area: Rect, width: u16, height: u16) -> Rect {

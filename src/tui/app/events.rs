@@ -35,6 +35,10 @@ impl App {
                 self.history.knob_changes.push(change);
             }
             Event::State(state) => {
+                if state != self.state {
+                    // a message about the old state ("learning rate 0 refused") is stale now
+                    self.status = None;
+                }
                 self.state = state;
                 self.is_dirty = true;
             }
@@ -46,8 +50,8 @@ impl App {
             }
             Event::Snapshot(snapshot) => {
                 // Until the person picks an image, follow the trainer's choice.
-                if !self.is_input_chosen {
-                    self.input_index = snapshot.input_index;
+                if !self.activations.is_input_chosen {
+                    self.activations.input_index = snapshot.input_index;
                 }
                 self.snapshot = Some(*snapshot);
                 self.clamp_layers();
@@ -111,12 +115,10 @@ impl App {
 
     fn clamp_layers(&mut self) {
         if let Some(snapshot) = &self.snapshot {
-            self.filter_layer = self
-                .filter_layer
-                .min(snapshot.filters.len().saturating_sub(1));
-            self.activation_layer = self
-                .activation_layer
-                .min(snapshot.activations.len().saturating_sub(1));
+            let filters = &mut self.filters.layer;
+            *filters = (*filters).min(snapshot.filters.len().saturating_sub(1));
+            let activations = &mut self.activations.layer;
+            *activations = (*activations).min(snapshot.activations.len().saturating_sub(1));
         }
     }
 }
