@@ -46,7 +46,13 @@ pub fn parse_request(line: &[u8]) -> Result<Command, String> {
         None => return Err("no protocol version: send {\"v\":1,\"cmd\":{…}}".into()),
     }
     let cmd = v.get("cmd").ok_or("no \"cmd\" in the message")?;
-    serde_json::from_value(cmd.clone()).map_err(|e| format!("unknown or malformed command: {e}"))
+    let cmd: Command = serde_json::from_value(cmd.clone())
+        .map_err(|e| format!("unknown or malformed command: {e}"))?;
+    // the knob authority answers here, so a refused value is an error reply, not an "ok"
+    if let Command::SetKnob { knob, value } = cmd {
+        crate::train::knobs::validate(knob, value).map_err(|e| e.to_string())?;
+    }
+    Ok(cmd)
 }
 
 /// What the training sent, as a viewer sees it.

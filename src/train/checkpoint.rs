@@ -91,6 +91,7 @@ impl Checkpoint {
             })?;
         let state: TrainerState =
             serde_json::from_str(state_json).map_err(|e| err(format!("trainer state: {e}")))?;
+        super::knobs::validate_all(&state.knobs).map_err(|e| err(format!("trainer state: {e}")))?;
         let tensors = SafeTensors::deserialize(&bytes).map_err(|e| err(e.to_string()))?;
         let (mut net, mut velocity, mut preprocess) = (Vec::new(), Vec::new(), Vec::new());
         // keep the file's order: velocity must line up with the network's parameter order

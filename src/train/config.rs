@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::error::TrainError;
-use super::events::Knobs;
+use super::events::{Knob, Knobs};
+use super::knobs;
+pub use super::knobs::MAX_BATCH;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -118,29 +120,15 @@ impl TrainConfig {
     /// Checks the numbers before anything is loaded.
     pub fn validate(&self) -> Result<(), TrainError> {
         let bad = |problem: String| Err(TrainError::Config { problem });
-        if !(self.lr.is_finite() && self.lr > 0.0) {
-            return bad(format!(
-                "learning rate {} must be a positive number (try 0.01)",
-                self.lr
-            ));
-        }
-        if !(self.lambda.is_finite() && self.lambda >= 0.0) {
-            return bad(format!(
-                "λ {} must be zero or positive (try 1e-4)",
-                self.lambda
-            ));
-        }
-        if !(0.0..1.0).contains(&self.momentum) {
-            return bad(format!(
-                "momentum {} must be in [0, 1) (try 0.9)",
-                self.momentum
-            ));
-        }
-        if self.batch == 0 || self.batch > MAX_BATCH {
-            return bad(format!(
-                "batch size {} must be between 1 and {MAX_BATCH}",
-                self.batch
-            ));
+        for (knob, value) in [
+            (Knob::LearningRate, f64::from(self.lr)),
+            (Knob::Lambda, f64::from(self.lambda)),
+            (Knob::Momentum, f64::from(self.momentum)),
+            (Knob::BatchSize, self.batch as f64),
+        ] {
+            if let Err(e) = knobs::validate(knob, value) {
+                return bad(e.to_string());
+            }
         }
         if !(0.0..1.0).contains(&self.val_frac) {
             return bad(format!(
@@ -166,6 +154,3 @@ impl TrainConfig {
         Ok(())
     }
 }
-
-/// Larger batches only cost memory on a CPU and stop being mini-batch SGD.
-pub const MAX_BATCH: usize = 4096;

@@ -1,6 +1,7 @@
 //! Knob changes, the learning-rate schedule, checkpoints and roll-back.
 
 use super::*;
+use crate::train::knobs;
 
 impl Trainer {
     pub(super) fn set_knob(&mut self, knob: Knob, value: f64) {
@@ -15,53 +16,14 @@ impl Trainer {
         source: KnobSource,
         reason: Option<String>,
     ) {
-        let k = &mut self.run.knobs;
-        let old = k.get(knob);
-        let problem = match knob {
-            Knob::LearningRate if value.is_finite() && value > 0.0 => {
-                k.learning_rate = value as f32;
-                None
-            }
-            Knob::LearningRate => Some("the learning rate must be a positive number"),
-            Knob::Lambda if value.is_finite() && value >= 0.0 => {
-                k.lambda = value as f32;
-                None
-            }
-            Knob::Lambda => Some("λ must be zero or positive"),
-            Knob::Momentum if (0.0..1.0).contains(&value) => {
-                k.momentum = value as f32;
-                None
-            }
-            Knob::Momentum => Some("momentum must be in [0, 1)"),
-            Knob::BatchSize
-                if value >= 1.0
-                    && value <= crate::train::config::MAX_BATCH as f64
-                    && value.fract() == 0.0 =>
-            {
-                k.batch_size = value as usize;
-                None
-            }
-            Knob::BatchSize => Some("the batch size must be a whole number from 1 to 4096"),
-            Knob::AugmentCrop | Knob::AugmentFlip if value == 0.0 || value == 1.0 => {
-                let on = value == 1.0;
-                if knob == Knob::AugmentCrop {
-                    k.augment_crop = on;
-                    self.run.augment.is_crop_on = on;
-                } else {
-                    k.augment_flip = on;
-                    self.run.augment.is_flip_on = on;
-                }
-                None
-            }
-            Knob::AugmentCrop | Knob::AugmentFlip => Some("a switch is 0 (off) or 1 (on)"),
-        };
-        if let Some(p) = problem {
-            self.send_message(
-                Severity::Warn,
-                &format!("{} {value} refused: {p}; kept {old}", knob.label()),
-            );
+        let old = self.run.knobs.get(knob);
+        if let Err(e) = knobs::set(&mut self.run.knobs, knob, value) {
+            let kept = knobs::format_value(old);
+            self.send_message(Severity::Warn, &format!("{e}; kept {kept}"));
             return;
         }
+        self.run.augment.is_crop_on = self.run.knobs.augment_crop;
+        self.run.augment.is_flip_on = self.run.knobs.augment_flip;
         if old != self.run.knobs.get(knob) {
             let change = KnobChange {
                 iteration: self.run.iteration,
@@ -80,7 +42,9 @@ impl Trainer {
     pub(super) fn decay_learning_rate(&mut self) {
         let factor = self.run.config.lr_decay_factor();
         if factor < 1.0 {
-            let lr = f64::from(self.run.knobs.learning_rate) * f64::from(factor);
+            // a long schedule stops at the authority's floor instead of being refused
+            let lr = (f64::from(self.run.knobs.learning_rate) * f64::from(factor))
+                .max(knobs::MIN_LEARNING_RATE);
             self.set_knob_from(Knob::LearningRate, lr, KnobSource::Schedule, None);
         }
     }
