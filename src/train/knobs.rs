@@ -55,6 +55,15 @@ pub fn range_text(knob: Knob) -> &'static str {
 
 /// A number as a person would type it: 0.05, 1e-4, 1e39.
 pub fn format_value(value: f64) -> String {
+    // an f32 knob value reads as the f32 it is (1e30, not 1.000000015e30)
+    let narrow = value as f32;
+    if f64::from(narrow) == value && narrow.is_finite() {
+        let a = narrow.abs();
+        if narrow != 0.0 && !(1e-4..1e6).contains(&a) {
+            return format!("{narrow:e}");
+        }
+        return format!("{narrow}");
+    }
     let a = value.abs();
     if value != 0.0 && a.is_finite() && !(1e-4..1e6).contains(&a) {
         // ten significant digits, so a JSON reader's 9.999999999999999e-51 reads 1e-50
@@ -106,20 +115,20 @@ pub fn validate(knob: Knob, value: f64) -> Result<f64, KnobError> {
                 return Ok(stored);
             }
             Err(refuse(match knob {
-                Knob::LearningRate if stored <= 0.0 => "the learning rate must be positive",
+                Knob::LearningRate if stored <= 0.0 => "must be positive",
                 Knob::LearningRate if stored < MAX_LEARNING_RATE => "too small to move any weight",
-                Knob::Lambda if stored < 0.0 => "λ must not be negative",
-                Knob::Momentum if stored < 0.0 => "momentum must not be negative",
+                Knob::Lambda if stored < 0.0 => "must not be negative",
+                Knob::Momentum if stored < 0.0 => "must not be negative",
                 Knob::Momentum if value < 1.0 => {
-                    "it becomes 1 as a 32-bit float, and momentum must stay below 1"
+                    "it becomes 1 as a 32-bit float, and must stay below 1"
                 }
-                Knob::Momentum => "momentum must stay below 1",
+                Knob::Momentum => "must stay below 1",
                 _ => "out of range",
             }))
         }
         Knob::BatchSize => {
             if value.fract() != 0.0 {
-                return Err(refuse("the batch size must be a whole number"));
+                return Err(refuse("must be a whole number"));
             }
             if !(1.0..=MAX_BATCH as f64).contains(&value) {
                 return Err(refuse("out of range"));
