@@ -141,7 +141,9 @@ fn dashboard_trains_takes_a_knob_and_quits_cleanly() {
     let deadline = Instant::now() + Duration::from_secs(20);
     let change = loop {
         let text = std::fs::read_to_string(&metrics).unwrap_or_default();
-        if let Some(line) = text.lines().find(|l| l.contains("\"type\":\"knob\"")) {
+        // a hand change: on a loaded machine the first epoch's schedule step may come first
+        let is_hand = |l: &&str| l.contains("\"type\":\"knob\"") && l.contains("\"hand\"");
+        if let Some(line) = text.lines().find(is_hand) {
             break line.to_string();
         }
         assert!(Instant::now() < deadline, "no knob change in metrics.jsonl");
