@@ -12,7 +12,7 @@ use std::fmt::Display;
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
-pub use curves::{Curves, Series, render_compare, render_curves};
+pub use curves::{Series, render_compare, render_curves};
 pub use images::{render_activations, render_filters};
 
 use crate::train::rundir::{LAST_CHECKPOINT, METRICS_FILE, Record, read_metrics};
@@ -94,8 +94,8 @@ pub fn export_run(dir: &Path, out: &Path) -> Result<Exported, ExportError> {
         source,
     })?;
     let records = read_metrics(&dir.join(METRICS_FILE))?;
-    let curves = Curves::from_records(&records);
-    if curves.iters.is_empty() {
+    let history = crate::train::history::RunHistory::from_records(&records);
+    if history.is_empty() {
         return Err(ExportError::Empty(format!(
             "{} has no training iterations yet: nothing to plot",
             dir.display()
@@ -110,7 +110,7 @@ pub fn export_run(dir: &Path, out: &Path) -> Result<Exported, ExportError> {
     done.files.push(csv);
     for (name, is_loss) in [(LOSS_PNG, true), (ACCURACY_PNG, false)] {
         let path = out.join(name);
-        render_curves(&curves, &id, is_loss, &path)?;
+        render_curves(&history, &id, is_loss, &path)?;
         done.files.push(path);
     }
     if !dir.join(LAST_CHECKPOINT).is_file() {

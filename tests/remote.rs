@@ -261,24 +261,14 @@ fn attach_joins_the_file_history_and_the_live_stream_without_repeats() {
         .send(Event::Iterations(vec![iter(2), iter(3)]))
         .unwrap();
     drop(live_tx);
-    let events: Vec<Event> = convtop::remote::history::attach_stream(dir.path(), live_rx)
-        .unwrap()
-        .iter()
-        .collect();
-    let iterations: Vec<u64> = events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Iterations(b) => Some(b.iter().map(|s| s.iteration).collect::<Vec<_>>()),
-            _ => None,
-        })
-        .flatten()
-        .collect();
+    let (mut history, events) =
+        convtop::remote::history::attach_stream(dir.path(), live_rx).unwrap();
+    for e in events.iter() {
+        history.push_event(&e);
+    }
+    let iterations: Vec<u64> = history.iters().iter().map(|s| s.iteration).collect();
     assert_eq!(iterations, vec![1, 2, 3]);
-    let knobs = events
-        .iter()
-        .filter(|e| matches!(e, Event::KnobChanged(_)))
-        .count();
-    assert_eq!(knobs, 1);
+    assert_eq!(history.knob_changes.len(), 1);
 }
 
 #[test]
@@ -289,11 +279,10 @@ fn attaching_before_the_first_metrics_line_is_written_shows_the_live_stream() {
     let (live_tx, live_rx) = std::sync::mpsc::channel();
     live_tx.send(Event::Iterations(vec![iter(1)])).unwrap();
     drop(live_tx);
-    let events: Vec<Event> = convtop::remote::history::attach_stream(dir.path(), live_rx)
-        .expect("no history yet is not an error")
-        .iter()
-        .collect();
-    assert_eq!(events.len(), 1);
+    let (history, events) = convtop::remote::history::attach_stream(dir.path(), live_rx)
+        .expect("no history yet is not an error");
+    assert!(history.is_empty());
+    assert_eq!(events.iter().count(), 1);
 }
 
 #[test]

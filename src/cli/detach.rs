@@ -142,10 +142,11 @@ pub fn attach(run: Option<&Path>, base: &Path, ascii: bool, fps: u32) -> Result<
             dir.display()
         )
     })?;
-    let events = remote::history::attach_stream(&dir, events)?;
+    let (history, events) = remote::history::attach_stream(&dir, events)?;
     let session = crate::tui::Session {
         hangup: None,
         is_attached: true,
+        history: Some(history),
     };
     let opts = crate::tui::UiOptions::detect(ascii, fps);
     let ending = crate::tui::run_session(events, commands, opts, session)?;

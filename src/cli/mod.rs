@@ -287,6 +287,11 @@ pub fn train_interactive(a: &TrainArgs) -> Result<i32> {
         None => train::new_run(train_config(a)?)?,
     };
     let run_dir = run.dir.path.clone();
+    // a resumed run shows its whole past, up to the checkpoint it resumes from
+    let history = match &a.resume {
+        Some(_) => Some(crate::remote::history::load(&run_dir, Some(run.iteration))?),
+        None => None,
+    };
     let hangup = Arc::new(AtomicBool::new(false));
     let handle = train::spawn(run)?;
     let commands = handle.commands.clone();
@@ -302,6 +307,7 @@ pub fn train_interactive(a: &TrainArgs) -> Result<i32> {
     let session = crate::tui::Session {
         hangup: Some(Arc::clone(&hangup)),
         is_attached: false,
+        history,
     };
     let ui = crate::tui::run_session(handle.events, handle.commands, opts, session);
     let _ = commands.send(train::Command::Stop);

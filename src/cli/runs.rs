@@ -11,9 +11,13 @@ use crate::train::rundir::{METRICS_FILE, read_metrics};
 use crate::train::summary::{list_runs, summarize};
 
 pub fn replay(dir: &Path, ascii: bool, fps: u32) -> Result<i32> {
-    let (events, commands) = remote::history::replay(dir)?;
+    let replay = remote::history::replay(dir)?;
     let opts = crate::tui::UiOptions::detect(ascii, fps);
-    crate::tui::run(events, commands, opts)?;
+    let session = crate::tui::Session {
+        history: Some(replay.history),
+        ..Default::default()
+    };
+    crate::tui::run_session(replay.events, replay.commands, opts, session)?;
     Ok(0)
 }
 
@@ -74,18 +78,21 @@ pub fn compare(dirs: &[PathBuf], out: &Path) -> Result<()> {
     for d in dirs {
         let s = summarize(d).with_context(|| format!("reading {}", d.display()))?;
         let records = read_metrics(&d.join(METRICS_FILE))?;
+        let history = crate::train::history::RunHistory::from_records(&records);
+        // the lr and λ the run ended with (a schedule or a person may have changed them)
+        let used = history.last.map(|s| s.knobs);
         println!(
             "{:<34} {:<30} {:>8} {:>9} {:>6} {:>7.2} {:>9}",
             s.id,
             short(&s.config.net, 30),
-            s.config.lr,
-            s.config.lambda,
+            used.map_or(s.config.lr, |k| k.learning_rate),
+            used.map_or(s.config.lambda, |k| k.lambda),
             s.config.batch,
             s.epochs,
             s.best_val_accuracy
                 .map_or("-".into(), |b| format!("{:.2}%", b * 100.0))
         );
-        runs.push((s.id, crate::export::Curves::from_records(&records)));
+        runs.push((s.id, history));
     }
     std::fs::create_dir_all(out)?;
     for (name, is_loss) in [("compare-loss.png", true), ("compare-accuracy.png", false)] {

@@ -1,42 +1,23 @@
-//! Loss and accuracy against iteration, with a dashed mark and a label where a knob changed.
+//! Loss and accuracy against epoch as PNGs, with the dashboard's choices: the run history's
+//! smoothing and min/max thinning, its outlier-ignoring y-range (log when asked), train solid and
+//! validation dashed with their own legend entries, hand knob changes labelled above the plot.
 
 use std::path::Path;
 
 use plotters::prelude::*;
 
 use super::{ExportError, FAMILY, plot, register_font, save_png};
-use crate::train::rundir::Record;
-use crate::train::{EvalStats, IterStats, KnobChange};
+use crate::train::KnobChange;
+use crate::train::history::scale::{self, Scale, Tail};
+use crate::train::history::{RunHistory, Series as HistorySeries};
 
 const W: u32 = 1200;
 const H: u32 = 700;
-/// Raw per-iteration lines are thinned to about this many points: more only blurs the PNG.
-const MAX_POINTS: usize = 3000;
-/// EMA weight for the per-iteration training curves (TensorBoard's smoothing).
-const SMOOTHING: f64 = 0.95;
-
-/// The curves of one run, as recorded in its metrics.jsonl.
-#[derive(Debug, Clone, Default)]
-pub struct Curves {
-    pub iters: Vec<IterStats>,
-    pub evals: Vec<EvalStats>,
-    pub knobs: Vec<KnobChange>,
-}
-
-impl Curves {
-    pub fn from_records(records: &[Record]) -> Curves {
-        let mut c = Curves::default();
-        for r in records {
-            match r {
-                Record::Iter(s) => c.iters.push(*s),
-                Record::Eval(e) => c.evals.push(e.clone()),
-                Record::Knob(k) => c.knobs.push(k.clone()),
-                _ => {}
-            }
-        }
-        c
-    }
-}
+/// Per-iteration lines are thinned to about this many points: more only blurs the PNG.
+const COLUMNS: usize = 1500;
+/// Height of the band above the plot that holds knob-change labels, one row a stagger.
+const LABEL_ROWS: u32 = 3;
+const LABEL_ROW_HEIGHT: u32 = 18;
 
 /// One line of a chart.
 #[derive(Debug, Clone)]
@@ -46,65 +27,42 @@ pub struct Series {
     pub color: RGBColor,
     /// A thin, light line (raw data behind its smoothed version).
     pub is_faint: bool,
-    /// Dots on each point (evaluations are sparse).
-    pub has_markers: bool,
-}
-
-fn smooth(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
-    let mut ema = 0.0;
-    points
-        .iter()
-        .enumerate()
-        .map(|(i, &(x, y))| {
-            ema = SMOOTHING * ema + (1.0 - SMOOTHING) * y;
-            // debiased, so the first points are not pulled towards zero
-            (x, ema / (1.0 - SMOOTHING.powi(i as i32 + 1)))
-        })
-        .collect()
-}
-
-fn thin(points: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
-    let step = points.len().div_ceil(MAX_POINTS).max(1);
-    points.into_iter().step_by(step).collect()
+    /// Dashed, with dots at each point (evaluations are sparse).
+    pub is_validation: bool,
 }
 
 const BLUE: RGBColor = RGBColor(31, 119, 180);
 const ORANGE: RGBColor = RGBColor(255, 127, 14);
-const GREEN: RGBColor = RGBColor(44, 160, 44);
 const PALETTE: [RGBColor; 6] = [
     BLUE,
     ORANGE,
-    GREEN,
+    RGBColor(44, 160, 44),
     RGBColor(214, 39, 40),
     RGBColor(148, 103, 189),
     RGBColor(140, 86, 75),
 ];
 
-/// The series of one run's loss (`is_loss`) or accuracy chart.
-fn run_series(c: &Curves, is_loss: bool, prefix: &str, color: Option<RGBColor>) -> Vec<Series> {
-    let raw: Vec<(f64, f64)> = c
-        .iters
-        .iter()
-        .filter(|s| s.data_loss.is_finite())
-        .map(|s| {
-            let y = if is_loss {
-                s.data_loss
-            } else {
-                s.batch_accuracy * 100.0
-            };
-            (s.iteration as f64, f64::from(y))
-        })
-        .collect();
-    let val: Vec<(f64, f64)> = c
+/// The series of one run's loss (`is_loss`) or accuracy chart, x in epochs.
+fn run_series(h: &RunHistory, is_loss: bool, prefix: &str, color: Option<RGBColor>) -> Vec<Series> {
+    let (raw, smooth) = if is_loss {
+        (HistorySeries::Loss, HistorySeries::SmoothedLoss)
+    } else {
+        (HistorySeries::Accuracy, HistorySeries::SmoothedAccuracy)
+    };
+    let unit = if is_loss { 1.0 } else { 100.0 };
+    let points = |series| -> Vec<(f64, f64)> {
+        h.thinned(series, 0, h.len(), COLUMNS)
+            .into_iter()
+            .map(|i| (h.iters()[i].epoch, f64::from(h.value(series, i)) * unit))
+            .filter(|p| p.1.is_finite())
+            .collect()
+    };
+    let val: Vec<(f64, f64)> = h
         .evals
         .iter()
         .map(|e| {
-            let y = if is_loss {
-                e.val_loss
-            } else {
-                e.val_accuracy * 100.0
-            };
-            (e.iteration as f64, f64::from(y))
+            let y = if is_loss { e.val_loss } else { e.val_accuracy };
+            (e.epoch, f64::from(y) * unit)
         })
         .filter(|p| p.1.is_finite())
         .collect();
@@ -114,50 +72,70 @@ fn run_series(c: &Curves, is_loss: bool, prefix: &str, color: Option<RGBColor>) 
     if color.is_none() {
         out.push(Series {
             label: format!("{prefix}training {what} (per batch)"),
-            points: thin(raw.clone()),
+            points: points(raw),
             color: train_color,
             is_faint: true,
-            has_markers: false,
+            is_validation: false,
         });
     }
     out.push(Series {
-        label: format!("{prefix}training {what} (smoothed)"),
-        points: thin(smooth(&raw)),
+        label: format!("{prefix}training {what} (smoothed {:.2})", h.smoothing()),
+        points: points(smooth),
         color: train_color,
         is_faint: false,
-        has_markers: false,
+        is_validation: false,
     });
     out.push(Series {
         label: format!("{prefix}validation {what}"),
         points: val,
         color: val_color,
         is_faint: false,
-        has_markers: true,
+        is_validation: true,
     });
     out
 }
 
 /// `loss.png` or `accuracy.png` of one run.
-pub fn render_curves(c: &Curves, id: &str, is_loss: bool, path: &Path) -> Result<(), ExportError> {
-    let series = run_series(c, is_loss, "", None);
+pub fn render_curves(
+    h: &RunHistory,
+    id: &str,
+    is_loss: bool,
+    path: &Path,
+) -> Result<(), ExportError> {
+    let series = run_series(h, is_loss, "", None);
     let title = if is_loss {
         format!("Loss — {id}")
     } else {
         format!("Accuracy — {id}")
     };
-    draw_chart(&title, is_loss, &series, &c.knobs, path)
+    let marks: Vec<KnobChange> = h.labelled_changes().cloned().collect();
+    let epoch_of = |k: &KnobChange| h.epoch_at(k.iteration);
+    let marks: Vec<(f64, String)> = marks.iter().map(|k| (epoch_of(k), mark_label(k))).collect();
+    draw_chart(&title, is_loss, &series, &marks, path)
 }
 
-/// Several runs on one chart: smoothed training and validation curves, one colour a run.
+fn mark_label(k: &KnobChange) -> String {
+    let who = if k.source == crate::train::KnobSource::Autopilot {
+        "autopilot: "
+    } else {
+        ""
+    };
+    format!(
+        "{who}{}",
+        crate::train::history::knob_change_label(k.knob, k.old, k.new)
+    )
+}
+
+/// Several runs on one chart: smoothed training (solid) and validation (dashed), a colour a run.
 pub fn render_compare(
-    runs: &[(String, Curves)],
+    runs: &[(String, RunHistory)],
     is_loss: bool,
     path: &Path,
 ) -> Result<(), ExportError> {
     let mut series = Vec::new();
-    for (i, (name, c)) in runs.iter().enumerate() {
+    for (i, (name, h)) in runs.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
-        series.extend(run_series(c, is_loss, &format!("{name}: "), Some(color)));
+        series.extend(run_series(h, is_loss, &format!("{name}: "), Some(color)));
     }
     let title = if is_loss {
         "Loss — comparison"
@@ -167,23 +145,45 @@ pub fn render_compare(
     draw_chart(title, is_loss, &series, &[], path)
 }
 
-fn knob_label(k: &KnobChange) -> String {
-    let short = match k.knob {
-        crate::train::Knob::LearningRate => "lr",
-        crate::train::Knob::Lambda => "λ",
-        crate::train::Knob::Momentum => "momentum",
-        crate::train::Knob::BatchSize => "batch",
-        crate::train::Knob::AugmentCrop => "crop",
-        crate::train::Knob::AugmentFlip => "flip",
-    };
-    format!("{short} {}→{}", fmt_value(k.old), fmt_value(k.new))
-}
-
-fn fmt_value(v: f64) -> String {
-    if v == 0.0 || (1e-2..1e4).contains(&v.abs()) {
-        format!("{}", (v * 1e4).round() / 1e4)
+/// The y-range: the dashboard's outlier-ignoring fit over the smoothed and validation curves,
+/// on a log axis when even that spans more than two decades of loss.
+fn y_scale(is_loss: bool, series: &[Series]) -> Scale {
+    let sets: Vec<Vec<f64>> = series
+        .iter()
+        .filter(|s| !s.is_validation)
+        .map(|s| s.points.iter().map(|p| p.1).collect())
+        .collect();
+    // one set for all runs: each run's range is part of what is shown
+    let samples: Vec<f64> = sets.concat();
+    let must: Vec<f64> = series
+        .iter()
+        .filter(|s| s.is_validation)
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .collect();
+    if is_loss {
+        let lin = scale::fit(
+            &[&samples],
+            &must,
+            Tail::High,
+            false,
+            false,
+            (Some(0.0), None),
+        );
+        let positive = samples.iter().chain(&must).filter(|v| **v > 0.0);
+        let lo = positive.clone().fold(f64::INFINITY, |a, &b| a.min(b));
+        if lo.is_finite() && lin.hi / lo > 100.0 {
+            return scale::fit(&[&samples], &must, Tail::High, true, false, (None, None));
+        }
+        lin
     } else {
-        format!("{v:.0e}")
+        scale::fit(
+            &[&samples],
+            &must,
+            Tail::Low,
+            false,
+            false,
+            (Some(0.0), Some(100.0)),
+        )
     }
 }
 
@@ -191,51 +191,55 @@ fn draw_chart(
     title: &str,
     is_loss: bool,
     series: &[Series],
-    marks: &[KnobChange],
+    marks: &[(f64, String)],
     path: &Path,
 ) -> Result<(), ExportError> {
     register_font();
-    let all = series
+    let x_max = series
         .iter()
-        .filter(|s| !s.is_faint)
-        .flat_map(|s| &s.points);
-    let x_max = all.clone().map(|p| p.0).fold(1.0, f64::max);
-    let (y_min, y_max) = if is_loss {
-        let top = all.map(|p| p.1).fold(0.0, f64::max);
-        (0.0, (top * 1.1).max(1e-3))
-    } else {
-        let low = all.map(|p| p.1).fold(100.0, f64::min);
-        ((low - 5.0).clamp(0.0, 90.0).floor(), 100.5)
-    };
+        .flat_map(|s| &s.points)
+        .map(|p| p.0)
+        .fold(1e-3, f64::max);
+    let y = y_scale(is_loss, series);
+    // the plot works in axis units (log10 on a log axis); clipped points sit on the edge
+    let to_axis = |v: f64| y.axis(v).clamp(y.lo, y.hi);
     let mut buf = vec![255u8; (W * H * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut buf, (W, H)).into_drawing_area();
         plot("the background", root.fill(&WHITE))?;
+        let label_band = if marks.is_empty() {
+            0
+        } else {
+            LABEL_ROWS * LABEL_ROW_HEIGHT + 6
+        };
         let mut chart = plot(
             "the axes",
             ChartBuilder::on(&root)
                 .caption(title, (FAMILY, 30))
                 .margin(20)
+                .margin_top(20 + label_band)
                 .x_label_area_size(60)
                 .y_label_area_size(80)
-                .build_cartesian_2d(0.0..x_max, y_min..y_max),
+                .build_cartesian_2d(0.0..x_max, y.lo..y.hi),
         )?;
-        let y_desc = if is_loss {
-            "cross-entropy loss"
-        } else {
-            "accuracy (%)"
+        let y_desc = match (is_loss, y.is_log) {
+            (true, true) => "cross-entropy loss (log scale)",
+            (true, false) => "cross-entropy loss",
+            (false, _) => "accuracy (%)",
         };
+        let is_log = y.is_log;
         plot(
             "the grid",
             chart
                 .configure_mesh()
-                .x_desc("iteration")
-                .x_label_formatter(&|x| format!("{x:.0}"))
-                .y_label_formatter(&|y| {
+                .x_desc("epoch")
+                .x_label_formatter(&|x| format!("{x}"))
+                .y_label_formatter(&|v| {
+                    let v = if is_log { 10f64.powf(*v) } else { *v };
                     if is_loss {
-                        format!("{y:.2}")
+                        format!("{v:.3}")
                     } else {
-                        format!("{y:.0}")
+                        format!("{v:.1}")
                     }
                 })
                 .y_desc(y_desc)
@@ -245,58 +249,47 @@ fn draw_chart(
                 .bold_line_style(RGBColor(210, 210, 210))
                 .draw(),
         )?;
-        let clamp = |p: &(f64, f64)| (p.0, p.1.clamp(y_min, y_max));
         for s in series {
             let style = if s.is_faint {
                 s.color.mix(0.25).stroke_width(1)
             } else {
                 s.color.stroke_width(2)
             };
-            let line = LineSeries::new(s.points.iter().map(clamp), style);
+            let pts: Vec<(f64, f64)> = s.points.iter().map(|p| (p.0, to_axis(p.1))).collect();
             let color = s.color;
             let legend_color = if s.is_faint {
                 color.mix(0.35)
             } else {
                 color.mix(1.0)
             };
-            let drawn = plot("a curve", chart.draw_series(line))?;
-            if !s.is_faint || series.len() <= 3 {
-                drawn.label(s.label.clone()).legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 24, y)], legend_color.stroke_width(3))
-                });
-            }
-            if s.has_markers {
-                let dots = s
-                    .points
-                    .iter()
-                    .map(|p| Circle::new(clamp(p), 4, color.filled()));
+            let drawn = if s.is_validation {
+                plot(
+                    "a curve",
+                    chart.draw_series(DashedLineSeries::new(pts.clone(), 10, 6, style)),
+                )?
+            } else {
+                plot(
+                    "a curve",
+                    chart.draw_series(LineSeries::new(pts.clone(), style)),
+                )?
+            };
+            let is_dashed = s.is_validation;
+            drawn.label(s.label.clone()).legend(move |(x, y)| {
+                let style = legend_color.stroke_width(3);
+                // dashed with a dot for validation, solid for training
+                let gap = if is_dashed { 6 } else { 0 };
+                let dot = if is_dashed { 4 } else { 0 };
+                EmptyElement::at((x, y))
+                    + PathElement::new(vec![(0, 0), (12 - gap / 2, 0)], style)
+                    + PathElement::new(vec![(12 + gap / 2, 0), (24, 0)], style)
+                    + Circle::new((12, 0), dot, legend_color.filled())
+            });
+            if s.is_validation {
+                let dots = pts.iter().map(|p| Circle::new(*p, 4, color.filled()));
                 plot("the markers", chart.draw_series(dots))?;
             }
         }
-        let grey = RGBColor(90, 90, 90);
-        for (i, k) in marks.iter().enumerate() {
-            let x = k.iteration as f64;
-            let dashes = (0..40).map(|j| {
-                let a = y_min + (y_max - y_min) * j as f64 / 40.0;
-                let b = a + (y_max - y_min) / 80.0;
-                PathElement::new(vec![(x, a), (x, b)], grey.stroke_width(1))
-            });
-            plot("a knob mark", chart.draw_series(dashes))?;
-            // stagger the labels so marks close together stay readable
-            // loss curves fall and accuracy curves rise: put labels where the curves are not
-            let offset = (y_max - y_min) * (0.04 + 0.05 * (i % 4) as f64);
-            let y = if is_loss {
-                y_max - offset
-            } else {
-                y_min + offset + (y_max - y_min) * 0.04
-            };
-            let text = Text::new(
-                format!(" {}", knob_label(k)),
-                (x, y),
-                (FAMILY, 16).into_font().color(&grey),
-            );
-            plot("a knob label", chart.draw_series(std::iter::once(text)))?;
-        }
+        draw_marks(&root, &chart, marks, (y.lo, y.hi))?;
         let position = if is_loss {
             SeriesLabelPosition::UpperRight
         } else {
@@ -315,4 +308,60 @@ fn draw_chart(
         plot("the chart", root.present())?;
     }
     save_png(&buf, W, H, path)
+}
+
+type Chart<'a, 'b> = ChartContext<
+    'a,
+    BitMapBackend<'b>,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+/// Dashed vertical lines at each knob change, labels in the band above the plot (never over the
+/// legend): each label in the first row where it does not overlap another, shifted left of its
+/// mark where it would run off the right edge.
+fn draw_marks(
+    root: &DrawingArea<BitMapBackend, plotters::coord::Shift>,
+    chart: &Chart,
+    marks: &[(f64, String)],
+    (y_lo, y_hi): (f64, f64),
+) -> Result<(), ExportError> {
+    let grey = RGBColor(90, 90, 90);
+    let plot_top = chart.backend_coord(&(0.0, y_hi)).1;
+    let right = chart.backend_coord(&(f64::MAX, y_hi)).0.min(W as i32 - 10);
+    let mut rows: Vec<Vec<(i32, i32)>> = vec![Vec::new(); LABEL_ROWS as usize];
+    for (x, label) in marks {
+        for d in (0..40).map(|j| {
+            let a = y_lo + (y_hi - y_lo) * f64::from(j) / 40.0;
+            PathElement::new(
+                vec![(*x, a), (*x, a + (y_hi - y_lo) / 80.0)],
+                grey.stroke_width(1),
+            )
+        }) {
+            plot("a knob mark", chart.plotting_area().draw(&d))?;
+        }
+        let px = chart.backend_coord(&(*x, y_hi)).0;
+        // DejaVu Sans at 16 px averages about 8.5 px a character
+        let width = (label.chars().count() as f64 * 8.5).ceil() as i32;
+        let start = if px + 4 + width <= right {
+            px + 4
+        } else {
+            (px - 4 - width).max(0)
+        };
+        let end = start + width;
+        let Some(row) = rows
+            .iter()
+            .position(|taken| taken.iter().all(|&(a, b)| end < a || start > b))
+        else {
+            continue;
+        };
+        rows[row].push((start, end));
+        let y = plot_top - ((row as i32 + 1) * LABEL_ROW_HEIGHT as i32);
+        let text = Text::new(
+            label.clone(),
+            (start, y),
+            (FAMILY, 16).into_font().color(&grey),
+        );
+        plot("a knob label", root.draw(&text))?;
+    }
+    Ok(())
 }

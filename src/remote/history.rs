@@ -1,93 +1,41 @@
-//! A run's past from its files, as the events a dashboard would have seen live: what `attach`
-//! shows before the live stream, and all that `replay` shows.
+//! A run's past from its files as one `RunHistory`: what `attach` shows before the live stream,
+//! what a resumed dashboard shows before its first new iteration, and all that `replay` shows.
 
-use std::collections::HashSet;
 use std::path::Path;
 use std::sync::mpsc::{self, Receiver, Sender};
 
+use crate::train::history::RunHistory;
 use crate::train::rundir::{LAST_CHECKPOINT, METRICS_FILE, Record, read_metrics};
-use crate::train::{Command, Event, IterStats, RunState, Severity, TrainError, load_run, snapshot};
+use crate::train::{Command, Event, RunState, Severity, TrainError, load_run, snapshot};
 
-/// Iterations per replayed event: the dashboard drains a bounded number of events a turn.
-const CHUNK: usize = 4096;
-
-/// The events of `records`, in order; consecutive iterations are batched.
-pub fn events_from_records(records: &[Record]) -> Vec<Event> {
-    let mut out = Vec::new();
-    let mut iters: Vec<IterStats> = Vec::new();
-    let flush = |iters: &mut Vec<IterStats>, out: &mut Vec<Event>| {
-        for chunk in iters.chunks(CHUNK) {
-            out.push(Event::Iterations(chunk.to_vec()));
-        }
-        iters.clear();
-    };
-    for r in records {
-        if let Record::Iter(s) = r {
-            iters.push(*s);
-            continue;
-        }
-        flush(&mut iters, &mut out);
-        match r {
-            Record::Eval(e) => out.push(Event::Evaluation(e.clone())),
-            Record::Knob(k) => out.push(Event::KnobChanged(k.clone())),
-            Record::Diagnostic(d) => out.push(Event::Diagnostic(d.clone())),
-            Record::State { state, .. } => out.push(Event::State(*state)),
-            Record::Checkpoint { iteration, path } => out.push(Event::CheckpointSaved {
-                iteration: *iteration,
-                path: path.clone(),
-            }),
-            Record::Iter(_) | Record::Resume { .. } => {}
-        }
+/// The history in `dir`'s metrics.jsonl (empty when the run has not written one yet); with
+/// `until`, what came after that iteration is left out (a resume does it again).
+pub fn load(dir: &Path, until: Option<u64>) -> Result<RunHistory, TrainError> {
+    let path = dir.join(METRICS_FILE);
+    if !path.exists() {
+        return Ok(RunHistory::default());
     }
-    flush(&mut iters, &mut out);
-    out
+    let mut history = RunHistory::from_records(&read_metrics(&path)?);
+    if let Some(iteration) = until {
+        history.truncate_after(iteration);
+    }
+    Ok(history)
 }
 
-/// Attaches: the file's history first, then the live `events` without what the file already
-/// held (the training sends a backlog on connect that overlaps it).
-pub fn attach_stream(dir: &Path, live: Receiver<Event>) -> Result<Receiver<Event>, TrainError> {
-    // a run that has only just started may not have opened its metrics.jsonl yet: no history
-    let path = dir.join(METRICS_FILE);
-    let records = if path.exists() {
-        read_metrics(&path)?
-    } else {
-        Vec::new()
-    };
+/// Attaches: the file's history, and the live `events` (the training's backlog overlaps the
+/// history; `RunHistory` ignores what it already holds).
+pub fn attach_stream(
+    dir: &Path,
+    live: Receiver<Event>,
+) -> Result<(RunHistory, Receiver<Event>), TrainError> {
+    let history = load(dir, None)?;
     let (tx, rx) = mpsc::channel();
-    let mut last_iter = 0;
-    let mut seen_knobs = HashSet::new();
     let dir_text = dir.display().to_string();
-    let mut past = events_from_records(&records);
-    // the live stream says what the state is now
-    past.retain(|e| !matches!(e, Event::State(_) | Event::CheckpointSaved { .. }));
-    for e in past {
-        match &e {
-            Event::Iterations(b) => last_iter = b.last().map_or(last_iter, |s| s.iteration),
-            Event::KnobChanged(k) => {
-                seen_knobs.insert(serde_json::to_string(k).unwrap_or_default());
-            }
-            _ => {}
-        }
-        let _ = tx.send(e);
-    }
     std::thread::Builder::new()
         .name("convtop-attach".into())
         .spawn(move || {
             for e in live {
                 let e = match e {
-                    Event::Iterations(b) => {
-                        let fresh: Vec<_> =
-                            b.into_iter().filter(|s| s.iteration > last_iter).collect();
-                        let Some(last) = fresh.last() else { continue };
-                        last_iter = last.iteration;
-                        Event::Iterations(fresh)
-                    }
-                    Event::KnobChanged(k) => {
-                        if !seen_knobs.insert(serde_json::to_string(&k).unwrap_or_default()) {
-                            continue;
-                        }
-                        Event::KnobChanged(k)
-                    }
                     // the training's own path may be relative to another working directory
                     Event::Started(mut info) => {
                         info.run_dir.clone_from(&dir_text);
@@ -101,27 +49,35 @@ pub fn attach_stream(dir: &Path, live: Receiver<Event>) -> Result<Receiver<Event
             }
         })
         .map_err(|e| TrainError::Thread(e.to_string()))?;
-    Ok(rx)
+    Ok((history, rx))
 }
 
-/// A stand-in trainer for `replay`: sends the run's history, then answers requests for filters,
+/// What `replay` runs: the history to show and a stand-in trainer's channels.
+pub struct Replay {
+    pub history: RunHistory,
+    pub events: Receiver<Event>,
+    pub commands: Sender<Command>,
+}
+
+/// A stand-in trainer for `replay`: the run's history, then answers to requests for filters,
 /// activations and data from the last checkpoint until told to stop.
-pub fn replay(dir: &Path) -> Result<(Receiver<Event>, Sender<Command>), TrainError> {
+pub fn replay(dir: &Path) -> Result<Replay, TrainError> {
     let records = read_metrics(&dir.join(METRICS_FILE))?;
+    let history = RunHistory::from_records(&records);
     let mut run = load_run(dir, None, LAST_CHECKPOINT).ok();
     let (ev_tx, ev_rx) = mpsc::channel();
     let (cmd_tx, cmd_rx) = mpsc::channel();
     if let Some(run) = &run {
         let _ = ev_tx.send(Event::Started(Box::new(run.info.clone())));
     }
-    let events = events_from_records(&records);
-    let last_state = events.iter().rev().find_map(|e| match e {
-        Event::State(s) => Some(*s),
+    // the last evaluation carries the confusion matrix the Data tab shows
+    if let Some(Record::Eval(e)) = records.iter().rev().find(|r| matches!(r, Record::Eval(_))) {
+        let _ = ev_tx.send(Event::Evaluation(e.clone()));
+    }
+    let last_state = records.iter().rev().find_map(|r| match r {
+        Record::State { state, .. } => Some(*state),
         _ => None,
     });
-    for e in events {
-        let _ = ev_tx.send(e);
-    }
     let end = match last_state {
         Some(RunState::Finished) => RunState::Finished,
         Some(RunState::Stopped) => RunState::Stopped,
@@ -164,5 +120,9 @@ pub fn replay(dir: &Path) -> Result<(Receiver<Event>, Sender<Command>), TrainErr
             }
         })
         .map_err(|e| TrainError::Thread(e.to_string()))?;
-    Ok((ev_rx, cmd_tx))
+    Ok(Replay {
+        history,
+        events: ev_rx,
+        commands: cmd_tx,
+    })
 }

@@ -8,6 +8,7 @@ pub mod diagnostics;
 pub mod error;
 pub mod events;
 pub mod headless;
+pub mod history;
 pub mod knobs;
 pub mod rundir;
 pub mod search;

@@ -4,9 +4,9 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use super::UiOptions;
-use super::history::History;
 use super::mode::Mode;
 use super::theme::Theme;
+use crate::train::history::RunHistory;
 use crate::train::{
     Command, DataView, Diagnostic, Knob, Knobs, RunInfo, RunState, Severity, Snapshot,
 };
@@ -35,7 +35,7 @@ pub struct App {
     pub(super) tab: Tab,
     pub(super) info: Option<RunInfo>,
     pub(super) state: RunState,
-    pub(super) history: History,
+    pub(super) history: RunHistory,
     /// What the trainer reports it uses, from the latest `IterStats` or `KnobChanged`.
     pub(super) knobs: Option<Knobs>,
     /// Sent but not yet seen in use.
@@ -79,7 +79,7 @@ impl App {
             tab: Tab::Training,
             info: None,
             state: RunState::Starting,
-            history: History::default(),
+            history: RunHistory::default(),
             knobs: None,
             pending: HashMap::new(),
             status: None,

@@ -22,7 +22,7 @@ pub fn render_diagnostics(app: &App, area: Rect, buf: &mut Buffer) {
     let inner = block.inner(area);
     block.render(area, buf);
     if app.diagnostics.is_empty() {
-        let text = if app.history.iters.is_empty() {
+        let text = if app.history.is_empty() {
             "nothing yet"
         } else {
             "✓ no problems detected"

@@ -301,6 +301,24 @@ pub const DASHBOARD: &[Binding] = &[
         ),
     ),
     on(
+        TRAINING,
+        bind(
+            &[(ch('i'), Action::Inspect)],
+            "i",
+            "inspect: a cursor on the charts",
+            Some("inspect"),
+        ),
+    ),
+    on(
+        TRAINING,
+        bind(
+            &[(ch('r'), Action::ToggleFullRange)],
+            "r",
+            "charts: full range / ignore outliers",
+            None,
+        ),
+    ),
+    on(
         IMAGES,
         bind(
             &[
@@ -470,6 +488,58 @@ pub const EDIT_KNOB: &[Binding] = &[
     bind(&[(ctrl('c'), Action::Quit)], "^C", "quit (asks)", None),
 ];
 
+/// The charts' cursor (`i`): its readout replaces the footer.
+pub const CURSOR: &[Binding] = &[
+    bind(
+        &[
+            (code(KeyCode::Left), Action::MoveCursor(-1)),
+            (code(KeyCode::Right), Action::MoveCursor(1)),
+            (shift(KeyCode::Left), Action::MoveCursor(-10)),
+            (shift(KeyCode::Right), Action::MoveCursor(10)),
+        ],
+        "← →",
+        "move the cursor (shift ×10)",
+        Some("move"),
+    ),
+    bind(
+        &[
+            (code(KeyCode::Home), Action::CursorToEnd(false)),
+            (code(KeyCode::End), Action::CursorToEnd(true)),
+        ],
+        "Home End",
+        "first / last iteration shown",
+        None,
+    ),
+    bind(
+        &[(ch('l'), Action::ToggleLogScale)],
+        "l",
+        "log-scale loss",
+        None,
+    ),
+    bind(
+        &[(ch('z'), Action::ToggleZoom)],
+        "z",
+        "recent / whole run",
+        None,
+    ),
+    bind(
+        &[(ch('r'), Action::ToggleFullRange)],
+        "r",
+        "full range / ignore outliers",
+        None,
+    ),
+    bind(
+        &[
+            (code(KeyCode::Esc), Action::Cancel),
+            (ch('i'), Action::Cancel),
+        ],
+        "Esc i",
+        "leave the cursor",
+        Some("leave"),
+    ),
+    bind(&[(ctrl('c'), Action::Quit)], "^C", "quit (asks)", None),
+];
+
 /// Every table with its heading, in the order the help and the README list them.
 pub const TABLES: &[(&str, &[Binding])] = &[
     ("dashboard", DASHBOARD),
@@ -478,6 +548,7 @@ pub const TABLES: &[(&str, &[Binding])] = &[
     ("quit dialog of an attached viewer", CONFIRM_QUIT_ATTACHED),
     ("test-set dialog", CONFIRM_TEST),
     ("typing a knob value", EDIT_KNOB),
+    ("the charts' cursor", CURSOR),
 ];
 
 /// The action `event` triggers on `tab` in `table`, if any.

@@ -54,6 +54,14 @@ pub enum Action {
     Leave,
     /// Typing a knob value: delete the last character.
     DeleteChar,
+    /// `i`: the charts' inspection cursor.
+    Inspect,
+    /// Moves the cursor this many steps (a step is about a chart column).
+    MoveCursor(i16),
+    /// Moves the cursor to the first (false) or last (true) iteration shown.
+    CursorToEnd(bool),
+    /// `r`: the charts' full y-range, or the fitted one.
+    ToggleFullRange,
 }
 
 impl App {
@@ -160,7 +168,12 @@ impl App {
             Action::Smoothing(delta) => {
                 let s = (self.training.smoothing + 0.1 * delta as f64).clamp(0.0, 0.99);
                 self.training.smoothing = (s * 100.0).round() / 100.0;
+                self.history.set_smoothing(self.training.smoothing);
             }
+            Action::Inspect | Action::MoveCursor(_) | Action::CursorToEnd(_) => {
+                self.move_cursor(action);
+            }
+            Action::ToggleFullRange => self.training.is_full_range ^= true,
             Action::Layer(delta) => self.step_layer(delta),
             Action::Input(delta) => {
                 let count = self.info.as_ref().map_or(1, |i| i.val_size.max(1));

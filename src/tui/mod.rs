@@ -2,6 +2,8 @@
 
 mod activations;
 mod app;
+mod chart;
+mod chart_view;
 mod charts;
 mod data_tab;
 mod diagnostics;
@@ -10,7 +12,6 @@ mod filters;
 pub mod fit;
 mod header;
 mod help;
-mod history;
 mod image;
 pub mod keymap;
 mod keys;
@@ -126,6 +127,8 @@ pub struct Session {
     pub hangup: Option<Arc<AtomicBool>>,
     /// Watching a detached training: `d` leaves it running and `q` asks stop-or-leave.
     pub is_attached: bool,
+    /// The run's past, read from its files (attach, replay, resume), shown before live events.
+    pub history: Option<crate::train::history::RunHistory>,
 }
 
 /// Runs the dashboard until the person quits; the trainer runs on its own thread and is reached
@@ -155,6 +158,9 @@ pub fn run_session(
     };
     let mut app = App::new(opts);
     app.is_attached = session.is_attached;
+    if let Some(history) = session.history {
+        app.load_history(history);
+    }
     let hangup = session.hangup.unwrap_or_default();
     let result = run_app(
         &mut terminal,

@@ -24,6 +24,10 @@ pub enum Mode {
     /// `T`: open the test-set vault (recorded and counted)?
     ConfirmTest,
     EditKnob(KnobEdit),
+    /// `i`: a vertical cursor on the charts at `iteration`, read out in the footer.
+    Cursor {
+        iteration: u64,
+    },
 }
 
 impl Mode {
@@ -36,6 +40,7 @@ impl Mode {
             Mode::ConfirmQuit => keymap::CONFIRM_QUIT,
             Mode::ConfirmTest => keymap::CONFIRM_TEST,
             Mode::EditKnob(_) => keymap::EDIT_KNOB,
+            Mode::Cursor { .. } => keymap::CURSOR,
         }
     }
 

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
-use ratatui::symbols::{Marker, border};
+use ratatui::symbols::border;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Block;
 
@@ -60,7 +60,6 @@ const ASCII_SUBSTITUTES: [(&str, &str); 28] = [
 pub enum SeriesKind {
     TrainRaw,
     Train,
-    TrainEval,
     Val,
     Mark,
 }
@@ -135,21 +134,7 @@ impl Theme {
         match kind {
             SeriesKind::TrainRaw | SeriesKind::Mark => self.dim(),
             SeriesKind::Train => self.train(),
-            SeriesKind::TrainEval => self.fg(Color::LightBlue),
             SeriesKind::Val => self.val().add_modifier(Modifier::BOLD),
-        }
-    }
-
-    pub fn marker(&self, kind: SeriesKind) -> Marker {
-        match (self.is_ascii, kind) {
-            (true, SeriesKind::TrainRaw) => Marker::Custom('.'),
-            (true, SeriesKind::Train) => Marker::Custom('*'),
-            (true, SeriesKind::TrainEval) => Marker::Custom('+'),
-            (true, SeriesKind::Val) => Marker::Custom('O'),
-            (true, SeriesKind::Mark) => Marker::Custom('|'),
-            (false, SeriesKind::Val | SeriesKind::TrainEval) => Marker::Dot,
-            (false, SeriesKind::Mark) => Marker::Custom('┊'),
-            (false, _) => Marker::Braille,
         }
     }
 

@@ -47,7 +47,7 @@ impl Widget for &App {
 /// The overlay or dialog of the current mode, over whatever is drawn.
 fn render_mode(app: &App, area: Rect, buf: &mut Buffer) {
     match &app.mode {
-        Mode::Normal | Mode::EditKnob(_) => {}
+        Mode::Normal | Mode::EditKnob(_) | Mode::Cursor { .. } => {}
         Mode::Help { scroll } => help::render_help(app, *scroll, area, buf),
         Mode::ConfirmQuit => dialogs::render_confirm_quit(app, area, buf),
         Mode::ConfirmTest => dialogs::render_confirm_test(app, area, buf),
@@ -105,6 +105,10 @@ fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
             Span::styled(theme.t("   ⏎ set · Esc cancel").into_owned(), theme.dim()),
         ]);
         line.render(area, buf);
+        return;
+    }
+    if let Some(readout) = super::chart_view::readout(app) {
+        readout.render(area, buf);
         return;
     }
     if let Some(status) = &app.status {

@@ -17,10 +17,10 @@ impl App {
                 self.is_dirty = true;
             }
             Event::Iterations(batch) => {
-                for stats in batch {
-                    self.history.push_iter(stats);
-                    self.knobs = Some(stats.knobs);
+                if let Some(last) = batch.last() {
+                    self.knobs = Some(last.knobs);
                 }
+                self.history.push_event(&Event::Iterations(batch));
                 self.settle_pending();
             }
             Event::Evaluation(stats) => {
@@ -32,7 +32,7 @@ impl App {
                     set_knob(knobs, change.knob, change.new);
                 }
                 self.pending.remove(&change.knob);
-                self.history.knob_changes.push(change);
+                self.history.push_knob_change(&change);
             }
             Event::State(state) => {
                 if state != self.state {
@@ -43,6 +43,7 @@ impl App {
                 self.is_dirty = true;
             }
             Event::Diagnostic(diagnostic) => {
+                self.history.push_diagnostic(&diagnostic);
                 self.diagnostics.push(diagnostic);
                 if self.diagnostics.len() > MAX_DIAGNOSTICS {
                     self.diagnostics.remove(0);
@@ -94,6 +95,18 @@ impl App {
                 self.set_status(level, text);
             }
         }
+    }
+
+    /// Starts from a run's past (attach, replay, resume): its curves, last knobs, diagnostics.
+    pub fn load_history(&mut self, mut history: crate::train::history::RunHistory) {
+        history.set_smoothing(self.training.smoothing);
+        if let Some(last) = history.last {
+            self.knobs = Some(last.knobs);
+        }
+        let skip = history.diagnostics.len().saturating_sub(MAX_DIAGNOSTICS);
+        self.diagnostics = history.diagnostics[skip..].to_vec();
+        self.history = history;
+        self.is_dirty = true;
     }
 
     /// The trainer's thread ended (or dropped its sender): keep showing the final state.

@@ -48,6 +48,8 @@ pub struct TrainingView {
     pub is_whole_run: bool,
     /// TensorBoard's smoothing weight, 0 (raw) to 0.99.
     pub smoothing: f64,
+    /// `r`: the charts' full y-range, outliers included, instead of the fitted one.
+    pub is_full_range: bool,
 }
 
 impl Default for TrainingView {
@@ -57,6 +59,7 @@ impl Default for TrainingView {
             is_log_scale: false,
             is_whole_run: true,
             smoothing: 0.6,
+            is_full_range: false,
         }
     }
 }

@@ -1,0 +1,395 @@
+//! THE run history: iterations, evaluations, knob changes and diagnostics of one run, built alike
+//! from `metrics.jsonl` records and live events, with the one smoothing and the one thinning used
+//! to draw it (dashboard, attach, replay, export, compare).
+
+pub mod scale;
+mod series;
+#[cfg(test)]
+mod tests;
+
+use serde::{Deserialize, Serialize};
+
+use super::events::{
+    Diagnostic, DiagnosticKind, EvalStats, Event, IterStats, Knob, KnobChange, KnobSource,
+};
+use super::rundir::Record;
+
+pub use series::{Ema, MinMax, smooth, thin};
+
+/// The smoothing weight a history starts with: TensorBoard's default 0.6.
+pub const DEFAULT_SMOOTHING: f64 = 0.6;
+/// Diagnostics and knob changes compared against when a repeat arrives (an attach overlap).
+const REPEAT_WINDOW: usize = 64;
+
+/// One evaluation, without its confusion matrix.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EvalPoint {
+    pub iteration: u64,
+    pub epoch: f64,
+    pub train_loss: f32,
+    pub train_accuracy: f32,
+    pub val_loss: f32,
+    pub val_accuracy: f32,
+    pub is_best: bool,
+}
+
+impl From<&EvalStats> for EvalPoint {
+    fn from(e: &EvalStats) -> EvalPoint {
+        EvalPoint {
+            iteration: e.iteration,
+            epoch: e.epoch,
+            train_loss: e.train_loss,
+            train_accuracy: e.train_accuracy,
+            val_loss: e.val_loss,
+            val_accuracy: e.val_accuracy,
+            is_best: e.is_best,
+        }
+    }
+}
+
+/// A per-iteration quantity the charts draw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Series {
+    Loss,
+    SmoothedLoss,
+    Accuracy,
+    SmoothedAccuracy,
+}
+
+/// Every iteration, evaluation, knob change and diagnostic of a run, in iteration order; the
+/// smoothed curves and min/max summaries are kept up to date as points arrive.
+#[derive(Debug, Clone)]
+pub struct RunHistory {
+    iters: Vec<IterStats>,
+    pub evals: Vec<EvalPoint>,
+    pub knob_changes: Vec<KnobChange>,
+    pub diagnostics: Vec<Diagnostic>,
+    /// The latest iteration's full statistics.
+    pub last: Option<IterStats>,
+    smoothing: f64,
+    loss_ema: Ema,
+    accuracy_ema: Ema,
+    smoothed_loss: Vec<f32>,
+    smoothed_accuracy: Vec<f32>,
+    summaries: [MinMax; 4],
+}
+
+impl Default for RunHistory {
+    fn default() -> Self {
+        RunHistory::new(DEFAULT_SMOOTHING)
+    }
+}
+
+impl RunHistory {
+    pub fn new(smoothing: f64) -> RunHistory {
+        let smoothing = smoothing.clamp(0.0, 0.999);
+        RunHistory {
+            iters: Vec::new(),
+            evals: Vec::new(),
+            knob_changes: Vec::new(),
+            diagnostics: Vec::new(),
+            last: None,
+            smoothing,
+            loss_ema: Ema::new(smoothing),
+            accuracy_ema: Ema::new(smoothing),
+            smoothed_loss: Vec::new(),
+            smoothed_accuracy: Vec::new(),
+            summaries: Default::default(),
+        }
+    }
+
+    /// The history in a run's `metrics.jsonl` records.
+    pub fn from_records(records: &[Record]) -> RunHistory {
+        let mut h = RunHistory::default();
+        for r in records {
+            h.push_record(r);
+        }
+        h
+    }
+
+    /// Adds one `metrics.jsonl` record; a `Resume` drops what came after the resumed checkpoint
+    /// (the resumed run does those iterations again).
+    pub fn push_record(&mut self, record: &Record) {
+        match record {
+            Record::Iter(s) => self.push_iter(*s),
+            Record::Eval(e) => {
+                self.push_eval(e);
+            }
+            Record::Knob(k) => {
+                self.push_knob_change(k);
+            }
+            Record::Diagnostic(d) => {
+                self.push_diagnostic(d);
+            }
+            Record::Resume { iteration } => self.truncate_after(*iteration),
+            Record::State { .. } | Record::Checkpoint { .. } => {}
+        }
+    }
+
+    /// Adds what a live event carries; returns whether the curves changed. Points already held
+    /// (a viewer's backlog overlapping the file it read) are ignored.
+    pub fn push_event(&mut self, event: &Event) -> bool {
+        match event {
+            Event::Iterations(batch) => {
+                let before = self.iters.len();
+                for s in batch {
+                    self.push_iter(*s);
+                }
+                self.iters.len() != before
+            }
+            Event::Evaluation(e) => self.push_eval(e),
+            Event::KnobChanged(k) => self.push_knob_change(k),
+            Event::Diagnostic(d) => self.push_diagnostic(d),
+            _ => false,
+        }
+    }
+
+    pub fn push_iter(&mut self, s: IterStats) {
+        if self.last.is_some_and(|l| s.iteration <= l.iteration) {
+            return;
+        }
+        let i = self.iters.len();
+        let loss = self.loss_ema.push(f64::from(s.data_loss)) as f32;
+        let accuracy = self.accuracy_ema.push(f64::from(s.batch_accuracy)) as f32;
+        self.smoothed_loss.push(loss);
+        self.smoothed_accuracy.push(accuracy);
+        for (summary, v) in
+            self.summaries
+                .iter_mut()
+                .zip([s.data_loss, loss, s.batch_accuracy, accuracy])
+        {
+            summary.push(i, v);
+        }
+        self.iters.push(s);
+        self.last = Some(s);
+    }
+
+    pub fn push_eval(&mut self, e: &EvalStats) -> bool {
+        if self
+            .evals
+            .last()
+            .is_some_and(|l| e.iteration <= l.iteration)
+        {
+            return false;
+        }
+        self.evals.push(EvalPoint::from(e));
+        true
+    }
+
+    pub fn push_knob_change(&mut self, k: &KnobChange) -> bool {
+        let recent = self.knob_changes.iter().rev().take(REPEAT_WINDOW);
+        if recent.clone().any(|c| c == k) {
+            return false;
+        }
+        self.knob_changes.push(k.clone());
+        true
+    }
+
+    pub fn push_diagnostic(&mut self, d: &Diagnostic) -> bool {
+        if self
+            .diagnostics
+            .iter()
+            .rev()
+            .take(REPEAT_WINDOW)
+            .any(|c| c == d)
+        {
+            return false;
+        }
+        self.diagnostics.push(d.clone());
+        true
+    }
+
+    /// Forgets everything after `iteration`.
+    pub fn truncate_after(&mut self, iteration: u64) {
+        let keep = self.iters.partition_point(|s| s.iteration <= iteration);
+        if keep < self.iters.len() {
+            self.iters.truncate(keep);
+            self.rebuild();
+        }
+        self.evals.retain(|e| e.iteration <= iteration);
+        self.knob_changes.retain(|k| k.iteration <= iteration);
+        self.diagnostics.retain(|d| d.iteration <= iteration);
+    }
+
+    /// Changes the smoothing weight (0 = raw, up to 0.999); the smoothed curves are recomputed.
+    pub fn set_smoothing(&mut self, weight: f64) {
+        let weight = weight.clamp(0.0, 0.999);
+        if weight != self.smoothing {
+            self.smoothing = weight;
+            self.rebuild();
+        }
+    }
+
+    pub fn smoothing(&self) -> f64 {
+        self.smoothing
+    }
+
+    fn rebuild(&mut self) {
+        let iters = std::mem::take(&mut self.iters);
+        let smoothing = self.smoothing;
+        let (evals, knobs, diagnostics) = (
+            std::mem::take(&mut self.evals),
+            std::mem::take(&mut self.knob_changes),
+            std::mem::take(&mut self.diagnostics),
+        );
+        *self = RunHistory::new(smoothing);
+        self.iters.reserve(iters.len());
+        for s in iters {
+            self.push_iter(s);
+        }
+        (self.evals, self.knob_changes, self.diagnostics) = (evals, knobs, diagnostics);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.iters.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.iters.len()
+    }
+
+    pub fn iters(&self) -> &[IterStats] {
+        &self.iters
+    }
+
+    /// The value of `series` at point `index` (0 ≤ index < len).
+    pub fn value(&self, series: Series, index: usize) -> f32 {
+        match series {
+            Series::Loss => self.iters[index].data_loss,
+            Series::SmoothedLoss => self.smoothed_loss[index],
+            Series::Accuracy => self.iters[index].batch_accuracy,
+            Series::SmoothedAccuracy => self.smoothed_accuracy[index],
+        }
+    }
+
+    /// The index of the first point at or after `iteration`.
+    pub fn index_at(&self, iteration: u64) -> usize {
+        self.iters.partition_point(|s| s.iteration < iteration)
+    }
+
+    /// The point nearest `iteration`.
+    pub fn nearest(&self, iteration: u64) -> Option<usize> {
+        let i = self.index_at(iteration);
+        let before = i.checked_sub(1);
+        match (before, self.iters.get(i)) {
+            (Some(b), Some(a)) if iteration - self.iters[b].iteration < a.iteration - iteration => {
+                Some(b)
+            }
+            (_, Some(_)) => Some(i),
+            (b, None) => b,
+        }
+    }
+
+    /// The fractional epoch of `iteration`, from the recorded points around it.
+    pub fn epoch_at(&self, iteration: u64) -> f64 {
+        let Some(first) = self.iters.first() else {
+            return 0.0;
+        };
+        let i = self.index_at(iteration).min(self.iters.len() - 1);
+        let s = self.iters[i];
+        if s.iteration == 0 || s.epoch <= 0.0 {
+            return first.epoch;
+        }
+        // epoch is proportional to iteration within a run
+        s.epoch * iteration as f64 / s.iteration as f64
+    }
+
+    /// The evaluation nearest `iteration`.
+    pub fn nearest_eval(&self, iteration: u64) -> Option<&EvalPoint> {
+        self.evals
+            .iter()
+            .min_by_key(|e| e.iteration.abs_diff(iteration))
+    }
+
+    /// The best evaluation: the latest marked best, else the highest validation accuracy.
+    pub fn best_eval(&self) -> Option<&EvalPoint> {
+        self.evals.iter().rev().find(|e| e.is_best).or_else(|| {
+            self.evals
+                .iter()
+                .max_by(|a, b| a.val_accuracy.total_cmp(&b.val_accuracy))
+        })
+    }
+
+    /// Where the overfitting diagnostic first fired, and where it fired last.
+    pub fn overfitting_marks(&self) -> Vec<u64> {
+        self.diagnostics
+            .iter()
+            .filter(|d| d.kind == DiagnosticKind::Overfitting)
+            .map(|d| d.iteration)
+            .collect()
+    }
+
+    /// Knob changes a person or the autopilot made (schedule steps are drawn as the lr strip).
+    pub fn labelled_changes(&self) -> impl Iterator<Item = &KnobChange> {
+        self.knob_changes
+            .iter()
+            .filter(|k| k.source != KnobSource::Schedule)
+    }
+
+    /// Points `lo..hi` of `series` thinned to at most two a column (the lowest and highest of
+    /// each), in order: a whole run draws in bounded time and no spike is dropped.
+    pub fn thinned(&self, series: Series, lo: usize, hi: usize, columns: usize) -> Vec<usize> {
+        let summary = &self.summaries[series as usize];
+        summary.thin(|i| self.value(series, i), lo, hi.min(self.len()), columns)
+    }
+
+    /// What a viewer that connects late needs, in order, with at most `max_iters` iterations
+    /// (thinned as the charts thin them): knob changes, evaluations, diagnostics, iterations.
+    pub fn backlog(&self, max_iters: usize) -> Vec<Event> {
+        let mut out: Vec<Event> = self
+            .knob_changes
+            .iter()
+            .map(|k| Event::KnobChanged(k.clone()))
+            .collect();
+        out.extend(
+            self.diagnostics
+                .iter()
+                .map(|d| Event::Diagnostic(d.clone())),
+        );
+        let columns = (max_iters / 2).max(1);
+        let kept = self.thinned(Series::Loss, 0, self.len(), columns);
+        if !kept.is_empty() {
+            out.push(Event::Iterations(
+                kept.into_iter().map(|i| self.iters[i]).collect(),
+            ));
+        }
+        out
+    }
+}
+
+/// `lr 0.01→0.005`: the knob and its old and new values.
+pub fn knob_change_label(knob: Knob, old: f64, new: f64) -> String {
+    let name = match knob {
+        Knob::LearningRate => "lr",
+        Knob::Lambda => "λ",
+        Knob::Momentum => "mom",
+        Knob::BatchSize => "batch",
+        Knob::AugmentCrop => "crop",
+        Knob::AugmentFlip => "flip",
+    };
+    if knob.is_switch() {
+        let on = |v: f64| if v >= 0.5 { "on" } else { "off" };
+        return format!("{name} {}→{}", on(old), on(new));
+    }
+    format!("{name} {}→{}", short(old), short(new))
+}
+
+/// A knob value in at most 5 characters: `0.005`, `1e-4`, `0.9`, `64`.
+fn short(v: f64) -> String {
+    let a = v.abs();
+    if a == 0.0 {
+        "0".into()
+    } else if (1e-3..1e4).contains(&a) {
+        let s = format!("{:.4}", v);
+        let s = s.trim_end_matches('0').trim_end_matches('.');
+        s.chars().take(6).collect()
+    } else {
+        let e = a.log10().floor() as i32;
+        let m = v / 10f64.powi(e);
+        if (m.round() - m).abs() < 0.05 {
+            format!("{}e{e}", m.round())
+        } else {
+            format!("{m:.1}e{e}")
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! The one smoothing (TensorBoard's debiased EMA) and the one thinning (lowest and highest point
+//! of each column, so a spike is never thinned away) every chart of a run uses.
+
+/// Points per min/max block: thinning a million points reads ~4,000 blocks, not every point.
+const BLOCK: usize = 256;
+
+/// TensorBoard's debiased exponential moving average: the first points are not pulled towards 0,
+/// and a non-finite value passes through without poisoning the rest.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ema {
+    weight: f64,
+    last: f64,
+    count: i32,
+}
+
+impl Ema {
+    pub fn new(weight: f64) -> Ema {
+        Ema {
+            weight,
+            last: 0.0,
+            count: 0,
+        }
+    }
+
+    pub fn push(&mut self, y: f64) -> f64 {
+        if !y.is_finite() {
+            return y;
+        }
+        self.last = self.last * self.weight + (1.0 - self.weight) * y;
+        self.count = self.count.saturating_add(1);
+        let debias = 1.0 - self.weight.powi(self.count);
+        if debias > 0.0 { self.last / debias } else { y }
+    }
+}
+
+/// Smooths a whole series at once.
+pub fn smooth(values: impl Iterator<Item = f64>, weight: f64) -> Vec<f64> {
+    let mut ema = Ema::new(weight);
+    values.map(|y| ema.push(y)).collect()
+}
+
+/// For each block of `BLOCK` points, the index of its lowest and highest finite value.
+#[derive(Debug, Clone, Default)]
+pub struct MinMax {
+    blocks: Vec<(usize, usize)>,
+    /// Values of the block being filled, to compare new points against.
+    open: Option<(f32, f32)>,
+}
+
+impl MinMax {
+    pub fn push(&mut self, index: usize, value: f32) {
+        if index.is_multiple_of(BLOCK) {
+            self.blocks.push((index, index));
+            self.open = Some((value, value));
+            return;
+        }
+        let (Some(block), Some((lo, hi))) = (self.blocks.last_mut(), self.open.as_mut()) else {
+            return;
+        };
+        // NaN never wins a comparison; a finite value replaces a NaN extreme
+        if value < *lo || lo.is_nan() {
+            *lo = value;
+            block.0 = index;
+        }
+        if value > *hi || hi.is_nan() {
+            *hi = value;
+            block.1 = index;
+        }
+    }
+
+    /// Indices of `lo..hi` thinned to the lowest and highest of each of `columns` equal index
+    /// ranges, in index order.
+    pub fn thin(
+        &self,
+        value: impl Fn(usize) -> f32,
+        lo: usize,
+        hi: usize,
+        columns: usize,
+    ) -> Vec<usize> {
+        let columns = columns.max(1);
+        if hi <= lo {
+            return Vec::new();
+        }
+        if hi - lo <= 2 * columns {
+            return (lo..hi).collect();
+        }
+        let better = |a: usize, b: usize, is_low: bool| {
+            let (va, vb) = (value(a), value(b));
+            if vb.is_nan() {
+                return a;
+            }
+            if va.is_nan() || (is_low && vb < va) || (!is_low && vb > va) {
+                b
+            } else {
+                a
+            }
+        };
+        let mut out = Vec::with_capacity(2 * columns);
+        let n = hi - lo;
+        for c in 0..columns {
+            let (a, b) = (lo + n * c / columns, lo + n * (c + 1) / columns);
+            if a >= b {
+                continue;
+            }
+            let (mut min, mut max) = (a, a);
+            let mut i = a;
+            while i < b {
+                if i.is_multiple_of(BLOCK)
+                    && i + BLOCK <= b
+                    && let Some(&(bl, bh)) = self.blocks.get(i / BLOCK)
+                {
+                    min = better(min, bl, true);
+                    max = better(max, bh, false);
+                    i += BLOCK;
+                    continue;
+                }
+                min = better(min, i, true);
+                max = better(max, i, false);
+                i += 1;
+            }
+            out.push(min.min(max));
+            if min != max {
+                out.push(min.max(max));
+            }
+        }
+        out
+    }
+}
+
+/// A small series of (x, y) points thinned the same way, by equal x ranges: evaluations, overlays
+/// of earlier runs, export.
+pub fn thin(points: &[(f64, f64)], columns: usize) -> Vec<(f64, f64)> {
+    let columns = columns.max(1);
+    if points.len() <= 2 * columns {
+        return points.to_vec();
+    }
+    let (x0, x1) = match (points.first(), points.last()) {
+        (Some(a), Some(b)) if b.0 > a.0 => (a.0, b.0),
+        _ => return points.iter().take(2 * columns).copied().collect(),
+    };
+    let bucket_of = |x: f64| (((x - x0) / (x1 - x0) * columns as f64) as usize).min(columns - 1);
+    let mut out = Vec::with_capacity(2 * columns);
+    let mut start = 0;
+    while start < points.len() {
+        let bucket = bucket_of(points[start].0);
+        let mut end = start;
+        let (mut lo, mut hi) = (start, start);
+        while end < points.len() && bucket_of(points[end].0) == bucket {
+            if points[end].1 < points[lo].1 {
+                lo = end;
+            }
+            if points[end].1 > points[hi].1 {
+                hi = end;
+            }
+            end += 1;
+        }
+        out.push(points[lo.min(hi)]);
+        if lo != hi {
+            out.push(points[lo.max(hi)]);
+        }
+        start = end;
+    }
+    out
+}

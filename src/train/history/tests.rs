@@ -1,0 +1,139 @@
+//! The history's smoothing, thinning, de-duplication and resume handling.
+
+use super::*;
+use crate::train::{Knob, Knobs};
+
+fn iter(i: u64, loss: f32) -> IterStats {
+    IterStats {
+        iteration: i,
+        epoch: i as f64 / 100.0,
+        data_loss: loss,
+        reg_loss: 0.0,
+        batch_accuracy: 0.5,
+        knobs: Knobs::default(),
+        images_per_sec: 1.0,
+    }
+}
+
+#[test]
+fn smoothing_is_debiased() {
+    // First point: last = 0.4·y, debias = 1 − 0.6 = 0.4, so the first value is y itself.
+    for v in smooth([2.0, 2.0, 2.0].into_iter(), 0.6) {
+        assert!((v - 2.0).abs() < 1e-12);
+    }
+    // last = 0.5·1 = 0.5 after two points; debias = 1 − 0.25 = 0.75; 0.5/0.75 = 2/3.
+    let s = smooth([0.0, 1.0].into_iter(), 0.5);
+    assert!((s[1] - 2.0 / 3.0).abs() < 1e-12);
+}
+
+#[test]
+fn the_incremental_smoothing_matches_the_whole_series_one() {
+    let mut h = RunHistory::new(0.9);
+    let losses: Vec<f32> = (0..1000).map(|i| 1.0 + ((i * 7) % 13) as f32).collect();
+    for (i, &l) in losses.iter().enumerate() {
+        h.push_iter(iter(i as u64 + 1, l));
+    }
+    let whole = smooth(losses.iter().map(|&l| f64::from(l)), 0.9);
+    for (i, w) in whole.iter().enumerate() {
+        assert!((f64::from(h.value(Series::SmoothedLoss, i)) - w).abs() < 1e-4);
+    }
+    h.set_smoothing(0.0);
+    assert_eq!(h.value(Series::SmoothedLoss, 5), losses[5]);
+}
+
+#[test]
+fn thinning_keeps_a_spike_and_stays_bounded() {
+    let mut h = RunHistory::default();
+    for i in 0..100_000u64 {
+        let loss = if i == 54_321 { 1e20 } else { (i % 7) as f32 };
+        h.push_iter(iter(i + 1, loss));
+    }
+    let kept = h.thinned(Series::Loss, 0, h.len(), 80);
+    assert!(kept.len() <= 160, "{}", kept.len());
+    assert!(kept.contains(&54_321));
+    assert!(kept.windows(2).all(|w| w[0] < w[1]));
+    // a window inside the run: the spike is in it, the bound holds
+    let kept = h.thinned(Series::Loss, 50_000, 60_000, 10);
+    assert!(kept.contains(&54_321) && kept.len() <= 20);
+    // every column's lowest value (0) is there too
+    let zeros = kept
+        .iter()
+        .filter(|&&i| h.value(Series::Loss, i) == 0.0)
+        .count();
+    assert_eq!(zeros, 10);
+}
+
+#[test]
+fn small_series_thin_the_same_way() {
+    let points: Vec<(f64, f64)> = (0..10_000)
+        .map(|i| (i as f64, if i == 5_000 { 100.0 } else { (i % 7) as f64 }))
+        .collect();
+    let thinned = thin(&points, 80);
+    assert!(thinned.len() <= 160);
+    assert!(thinned.iter().any(|p| p.1 == 100.0));
+    assert!(thinned.windows(2).all(|w| w[0].0 <= w[1].0));
+}
+
+#[test]
+fn repeats_from_an_overlapping_backlog_are_ignored() {
+    let mut h = RunHistory::default();
+    let knob = KnobChange {
+        iteration: 2,
+        knob: Knob::Lambda,
+        old: 1e-4,
+        new: 1e-3,
+        source: KnobSource::Hand,
+        reason: None,
+    };
+    h.push_record(&Record::Iter(iter(1, 1.0)));
+    h.push_record(&Record::Iter(iter(2, 1.0)));
+    h.push_record(&Record::Knob(knob.clone()));
+    assert!(!h.push_event(&Event::KnobChanged(knob)));
+    assert!(h.push_event(&Event::Iterations(vec![iter(2, 9.0), iter(3, 1.0)])));
+    let seen: Vec<u64> = h.iters().iter().map(|s| s.iteration).collect();
+    assert_eq!(seen, vec![1, 2, 3]);
+    assert_eq!(
+        h.value(Series::Loss, 1),
+        1.0,
+        "the file's iteration 2 stays"
+    );
+    assert_eq!(h.knob_changes.len(), 1);
+}
+
+#[test]
+fn a_resume_drops_what_came_after_the_checkpoint() {
+    let mut records: Vec<Record> = (1..=50).map(|i| Record::Iter(iter(i, 2.0))).collect();
+    records.push(Record::Resume { iteration: 40 });
+    records.extend((41..=45).map(|i| Record::Iter(iter(i, 1.0))));
+    let h = RunHistory::from_records(&records);
+    assert_eq!(h.len(), 45);
+    assert_eq!(h.value(Series::Loss, 44), 1.0);
+    assert_eq!(h.last.map(|s| s.iteration), Some(45));
+}
+
+#[test]
+fn nearest_points_and_epochs() {
+    let mut h = RunHistory::default();
+    for i in [10, 20, 30] {
+        h.push_iter(iter(i, 1.0));
+    }
+    assert_eq!(h.nearest(0), Some(0));
+    assert_eq!(h.nearest(14), Some(0));
+    assert_eq!(h.nearest(16), Some(1));
+    assert_eq!(h.nearest(99), Some(2));
+    assert!((h.epoch_at(25) - 0.25).abs() < 1e-12);
+}
+
+#[test]
+fn the_backlog_is_bounded_and_keeps_the_spike() {
+    let mut h = RunHistory::default();
+    for i in 1..=50_000u64 {
+        h.push_iter(iter(i, if i == 777 { 1e20 } else { 1.0 }));
+    }
+    let events = h.backlog(2_000);
+    let Some(Event::Iterations(b)) = events.last() else {
+        panic!("no iterations in {events:?}");
+    };
+    assert!(b.len() <= 2_000);
+    assert!(b.iter().any(|s| s.iteration == 777));
+}
