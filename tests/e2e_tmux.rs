@@ -194,13 +194,13 @@ fn ascii_mode_in_80x24_and_a_too_small_terminal() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let tmux = start("ascii", dir.path(), 80, 24, "NO_COLOR=1", "");
+    let tmux = start("ascii", dir.path(), 80, 24, "TERM=dumb", "");
     let screen = tmux.wait_screen("the ASCII dashboard", 60, |s| {
         s.contains("running") && s.contains("+--")
     });
     assert!(
         screen.is_ascii(),
-        "non-ASCII output with NO_COLOR:\n{screen}"
+        "non-ASCII output with TERM=dumb:\n{screen}"
     );
     tmux.cmd(&["resize-window", "-t", "e2e", "-x", "40", "-y", "10"]);
     tmux.wait_screen("the size message", 10, |s| {

@@ -182,7 +182,42 @@ fn to_color(rgb: [f32; 3], mode: ColorMode) -> Color {
     match mode {
         ColorMode::TrueColor => Color::Rgb(r, g, b),
         ColorMode::Ansi256 | ColorMode::Mono => Color::Indexed(ansi256(r, g, b)),
+        ColorMode::Ansi16 => ansi16(r, g, b),
     }
+}
+
+/// The nearest of the 16 named colours (xterm's default values), which every colour terminal
+/// has; `Color::Indexed` would send a 256-colour code.
+fn ansi16(r: u8, g: u8, b: u8) -> Color {
+    const PALETTE: [(Color, [u8; 3]); 16] = [
+        (Color::Black, [0, 0, 0]),
+        (Color::Red, [205, 0, 0]),
+        (Color::Green, [0, 205, 0]),
+        (Color::Yellow, [205, 205, 0]),
+        (Color::Blue, [0, 0, 238]),
+        (Color::Magenta, [205, 0, 205]),
+        (Color::Cyan, [0, 205, 205]),
+        (Color::Gray, [229, 229, 229]),
+        (Color::DarkGray, [127, 127, 127]),
+        (Color::LightRed, [255, 0, 0]),
+        (Color::LightGreen, [0, 255, 0]),
+        (Color::LightYellow, [255, 255, 0]),
+        (Color::LightBlue, [92, 92, 255]),
+        (Color::LightMagenta, [255, 0, 255]),
+        (Color::LightCyan, [0, 255, 255]),
+        (Color::White, [255, 255, 255]),
+    ];
+    let distance = |c: [u8; 3]| {
+        [r, g, b]
+            .iter()
+            .zip(c)
+            .map(|(a, b)| (i32::from(*a) - i32::from(b)).pow(2))
+            .sum::<i32>()
+    };
+    PALETTE
+        .iter()
+        .min_by_key(|(_, c)| distance(*c))
+        .map_or(Color::Reset, |(color, _)| *color)
 }
 
 /// xterm's 256-colour palette: a 24-step gray ramp (232–255) and a 6×6×6 cube (16–231).

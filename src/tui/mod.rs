@@ -1,6 +1,7 @@
 //! The dashboard: ratatui + crossterm, drawn from `train::Event`s, sending `train::Command`s.
 
 mod activations;
+mod ansi16;
 mod app;
 mod chart;
 mod chart_view;
@@ -53,7 +54,7 @@ pub enum Ending {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UiOptions {
     pub fps: u32,
-    /// Only ASCII characters anywhere (`--ascii`, `NO_COLOR`, `TERM=dumb`).
+    /// Only ASCII characters anywhere (`--ascii`, `TERM=dumb`).
     pub is_ascii: bool,
     pub color: ColorMode,
 }
@@ -62,6 +63,9 @@ pub struct UiOptions {
 pub enum ColorMode {
     TrueColor,
     Ansi256,
+    /// The 16 named colours (`TERM=xterm`, `screen`, `linux`).
+    Ansi16,
+    /// No colour at all (`NO_COLOR`, `TERM=dumb`).
     Mono,
 }
 
@@ -96,13 +100,19 @@ impl UiOptions {
         term: Option<&str>,
     ) -> UiOptions {
         let is_dumb = term == Some("dumb");
-        let is_ascii = is_ascii_flag || has_no_color || is_dumb;
-        let color = if is_ascii {
+        let is_ascii = is_ascii_flag || is_dumb;
+        // https://no-color.org: no colour, and nothing else changes
+        let color = if has_no_color || is_dumb {
             ColorMode::Mono
         } else if matches!(colorterm, Some("truecolor" | "24bit")) {
             ColorMode::TrueColor
-        } else {
+        } else if term.is_some_and(|t| t.contains("256color") || t.contains("direct")) {
             ColorMode::Ansi256
+        } else if term.is_none() {
+            // no TERM at all: most likely a modern emulator that did not say
+            ColorMode::Ansi256
+        } else {
+            ColorMode::Ansi16
         };
         UiOptions {
             fps: fps.clamp(1, 60),
@@ -148,10 +158,20 @@ pub fn run_session(
     opts: UiOptions,
     session: Session,
 ) -> anyhow::Result<Ending> {
-    let mut terminal = match ratatui::try_init() {
+    // ratatui sets the terminal up (raw mode, alternate screen, the panic hook that restores it);
+    // drawing then goes through a writer that speaks 16 colours where the terminal does
+    let _ = match ratatui::try_init() {
         Ok(terminal) => terminal,
         Err(error) => {
             // Raw mode may already be on when entering the alternate screen failed.
+            let _ = ratatui::try_restore();
+            return Err(error).context("cannot set up the terminal");
+        }
+    };
+    let writer = ansi16::Ansi16Writer::new(std::io::stdout(), opts.color == ColorMode::Ansi16);
+    let mut terminal = match Terminal::new(ratatui::backend::CrosstermBackend::new(writer)) {
+        Ok(terminal) => terminal,
+        Err(error) => {
             let _ = ratatui::try_restore();
             return Err(error).context("cannot set up the terminal");
         }

@@ -133,19 +133,23 @@ fn d_detaches_an_attached_viewer_without_stopping() {
 }
 
 #[test]
-fn detect_no_color_means_ascii_mono() {
-    let o = UiOptions::from_env(false, 10, true, Some("truecolor"), Some("xterm"));
-    assert!(o.is_ascii);
+fn detect_no_color_means_no_colour_but_unicode() {
+    let o = UiOptions::from_env(false, 10, true, Some("truecolor"), Some("xterm-256color"));
+    assert!(!o.is_ascii);
     assert_eq!(o.color, ColorMode::Mono);
 }
 
 #[test]
-fn detect_truecolor_and_256() {
+fn detect_truecolor_256_and_16() {
     let o = UiOptions::from_env(false, 10, false, Some("24bit"), Some("xterm"));
     assert_eq!(o.color, ColorMode::TrueColor);
     let o = UiOptions::from_env(false, 10, false, None, Some("xterm-256color"));
     assert_eq!(o.color, ColorMode::Ansi256);
     assert!(!o.is_ascii);
+    for term in ["xterm", "screen", "linux", "vt220"] {
+        let o = UiOptions::from_env(false, 10, false, None, Some(term));
+        assert_eq!(o.color, ColorMode::Ansi16, "{term}");
+    }
 }
 
 #[test]
@@ -154,5 +158,7 @@ fn detect_dumb_terminal_and_flag() {
     assert!(o.is_ascii);
     assert_eq!(o.color, ColorMode::Mono);
     assert_eq!(o.fps, 1);
-    assert!(UiOptions::from_env(true, 10, false, None, None).is_ascii);
+    let o = UiOptions::from_env(true, 10, false, None, Some("xterm-256color"));
+    assert!(o.is_ascii);
+    assert_eq!(o.color, ColorMode::Ansi256, "--ascii keeps colour");
 }

@@ -28,7 +28,7 @@ const ASCII_SUBSTITUTES: [(&str, &str); 28] = [
     ("↑↓", "up/dn"),
     ("←→", "<-/->"),
     ("━", "*"),
-    ("┊", "|"),
+    ("┊", ":"),
     ("…", "..."),
     ("→", "->"),
     ("←", "<-"),
@@ -107,12 +107,13 @@ impl Theme {
         self.fg(Color::Red).add_modifier(Modifier::BOLD)
     }
 
+    /// The terminal's own foreground: readable on dark and light backgrounds alike.
     pub fn label(&self) -> Style {
-        self.fg(Color::Gray)
+        Style::new()
     }
 
     pub fn value(&self) -> Style {
-        self.fg(Color::White).add_modifier(Modifier::BOLD)
+        Style::new().add_modifier(Modifier::BOLD)
     }
 
     pub fn title(&self) -> Style {
@@ -140,7 +141,8 @@ impl Theme {
 
     pub fn severity(&self, severity: Severity) -> Style {
         match severity {
-            Severity::Info => self.fg(Color::Blue),
+            // ANSI blue is hard to read on a dark background, and cyan on a light one
+            Severity::Info => Style::new(),
             Severity::Warn => self.warn().add_modifier(Modifier::BOLD),
             Severity::Error => self.bad(),
         }
@@ -149,7 +151,7 @@ impl Theme {
     pub fn state(&self, state: RunState) -> Style {
         let style = match state {
             RunState::Running => self.good(),
-            RunState::Starting => self.fg(Color::Blue),
+            RunState::Starting => self.fg(Color::Magenta),
             RunState::Paused => self.warn(),
             RunState::Diverged => self.bad(),
             RunState::Finished => self.fg(Color::LightGreen),
@@ -240,7 +242,8 @@ impl Theme {
 fn ascii_fallback(symbol: &str) -> &'static str {
     match symbol.chars().next().unwrap_or(' ') {
         '─' | '━' | '═' | '╌' | '┄' => "-",
-        '│' | '┃' | '║' | '┊' | '┆' => "|",
+        '┊' | '┆' => ":",
+        '│' | '┃' | '║' => "|",
         '┌' | '┐' | '└' | '┘' | '├' | '┤' | '┬' | '┴' | '┼' | '╭' | '╮' | '╯' | '╰' => {
             "+"
         }
