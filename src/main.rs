@@ -91,7 +91,8 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {
-            eprintln!("convtop: {e:#}");
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "convtop: {}", cli::error_text(&e));
             ExitCode::from(2)
         }
     }

@@ -18,6 +18,20 @@ use crate::train::rundir::{BEST_CHECKPOINT, LAST_CHECKPOINT};
 use crate::train::{self, TrainConfig};
 use args::TrainArgs;
 
+/// An error and its causes on one line, each cause only once: a `TrainError::Io` already
+/// shows its OS error, which anyhow's `{:#}` would repeat.
+pub fn error_text(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
 /// The configuration: defaults, then the `--config` file, then the flags.
 pub fn train_config(a: &TrainArgs) -> Result<TrainConfig> {
     let mut c = match &a.config {
@@ -258,22 +272,32 @@ pub fn train_headless(a: &TrainArgs) -> Result<i32> {
     let stdout = std::io::stdout();
     let is_tty = stdout.is_terminal();
     let outcome = train::headless::run(handle, &mut stdout.lock(), is_tty, interrupted)?;
+    // a reader that left (`| head -1`, EPIPE) or a full stdout does not turn a finished run
+    // into a failure: the run itself trained on quietly, and its checkpoints are on disk
     let mut out = stdout.lock();
+    if let Some(problem) = &outcome.failed_save {
+        let _ = writeln!(
+            std::io::stderr(),
+            "convtop: stopped: {problem}; once that is fixed: convtop train --resume {}",
+            outcome.run_dir
+        );
+        return Ok(3);
+    }
     if let Some(best) = outcome.best_val_accuracy {
-        writeln!(
+        let _ = writeln!(
             out,
             "best validation accuracy {:.2}%  run {}",
             best * 100.0,
             outcome.run_dir
-        )?;
+        );
     }
     if outcome.was_diverged {
-        writeln!(
+        let _ = writeln!(
             out,
             "training diverged and stopped (run {}; checkpoints from before it are kept): start \
              again with a smaller --lr, as the error above suggests",
             outcome.run_dir
-        )?;
+        );
         return Ok(1);
     }
     Ok(if outcome.was_interrupted { 130 } else { 0 })

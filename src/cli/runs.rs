@@ -43,6 +43,9 @@ pub fn ls(base: &Path, out: &mut dyn Write) -> Result<()> {
             best,
             r.test_evaluations
         )?;
+        if let Some(problem) = &r.problem {
+            writeln!(out, "  {problem}")?;
+        }
     }
     Ok(())
 }

@@ -1,7 +1,8 @@
 //! Checkpoints as safetensors: the network's tensors under PyTorch-style names (`conv1.weight`
 //! (c_out, c_in, kh, kw), `fc1.weight` (out, in), `*.bias`), the optimiser's velocity
 //! (`optim.velocity.<name>`), the preprocessing statistics (`preprocess.<name>`), and the trainer
-//! state (iteration, knobs, data order and RNG positions) as JSON in the header metadata.
+//! state (iteration, knobs, data order and RNG positions) as JSON in the header metadata, and a
+//! CRC-32 of that state and every tensor's bytes, so a damaged file is refused on load.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -15,6 +16,8 @@ use super::rundir::atomic_write;
 use crate::data::{BatcherState, NamedTensor};
 
 const STATE_KEY: &str = "convtop";
+/// CRC-32 (IEEE, as zlib's) of the state JSON, then of each tensor's name and bytes by name.
+const CRC_KEY: &str = "convtop.crc32";
 const VELOCITY: &str = "optim.velocity.";
 const PREPROCESS: &str = "preprocess.";
 
@@ -27,11 +30,53 @@ pub struct TrainerState {
     pub best_iteration: Option<u64>,
     pub net_spec: String,
     pub input_shape: [usize; 3],
+    /// The hash of the resolved configuration the run started from (`TrainConfig::hash`); absent
+    /// in checkpoints written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_hash: Option<String>,
+}
+
+impl TrainerState {
+    /// Checks what the state says without the data: knobs through the knob authority, a
+    /// non-empty data order, a position inside it, an iteration count the epochs allow.
+    pub fn validate(&self) -> Result<(), String> {
+        super::knobs::validate_all(&self.knobs).map_err(|e| e.to_string())?;
+        let b = &self.batcher;
+        let len = b.order.len() as u64;
+        if len == 0 {
+            return Err("the data order is empty".into());
+        }
+        if b.position > b.order.len() {
+            return Err(format!(
+                "data position {} is past the order's {} images",
+                b.position, len
+            ));
+        }
+        // every iteration takes at least one image, and every finished epoch at least one iteration
+        let most = b.epoch.saturating_add(1).saturating_mul(len);
+        if self.iteration > most || b.epoch > self.iteration {
+            return Err(format!(
+                "iteration {} does not fit epoch {} of {len} images",
+                self.iteration, b.epoch
+            ));
+        }
+        if let Some(acc) = self.best_val_accuracy
+            && !(0.0..=1.0).contains(&acc)
+        {
+            return Err(format!("best accuracy {acc} is not in [0, 1]"));
+        }
+        if self.best_iteration.is_some_and(|i| i > self.iteration) {
+            return Err("the best iteration is later than the checkpoint's".into());
+        }
+        Ok(())
+    }
 }
 
 /// Everything a checkpoint holds, as owned data.
 pub struct Checkpoint {
     pub state: TrainerState,
+    /// False for a checkpoint written before checksums, loaded unverified.
+    pub is_verified: bool,
     /// The network's tensors by name.
     pub net: Vec<NamedTensor>,
     /// Velocity buffers, in the network's parameter order.
@@ -41,6 +86,20 @@ pub struct Checkpoint {
 
 fn to_bytes(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// The checksum of a state and tensors given as (file name, bytes), in name order.
+fn checksum<'a>(state: &str, tensors: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> String {
+    let mut sorted: Vec<(&str, &[u8])> = tensors.into_iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(b.0));
+    let mut h = crc32fast::Hasher::new();
+    h.update(state.as_bytes());
+    for (name, bytes) in sorted {
+        h.update(name.as_bytes());
+        h.update(&[0]);
+        h.update(bytes);
+    }
+    format!("{:08x}", h.finalize())
 }
 
 impl Checkpoint {
@@ -66,7 +125,11 @@ impl Checkpoint {
             views.push((name.clone(), view));
         }
         let state = serde_json::to_string(&self.state).map_err(|e| err(e.to_string()))?;
-        let meta = HashMap::from([(STATE_KEY.to_string(), state)]);
+        let crc = checksum(
+            &state,
+            named.iter().map(|(n, _, b)| (n.as_str(), b.as_slice())),
+        );
+        let meta = HashMap::from([(STATE_KEY.to_string(), state), (CRC_KEY.to_string(), crc)]);
         let bytes = safetensors::serialize(views, Some(meta)).map_err(|e| err(e.to_string()))?;
         atomic_write(path, &bytes)
     }
@@ -89,10 +152,34 @@ impl Checkpoint {
             .ok_or_else(|| {
                 err("no convtop state in the header; was it written by convtop?".into())
             })?;
+        let stored_crc = meta
+            .metadata()
+            .as_ref()
+            .and_then(|m| m.get(CRC_KEY))
+            .cloned();
+        let tensors = SafeTensors::deserialize(&bytes).map_err(|e| err(e.to_string()))?;
+        if let Some(stored) = &stored_crc {
+            let names = tensors.names();
+            let mut views = Vec::with_capacity(names.len());
+            for name in names {
+                let view = tensors
+                    .tensor(name)
+                    .map_err(|e| err(format!("{name}: {e}")))?;
+                views.push((name, view.data()));
+            }
+            let actual = checksum(state_json, views);
+            if &actual != stored {
+                return Err(err(format!(
+                    "damaged: its CRC-32 is {actual}, not the {stored} it was written with; \
+                     use another checkpoint of the run"
+                )));
+            }
+        }
         let state: TrainerState =
             serde_json::from_str(state_json).map_err(|e| err(format!("trainer state: {e}")))?;
-        super::knobs::validate_all(&state.knobs).map_err(|e| err(format!("trainer state: {e}")))?;
-        let tensors = SafeTensors::deserialize(&bytes).map_err(|e| err(e.to_string()))?;
+        state
+            .validate()
+            .map_err(|problem| err(format!("trainer state refused: {problem}")))?;
         let (mut net, mut velocity, mut preprocess) = (Vec::new(), Vec::new(), Vec::new());
         // keep the file's order: velocity must line up with the network's parameter order
         let mut names: Vec<(usize, String)> = Vec::new();
@@ -127,6 +214,7 @@ impl Checkpoint {
         }
         Ok(Checkpoint {
             state,
+            is_verified: stored_crc.is_some(),
             net,
             velocity,
             preprocess,

@@ -80,14 +80,80 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
+    /// A configuration file given by a person (`--config`); an empty one is refused, since
+    /// it would silently mean every default.
     pub fn from_toml_file(path: &Path) -> Result<TrainConfig, TrainError> {
         let text = std::fs::read_to_string(path).map_err(|source| TrainError::Io {
             path: path.to_path_buf(),
             source,
         })?;
-        toml::from_str(&text).map_err(|e| TrainError::Config {
+        Self::from_toml_text(path, &text)
+    }
+
+    /// A run directory's `config.toml`: a symlink is refused, not followed (O_NOFOLLOW).
+    pub fn from_run_file(path: &Path) -> Result<TrainConfig, TrainError> {
+        use std::io::Read;
+        let io = |source| TrainError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let meta = std::fs::symlink_metadata(path).map_err(io)?;
+        if meta.file_type().is_symlink() {
+            return Err(TrainError::Config {
+                problem: format!(
+                    "{} is a symbolic link; a run's configuration must be a plain file \
+                     (replace the link with the file it points to)",
+                    path.display()
+                ),
+            });
+        }
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
+        let mut text = String::new();
+        options
+            .open(path)
+            .and_then(|mut f| f.read_to_string(&mut text))
+            .map_err(io)?;
+        Self::from_toml_text(path, &text)
+    }
+
+    fn from_toml_text(path: &Path, text: &str) -> Result<TrainConfig, TrainError> {
+        if text.trim().is_empty() {
+            return Err(TrainError::Config {
+                problem: format!(
+                    "{} is empty; write the settings into it (convtop writes every one into a \
+                     run's config.toml), or leave the flag out for the defaults",
+                    path.display()
+                ),
+            });
+        }
+        toml::from_str(text).map_err(|e| TrainError::Config {
             problem: format!("{}: {e}", path.display()),
         })
+    }
+
+    /// A hash (CRC-32 of the TOML) of everything that fixes what a run computes: all of the
+    /// configuration except what a resumed run may change (epochs, the knobs, the iteration cap,
+    /// how often it evaluates and saves) and where runs are kept.
+    pub fn hash(&self) -> String {
+        let fixed = TrainConfig {
+            epochs: 0,
+            lr: 0.0,
+            lambda: 0.0,
+            momentum: 0.0,
+            nesterov: false,
+            batch: 0,
+            flip: None,
+            run_dir: PathBuf::new(),
+            eval_every: 0,
+            checkpoint_every: 0,
+            max_iterations: 0,
+            lr_decay: None,
+            ..self.clone()
+        };
+        format!("{:08x}", crc32fast::hash(fixed.to_toml().as_bytes()))
     }
 
     pub fn to_toml(&self) -> String {
@@ -115,6 +181,16 @@ impl TrainConfig {
             None if self.epochs > 1 => 0.1f32.powf(1.0 / (self.epochs - 1) as f32),
             None => 1.0,
         }
+    }
+
+    /// Checks an epoch count given on resume.
+    pub fn validate_epochs(&self, epochs: u32) -> Result<(), TrainError> {
+        if epochs == 0 {
+            return Err(TrainError::Config {
+                problem: "epochs must be at least 1".into(),
+            });
+        }
+        Ok(())
     }
 
     /// Checks the numbers before anything is loaded.

@@ -328,6 +328,14 @@ pub enum Event {
         iteration: u64,
         path: String,
     },
+    /// A checkpoint could not be written; the trainer has paused (a headless driver stops).
+    /// `problem` names the cause and what to do; `on_disk` is the last checkpoint still there.
+    CheckpointFailed {
+        iteration: u64,
+        path: String,
+        problem: String,
+        on_disk: Option<u64>,
+    },
     Message {
         level: Severity,
         text: String,

@@ -21,6 +21,8 @@ pub struct Outcome {
     pub last_eval: Option<EvalStats>,
     pub best_val_accuracy: Option<f32>,
     pub run_dir: String,
+    /// Why a checkpoint could not be written (and what is still on disk); the run stopped.
+    pub failed_save: Option<String>,
 }
 
 fn line(out: &mut dyn Write, bar: &Option<ProgressBar>, text: &str) {
@@ -58,6 +60,7 @@ pub fn run(
         last_eval: None,
         best_val_accuracy: None,
         run_dir: String::new(),
+        failed_save: None,
     };
     let mut bar: Option<ProgressBar> = None;
     let mut info = RunInfo::default();
@@ -145,6 +148,23 @@ pub fn run(
                     Severity::Error => "error",
                 };
                 line(out, &bar, &format!("{tag}: {text}"));
+            }
+            Event::CheckpointFailed { problem, .. } => {
+                // the stop's own save usually fails the same way: say it once
+                if outcome.failed_save.as_ref() != Some(&problem) {
+                    line(out, &bar, &format!("error: {problem}"));
+                }
+                outcome.failed_save.get_or_insert(problem);
+                if !has_asked_stop {
+                    // nobody is there to free space and press s: stop, and say so in the status
+                    has_asked_stop = true;
+                    line(
+                        out,
+                        &bar,
+                        "stopping: a run that cannot save would lose its work",
+                    );
+                    let _ = handle.commands.send(Command::Stop);
+                }
             }
             Event::State(state @ (RunState::Finished | RunState::Diverged)) if !has_asked_stop => {
                 outcome.was_diverged = state == RunState::Diverged;

@@ -175,20 +175,84 @@ pub fn new_run(cfg: TrainConfig) -> Result<Run, TrainError> {
 }
 
 /// Continues a run from its directory's last checkpoint; `epochs` may raise the epoch count.
+/// A run with nothing left to train is refused rather than trained past its end.
 pub fn resume_run(path: &Path, epochs: Option<u32>) -> Result<Run, TrainError> {
-    load_run(path, epochs, LAST_CHECKPOINT)
+    let run = load_run(path, epochs, LAST_CHECKPOINT)?;
+    let done = run.batcher.epoch();
+    let planned = u64::from(run.config.epochs);
+    if done >= planned && run.batcher.position() == 0 {
+        return Err(TrainError::Config {
+            problem: format!(
+                "{} already finished {done}/{planned} epochs; pass --epochs N (N > {done}) to \
+                 extend it",
+                path.display()
+            ),
+        });
+    }
+    let cap = run.config.max_iterations;
+    if cap > 0 && run.iteration >= cap {
+        return Err(TrainError::Config {
+            problem: format!(
+                "{} already stopped at its cap of {cap} iterations (max_iterations in its \
+                 {CONFIG_FILE}); start a new run to train further",
+                path.display()
+            ),
+        });
+    }
+    Ok(run)
 }
 
 /// A run as saved in checkpoint file `checkpoint` of run directory `path`.
 pub fn load_run(path: &Path, epochs: Option<u32>, checkpoint: &str) -> Result<Run, TrainError> {
     let dir = RunDir::open(path)?;
-    let mut cfg = TrainConfig::from_toml_file(&dir.file(CONFIG_FILE))?;
+    let config_path = dir.file(CONFIG_FILE);
+    let mut cfg = TrainConfig::from_run_file(&config_path)?;
     if let Some(e) = epochs {
+        cfg.validate_epochs(e)?;
         cfg.epochs = e;
     }
     let ckpt_path = dir.file(checkpoint);
     let ckpt = Checkpoint::load(&ckpt_path)?;
+    let bad = |problem: String| TrainError::Checkpoint {
+        path: ckpt_path.clone(),
+        problem,
+    };
+    let mut warnings = Vec::new();
+    match &ckpt.state.config_hash {
+        Some(h) if *h != cfg.hash() => {
+            return Err(TrainError::Config {
+                problem: format!(
+                    "{} has changed since {checkpoint} was written (only epochs and knob values \
+                     may change on resume; the data, network, split, seed and preprocessing may \
+                     not): restore it, or start a new run",
+                    config_path.display()
+                ),
+            });
+        }
+        Some(_) => {}
+        None => warnings.push(format!(
+            "{checkpoint} predates configuration hashes: {CONFIG_FILE} is trusted unchecked"
+        )),
+    }
+    if !ckpt.is_verified {
+        warnings.push(format!(
+            "{checkpoint} predates checksums: its tensors are loaded unverified"
+        ));
+    }
     let (data, split, mut augment, kind) = load_data(&cfg)?;
+    // the saved data order must be this split's training images, each once
+    let mut order = ckpt.state.batcher.order.clone();
+    let mut train = split.train.clone();
+    order.sort_unstable();
+    train.sort_unstable();
+    if order != train {
+        return Err(bad(format!(
+            "its data order ({} images) is not the training split of {} ({} images)",
+            order.len(),
+            config_path.display(),
+            train.len()
+        )));
+    }
     let (mut net, spec) = build_net(&cfg, &data, &augment)?;
     net.load_tensors(|name| ckpt.find(name))?;
     let mut sgd = Sgd::default();
@@ -213,7 +277,7 @@ pub fn load_run(path: &Path, epochs: Option<u32>, checkpoint: &str) -> Result<Ru
     augment.is_crop_on = knobs.augment_crop;
     augment.is_flip_on = knobs.augment_flip;
     let batcher = Batcher::restore(ckpt.state.batcher.clone());
-    let warnings = net.plan.warnings.clone();
+    warnings.extend(net.plan.warnings.clone());
     let mut run = Run {
         train_probe: train_probe(&split, cfg.seed),
         config: cfg,

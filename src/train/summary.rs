@@ -18,6 +18,8 @@ pub enum RunStatus {
     Stopped,
     /// No final state record: the process died (or an in-process session is still running).
     Crashed,
+    /// Its `config.toml` cannot be read (empty, unparseable, a link); `problem` says why.
+    BadConfig,
 }
 
 impl RunStatus {
@@ -27,6 +29,7 @@ impl RunStatus {
             RunStatus::Finished => "finished",
             RunStatus::Stopped => "stopped",
             RunStatus::Crashed => "crashed",
+            RunStatus::BadConfig => "bad config",
         }
     }
 }
@@ -44,6 +47,8 @@ pub struct RunSummary {
     pub test_evaluations: usize,
     /// When the metrics file was last written (seconds since the epoch), for sorting.
     pub modified: u64,
+    /// Why the run cannot be read, for a `BadConfig` run.
+    pub problem: Option<String>,
 }
 
 /// Whether a detached training listens on `dir`'s socket.
@@ -60,7 +65,7 @@ pub fn is_live(dir: &Path) -> bool {
 }
 
 pub fn summarize(dir: &Path) -> Result<RunSummary, TrainError> {
-    let config = TrainConfig::from_toml_file(&dir.join(CONFIG_FILE))?;
+    let config = TrainConfig::from_run_file(&dir.join(CONFIG_FILE))?;
     let metrics = dir.join(METRICS_FILE);
     let text = std::fs::read_to_string(&metrics).unwrap_or_default();
     let mut s = RunSummary {
@@ -79,6 +84,7 @@ pub fn summarize(dir: &Path) -> Result<RunSummary, TrainError> {
             .ok()
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
             .map_or(0, |d| d.as_secs()),
+        problem: None,
     };
     let mut last_state = None;
     let mut was_finished = false;
@@ -128,17 +134,39 @@ pub fn summarize(dir: &Path) -> Result<RunSummary, TrainError> {
     Ok(s)
 }
 
+fn unreadable(dir: &Path, e: &TrainError) -> RunSummary {
+    RunSummary {
+        id: dir
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+        path: dir.to_path_buf(),
+        config: TrainConfig {
+            data: "?".into(),
+            net: "?".into(),
+            ..TrainConfig::default()
+        },
+        status: RunStatus::BadConfig,
+        iterations: 0,
+        epochs: 0.0,
+        best_val_accuracy: None,
+        test_evaluations: 0,
+        modified: 0,
+        problem: Some(e.to_string()),
+    }
+}
+
 /// Every run directory under `base`, oldest first.
 pub fn list_runs(base: &Path) -> Result<Vec<RunSummary>, TrainError> {
     let entries = std::fs::read_dir(base).map_err(|source| TrainError::Io {
         path: base.to_path_buf(),
         source,
     })?;
+    // a run whose config cannot be read is listed with its problem, not hidden
     let mut runs: Vec<RunSummary> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| p.join(CONFIG_FILE).is_file())
-        .filter_map(|p| summarize(&p).ok())
+        .filter(|p| std::fs::symlink_metadata(p.join(CONFIG_FILE)).is_ok())
+        .map(|p| summarize(&p).unwrap_or_else(|e| unreadable(&p, &e)))
         .collect();
     runs.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(runs)

@@ -75,7 +75,9 @@ impl Trainer {
         }
     }
 
-    pub(super) fn save_checkpoint(&mut self, name: &str) {
+    /// Writes checkpoint `name`; on failure the run pauses, and `Event::CheckpointFailed` names
+    /// the cause (a full disk, a permission, a read-only file system) and what is still on disk.
+    pub(super) fn save_checkpoint(&mut self, name: &str) -> bool {
         let run = &mut self.run;
         let names: Vec<(String, Vec<usize>)> = run
             .net
@@ -101,23 +103,47 @@ impl Trainer {
                 best_iteration: run.best.map(|b| b.1),
                 net_spec: run.net.spec.clone(),
                 input_shape: run.net.input_shape(),
+                config_hash: Some(run.config.hash()),
             },
+            is_verified: true,
             net: run.net.tensors(),
             velocity,
             preprocess: run.preprocess.tensors(),
         };
         let path = run.dir.file(name);
+        let iteration = run.iteration;
         match ckpt.save(&path) {
             Ok(()) => {
-                let iteration = run.iteration;
                 let path = path.display().to_string();
-                self.record(&Record::Checkpoint { iteration, path: path.clone() });
+                self.saved_at.insert(name.to_string(), iteration);
+                self.record(&Record::Checkpoint {
+                    iteration,
+                    path: path.clone(),
+                });
                 self.send(Event::CheckpointSaved { iteration, path });
+                true
             }
-            Err(e) => self.send_message(
-                Severity::Error,
-                &format!("checkpoint not written: {e}; training goes on and the previous checkpoint is intact — free some space"),
-            ),
+            Err(e) => {
+                let on_disk = self.saved_at.get(name).copied();
+                let kept = match on_disk {
+                    Some(at) => format!("the {name} on disk is from iteration {at}"),
+                    None => format!("there is no {name} on disk"),
+                };
+                let problem = format!(
+                    "checkpoint not written at iteration {iteration}: {e} — {}; {kept}",
+                    e.write_advice()
+                );
+                self.send(Event::CheckpointFailed {
+                    iteration,
+                    path: path.display().to_string(),
+                    problem,
+                    on_disk,
+                });
+                if self.state == RunState::Running {
+                    self.set_state(RunState::Paused);
+                }
+                false
+            }
         }
     }
 }

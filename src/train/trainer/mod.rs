@@ -4,7 +4,7 @@
 mod control;
 mod output;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -74,6 +74,8 @@ struct Trainer {
     x: Array4<f32>,
     labels: Vec<usize>,
     last_iter: Instant,
+    /// The iteration each checkpoint file on disk holds, as far as this trainer knows.
+    saved_at: HashMap<String, u64>,
 }
 
 impl Trainer {
@@ -84,6 +86,13 @@ impl Trainer {
         commands: Receiver<Command>,
     ) -> Trainer {
         let diagnostics = Diagnostics::new(DiagnosticsConfig::new(run.data.num_classes()));
+        let mut saved_at = HashMap::new();
+        if run.iteration > 0 {
+            saved_at.insert(LAST_CHECKPOINT.to_string(), run.iteration);
+        }
+        if let Some((_, at)) = run.best {
+            saved_at.insert(BEST_CHECKPOINT.to_string(), at);
+        }
         Trainer {
             run,
             metrics,
@@ -102,6 +111,7 @@ impl Trainer {
             x: Array4::zeros((0, 0, 0, 0)),
             labels: Vec::new(),
             last_iter: Instant::now(),
+            saved_at,
         }
     }
 
@@ -149,7 +159,7 @@ impl Trainer {
         }
         if self.state == RunState::Diverged {
             // Blown-up weights must not replace the last good checkpoint that --resume reads.
-            self.save_checkpoint(DIVERGED_CHECKPOINT);
+            let _ = self.save_checkpoint(DIVERGED_CHECKPOINT);
             self.send_message(
                 Severity::Warn,
                 &format!(
@@ -158,7 +168,7 @@ impl Trainer {
                 ),
             );
         } else {
-            self.save_checkpoint(LAST_CHECKPOINT);
+            let _ = self.save_checkpoint(LAST_CHECKPOINT);
         }
         self.set_state(RunState::Stopped);
         self.flush_events(true);
@@ -209,7 +219,9 @@ impl Trainer {
                 }
             }
             Command::EvaluateNow => self.evaluate(),
-            Command::SaveCheckpoint => self.save_checkpoint(LAST_CHECKPOINT),
+            Command::SaveCheckpoint => {
+                let _ = self.save_checkpoint(LAST_CHECKPOINT);
+            }
             Command::RollbackToBest => self.rollback(),
             Command::RequestSnapshot { input_index } => {
                 let snap =
@@ -227,7 +239,13 @@ impl Trainer {
 
     /// The vault: the weights are saved first so the record names a checkpoint that holds them.
     fn evaluate_test(&mut self) {
-        self.save_checkpoint(LAST_CHECKPOINT);
+        if !self.save_checkpoint(LAST_CHECKPOINT) {
+            self.send_message(
+                Severity::Error,
+                "test set not evaluated: its record must name a checkpoint on disk",
+            );
+            return;
+        }
         match super::vault::evaluate_and_record(&mut self.run, LAST_CHECKPOINT) {
             Ok(r) => {
                 if let Some(w) = r.warning() {
@@ -296,7 +314,8 @@ impl Trainer {
             is_capped || (epoch_done && run.batcher.epoch() >= u64::from(run.config.epochs));
         let is_layer_check = run.iteration.is_multiple_of(LAYER_STATS_EVERY) && is_finite;
         let every = run.config.checkpoint_every;
-        let is_checkpoint_due = every > 0 && run.iteration.is_multiple_of(every);
+        // the last checkpoint is written at every epoch end, and every `every` iterations too
+        let is_checkpoint_due = epoch_done || (every > 0 && run.iteration.is_multiple_of(every));
         self.record(&Record::Iter(stats));
         self.pending_iters.push(stats);
         let mut diags = self.diagnostics.on_iteration(&stats);
@@ -311,11 +330,11 @@ impl Trainer {
         if epoch_done && !is_finished {
             self.decay_learning_rate();
         }
-        if is_checkpoint_due && !is_finished {
-            self.save_checkpoint(LAST_CHECKPOINT);
+        if is_checkpoint_due && !is_finished && self.state != RunState::Diverged {
+            let _ = self.save_checkpoint(LAST_CHECKPOINT);
         }
-        if is_finished && self.state == RunState::Running {
-            self.save_checkpoint(LAST_CHECKPOINT);
+        // a failed final save pauses the run instead: "finished" means it is on disk
+        if is_finished && self.state == RunState::Running && self.save_checkpoint(LAST_CHECKPOINT) {
             self.set_state(RunState::Finished);
         }
         self.flush_events(false);
@@ -341,7 +360,17 @@ impl Trainer {
         let probe = run.train_probe.clone();
         let (train_loss, train_acc, _) =
             super::snapshot::evaluate_split(run, &probe, EVAL_BATCH, classes);
-        let is_best = run.best.is_none_or(|(acc, _)| val_acc > acc);
+        let mut is_best = run.best.is_none_or(|(acc, _)| val_acc > acc) && val_loss.is_finite();
+        if is_best {
+            let previous = run.best;
+            run.best = Some((val_acc, run.iteration));
+            // a best that is not on disk is not claimed anywhere
+            if !self.save_checkpoint(BEST_CHECKPOINT) {
+                self.run.best = previous;
+                is_best = false;
+            }
+        }
+        let run = &mut self.run;
         let stats = EvalStats {
             iteration: run.iteration,
             epoch: run.batcher.epoch() as f64
@@ -353,10 +382,6 @@ impl Trainer {
             confusion,
             is_best,
         };
-        if is_best && val_loss.is_finite() {
-            run.best = Some((val_acc, run.iteration));
-            self.save_checkpoint(BEST_CHECKPOINT);
-        }
         self.record(&Record::Eval(stats.clone()));
         let diags = self.diagnostics.on_evaluation(&stats);
         self.send(Event::Evaluation(stats));

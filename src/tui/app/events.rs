@@ -66,6 +66,11 @@ impl App {
                 );
                 self.set_status(Severity::Info, text);
             }
+            // the trainer has paused itself; the message says why and what to do
+            Event::CheckpointFailed { problem, .. } => {
+                let text = format!("{problem} — paused: fix it, then s saves, space resumes");
+                self.set_status(Severity::Error, text);
+            }
             Event::Message { level, text } => {
                 if level >= Severity::Warn {
                     // The trainer refuses a bad knob value with a warning and keeps the old one.
