@@ -362,13 +362,15 @@ fn a_bit_flip_in_a_checkpoint_is_refused_with_its_name() {
     );
 }
 
+type Edit = fn(&mut Checkpoint);
+
 #[test]
 fn hostile_trainer_state_is_refused_not_trained_on() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = short_run(tmp.path());
     let path = dir.join(LAST_CHECKPOINT);
     let d = dir.to_str().unwrap();
-    let edits: [(&str, fn(&mut Checkpoint)); 5] = [
+    let edits: [(&str, Edit); 5] = [
         ("an index past the data", |ck| {
             ck.state.batcher.order[0] = 10_000_000
         }),
