@@ -140,12 +140,17 @@ pub fn readout(app: &App) -> Option<Line<'static>> {
 
 /// Whether the learning rate changed inside the window (else the strip would be a flat line).
 pub fn has_lr_steps(app: &App, w: &Window) -> bool {
+    // every change is recorded as a knob change, so the window's iterations need not be read
     let iters = &app.history.iters()[w.lo..w.hi];
-    iters.first().is_some_and(|f| {
-        iters
+    let (Some(first), Some(last)) = (iters.first(), iters.last()) else {
+        return false;
+    };
+    first.knobs.learning_rate != last.knobs.learning_rate
+        || app
+            .history
+            .knob_changes
             .iter()
-            .any(|s| s.knobs.learning_rate != f.knobs.learning_rate)
-    })
+            .any(|k| k.knob == crate::train::Knob::LearningRate && w.contains(k.iteration))
 }
 
 /// A one-row step line of the learning rate under the loss chart, on the chart's x axis: each

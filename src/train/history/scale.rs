@@ -7,7 +7,7 @@
 const OUTLIER_TAIL: f64 = 0.10;
 /// Fraction trimmed from the other tail: only single stray points.
 const CLEAN_TAIL: f64 = 0.005;
-/// A must-show point (an evaluation) farther than this many spans outside is itself an outlier.
+/// A must-show point (an evaluation) farther than this many reaches outside is itself an outlier.
 const FENCE: f64 = 2.0;
 
 /// Which side of a series its outliers are on.
@@ -116,9 +116,15 @@ pub fn fit(
             is_log,
         };
     };
-    let span = (hi - lo).max(lo.abs() * 0.01).max(1e-9);
+    // how far an evaluation may lie from the curve and still count: the curve's spread, or half
+    // its level (a factor of 2 on a log axis), so a generalisation gap is never cut off
+    let reach = if is_log {
+        (hi - lo).max(0.3)
+    } else {
+        (hi - lo).max(0.5 * hi.abs().max(lo.abs())).max(1e-9)
+    };
     for m in must {
-        if is_raw || (m >= lo - FENCE * span && m <= hi + FENCE * span) {
+        if is_raw || (m >= lo - FENCE * reach && m <= hi + FENCE * reach) {
             lo = lo.min(m);
             hi = hi.max(m);
         }
@@ -179,7 +185,8 @@ pub fn linear_ticks(lo: f64, hi: f64, max: usize) -> Vec<f64> {
             if v.abs() < step * 1e-9 {
                 0.0
             } else {
-                (v / step).round() * step
+                let scale = 10f64.powi(decimals(step) as i32 + 1);
+                (v * scale).round() / scale
             }
         })
         .collect()

@@ -84,40 +84,47 @@ impl MinMax {
         if hi - lo <= 2 * columns {
             return (lo..hi).collect();
         }
-        let better = |a: usize, b: usize, is_low: bool| {
-            let (va, vb) = (value(a), value(b));
-            if vb.is_nan() {
-                return a;
-            }
-            if va.is_nan() || (is_low && vb < va) || (!is_low && vb > va) {
-                b
-            } else {
-                a
-            }
-        };
         let mut out = Vec::with_capacity(2 * columns);
         let n = hi - lo;
+        // wide columns start and end on block boundaries, so only their blocks are read
+        let snap = |i: usize| {
+            if n / columns >= 4 * BLOCK && i != lo && i != hi {
+                (i + BLOCK / 2) / BLOCK * BLOCK
+            } else {
+                i
+            }
+        };
         for c in 0..columns {
-            let (a, b) = (lo + n * c / columns, lo + n * (c + 1) / columns);
+            let (a, b) = (snap(lo + n * c / columns), snap(lo + n * (c + 1) / columns));
             if a >= b {
                 continue;
             }
-            let (mut min, mut max) = (a, a);
+            // (index, value) of the lowest and highest; NaN loses to any number
+            let (mut min, mut max) = ((a, value(a)), (a, value(a)));
+            let mut consider = |i: usize, v: f32, is_low: bool| {
+                let slot = if is_low { &mut min } else { &mut max };
+                let wins = if is_low { v < slot.1 } else { v > slot.1 };
+                if wins || (slot.1.is_nan() && !v.is_nan()) {
+                    *slot = (i, v);
+                }
+            };
             let mut i = a;
             while i < b {
                 if i.is_multiple_of(BLOCK)
                     && i + BLOCK <= b
                     && let Some(&(bl, bh)) = self.blocks.get(i / BLOCK)
                 {
-                    min = better(min, bl, true);
-                    max = better(max, bh, false);
+                    consider(bl, value(bl), true);
+                    consider(bh, value(bh), false);
                     i += BLOCK;
                     continue;
                 }
-                min = better(min, i, true);
-                max = better(max, i, false);
+                let v = value(i);
+                consider(i, v, true);
+                consider(i, v, false);
                 i += 1;
             }
+            let (min, max) = (min.0, max.0);
             out.push(min.min(max));
             if min != max {
                 out.push(min.max(max));

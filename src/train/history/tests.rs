@@ -137,3 +137,40 @@ fn the_backlog_is_bounded_and_keeps_the_spike() {
     assert!(b.len() <= 2_000);
     assert!(b.iter().any(|s| s.iteration == 777));
 }
+
+#[test]
+fn log_ticks_are_decades_then_2_and_5() {
+    use super::scale::log_ticks;
+    // 8.49e-5 .. 6.34 spans five decades: the ticks are the decades inside
+    let ticks = log_ticks(8.49e-5f64.log10(), 6.34f64.log10(), 6);
+    assert_eq!(ticks, vec![1e-4, 1e-3, 1e-2, 1e-1, 1.0]);
+    // 0.023 .. 0.6: one decade inside, so 2 and 5 steps join it
+    let ticks = log_ticks(0.023f64.log10(), 0.6f64.log10(), 6);
+    for t in &ticks {
+        let m = t / 10f64.powf(t.log10().floor());
+        assert!([1.0, 2.0, 5.0].iter().any(|r| (m - r).abs() < 1e-9), "{t}");
+    }
+    assert!(ticks.len() >= 2, "{ticks:?}");
+}
+
+#[test]
+fn linear_ticks_are_round_and_unique() {
+    use super::scale::linear_ticks;
+    assert_eq!(linear_ticks(0.23, 1.07, 5), vec![0.4, 0.6, 0.8, 1.0]);
+    let ticks = linear_ticks(96.3, 99.8, 4);
+    assert_eq!(ticks, vec![97.0, 98.0, 99.0]);
+}
+
+#[test]
+fn the_range_ignores_a_spike_and_the_transient_but_keeps_evaluations() {
+    use super::scale::{Tail, fit};
+    // a loss settling from 2.3 to ~0.3 with one 1e20 spike; evaluations at 0.35 and 0.42
+    let raw: Vec<f64> = (0..1000)
+        .map(|i| if i == 500 { 1e20 } else { 0.3 + 2.0 * (-(i as f64) / 20.0).exp() })
+        .collect();
+    let s = fit(&[&raw], &[0.35, 0.42], Tail::High, false, false, (Some(0.0), None));
+    assert!(s.lo > 0.2 && s.lo < 0.31, "{s:?}");
+    assert!(s.hi > 0.42 && s.hi < 0.6, "{s:?}");
+    let full = fit(&[&raw], &[0.35, 0.42], Tail::High, false, true, (Some(0.0), None));
+    assert!(full.hi >= 1e20, "{full:?}");
+}
