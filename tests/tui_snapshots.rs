@@ -310,7 +310,7 @@ fn snapshot_all_tabs(is_ascii: bool) {
     for tab in Tab::ALL {
         let digit = char::from(b'1' + tab.index() as u8);
         assert_eq!(app.handle_key(key(KeyCode::Char(digit))), None);
-        for (w, h) in [(80, 24), (160, 48)] {
+        for (w, h) in [(80, 24), (120, 40), (160, 48)] {
             let terminal = draw(&app, w, h);
             let screen = text(&terminal);
             if is_ascii {
@@ -320,6 +320,58 @@ fn snapshot_all_tabs(is_ascii: bool) {
                 format!("{}_{w}x{h}_{mode}", tab.title().to_lowercase()),
                 screen
             );
+        }
+    }
+}
+
+/// Text cut by a panel border or the screen edge: two letters or digits run into the border
+/// with no `…` before it. Panels keep a space before their right border, so text that touches
+/// it was cut.
+fn cut_text(screen: &str) -> Vec<String> {
+    let mut cuts = Vec::new();
+    for (y, line) in screen.lines().enumerate() {
+        let cells: Vec<char> = line.chars().collect();
+        for x in 2..cells.len() {
+            let is_edge = matches!(cells[x], '│' | '|' | '╮' | '╯' | '+');
+            let is_cut = cells[x - 1].is_alphanumeric() && cells[x - 2].is_alphanumeric();
+            if is_edge && is_cut {
+                cuts.push(format!("row {y}: {line}"));
+            }
+        }
+    }
+    cuts
+}
+
+#[test]
+fn no_text_is_cut_without_an_elision_mark() {
+    // in ASCII `|` is both a border and text (`|W|`), so the borders are told apart in Unicode
+    for is_ascii in [false] {
+        let mut app = app(is_ascii);
+        app.on_event(Event::TestResult {
+            accuracy: 0.9905,
+            loss: 0.04,
+            count: 1,
+            checkpoint: "checkpoint-best.safetensors".into(),
+            iteration: 300,
+        });
+        app.on_event(Event::CheckpointSaved {
+            iteration: 300,
+            path: "runs/20261128-120000-a-long-run-name/checkpoint-last.safetensors".into(),
+        });
+        for tab in Tab::ALL {
+            let digit = char::from(b'1' + tab.index() as u8);
+            app.handle_key(key(KeyCode::Char(digit)));
+            for (w, h) in [(80, 24), (120, 40), (160, 48)] {
+                let screen = text(&draw(&app, w, h));
+                let cuts = cut_text(&screen);
+                assert!(
+                    cuts.is_empty(),
+                    "{tab:?} at {w}x{h}:\n{}\n\n{screen}",
+                    cuts.join("\n")
+                );
+                let footer = screen.lines().last().unwrap_or_default();
+                assert!(footer.contains(".safetensors"), "{tab:?} {w}x{h}: {footer}");
+            }
         }
     }
 }

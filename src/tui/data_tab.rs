@@ -8,6 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 use super::app::App;
+use super::fit;
 use super::image::{self, ColorMap, Image};
 use super::ui::render_empty;
 use crate::train::{DataView, Planes, SampleImage};
@@ -24,7 +25,9 @@ fn class_label(app: &App, index: usize, width: usize) -> String {
 
 pub fn render_data(app: &App, area: Rect, buf: &mut Buffer) {
     let classes = app.info.as_ref().map_or(10, |i| i.classes.len().max(1));
-    let matrix_width = (classes as u16 * 4 + 9).min(area.width / 2);
+    let (name_width, cell) = confusion_cells(app);
+    let wanted = (name_width + classes * cell + 3) as u16;
+    let matrix_width = wanted.max(30).min(area.width / 2);
     let [left, right] =
         Layout::horizontal([Constraint::Fill(1), Constraint::Length(matrix_width)]).areas(area);
     let t = &app.theme;
@@ -115,7 +118,9 @@ fn render_samples(app: &App, view: &DataView, area: Rect, buf: &mut Buffer) {
 
 fn render_extras(app: &App, view: &DataView, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
-    let block = t.block("mean image · augmentation before → after");
+    let title = format!(" {} ", t.t("mean image · augmentation before → after"));
+    let title = fit::elide_end(&title, area.width.saturating_sub(2) as usize);
+    let block = t.block_line(Line::from(Span::styled(title, t.title())));
     let inner = block.inner(area);
     block.render(area, buf);
     let mut pictures: Vec<(&str, &Planes)> = Vec::new();
@@ -124,14 +129,25 @@ fn render_extras(app: &App, view: &DataView, area: Rect, buf: &mut Buffer) {
     }
     pictures.push(("before", &view.augment_before));
     pictures.push(("after", &view.augment_after));
-    let rows = inner.height.saturating_sub(1).max(1);
+    pictures.retain(|(_, p)| p.w > 0 && p.h > 0);
+    // fit the height, then shrink all of them until they fit side by side (two pixel rows a cell)
+    let cols_at = |rows: u16, p: &Planes| ((rows as usize * 2 * p.w) / p.h).max(1) as u16;
+    let mut rows = inner.height.saturating_sub(1).max(1);
+    while rows > 1 {
+        let gaps = 2 * pictures.len().saturating_sub(1) as u16;
+        let total: u16 = pictures.iter().map(|(_, p)| cols_at(rows, p)).sum::<u16>() + gaps;
+        if total <= inner.width {
+            break;
+        }
+        rows -= 1;
+    }
     let mut x = inner.x;
     for (name, planes) in pictures {
         if planes.w == 0 || planes.h == 0 {
             continue;
         }
         // Fit the height; the width follows from the aspect, two pixel rows a cell.
-        let cols = ((rows as usize * 2 * planes.w) / planes.h).max(1) as u16;
+        let cols = cols_at(rows, planes);
         if x + cols > inner.right() {
             break;
         }
@@ -158,21 +174,42 @@ fn stretch(values: &[f32]) -> Vec<f32> {
     values.iter().map(|v| (v - lo) / span).collect()
 }
 
+/// The confusion matrix's row-name width and cell width: as narrow as its labels and counts.
+fn confusion_cells(app: &App) -> (usize, usize) {
+    let max = app
+        .confusion
+        .as_ref()
+        .and_then(|m| m.iter().flatten().copied().max())
+        .unwrap_or(0)
+        .max(1);
+    let label = app.info.as_ref().map_or(1, |i| {
+        i.classes
+            .iter()
+            .map(|c| c.chars().count())
+            .max()
+            .unwrap_or(1)
+    });
+    let cell = max.to_string().len().max(label.min(3)) + 1;
+    (label.min(5) + 1, cell)
+}
+
 fn render_confusion(app: &App, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
-    let block = t.block("confusion · val · true ↓ predicted →");
+    let title = format!(" {} ", t.t("confusion · val · true ↓ predicted →"));
+    let title = fit::elide_end(&title, area.width.saturating_sub(2) as usize);
+    let block = t.block_line(Line::from(Span::styled(title, t.title())));
     let inner = block.inner(area);
     block.render(area, buf);
     let Some(matrix) = &app.confusion else {
         render_empty(app, "waiting for the first evaluation…", inner, buf);
         return;
     };
-    let max = matrix.iter().flatten().copied().max().unwrap_or(0).max(1);
-    let cell = (max.to_string().len() + 1).max(3);
-    let name_width = 5;
+    let (name_width, cell) = confusion_cells(app);
+    let fitting = (inner.width as usize).saturating_sub(name_width) / cell;
+    let shown = matrix.len().min(fitting);
     let mut lines = Vec::with_capacity(matrix.len() + 1);
     let mut head = vec![Span::raw(" ".repeat(name_width))];
-    head.extend((0..matrix.len()).map(|j| {
+    head.extend((0..shown).map(|j| {
         Span::styled(
             format!("{:>cell$}", class_label(app, j, cell - 1)),
             t.title(),
@@ -185,7 +222,7 @@ fn render_confusion(app: &App, area: Rect, buf: &mut Buffer) {
             format!("{:<name_width$}", class_label(app, i, name_width - 1)),
             t.title(),
         )];
-        for (j, &n) in row.iter().enumerate() {
+        for (j, &n) in row.iter().enumerate().take(shown) {
             let share = f64::from(n) / f64::from(total);
             let style: Style = if n == 0 {
                 t.dim()
@@ -204,6 +241,16 @@ fn render_confusion(app: &App, area: Rect, buf: &mut Buffer) {
             spans.push(Span::styled(format!("{text:>cell$}"), style));
         }
         lines.push(t.line(spans));
+    }
+    if shown < matrix.len() {
+        let needed = name_width + matrix.len() * cell + 2;
+        lines.push(t.line(vec![Span::styled(
+            format!(
+                " columns {shown}–{} hidden: widen to {needed}",
+                matrix.len() - 1
+            ),
+            t.warn(),
+        )]));
     }
     let correct: u32 = matrix
         .iter()

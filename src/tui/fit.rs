@@ -1,6 +1,7 @@
 //! Fitting text into a number of cells without hiding that something was left out: elision in
 //! the middle with `…`, paths that keep their file name, and word wrapping.
 
+use ratatui::text::{Line, Span};
 use unicode_width::UnicodeWidthStr;
 
 pub const ELLIPSIS: &str = "…";
@@ -93,6 +94,30 @@ pub fn wrap(text: &str, max: usize) -> Vec<String> {
         lines.push(line);
     }
     lines
+}
+
+/// The spans that fit in `max` cells; when some do not, the last shown ends in `…`.
+pub fn fit_spans(spans: Vec<Span<'static>>, max: usize) -> Line<'static> {
+    let total: usize = spans.iter().map(|s| width(&s.content)).sum();
+    if total <= max {
+        return Line::from(spans);
+    }
+    let mut out = Vec::new();
+    let mut used = 0;
+    for span in spans {
+        let w = width(&span.content);
+        if used + w + 1 > max {
+            let room = max.saturating_sub(used);
+            out.push(Span::styled(
+                elide_end(&span.content, room.max(1)),
+                span.style,
+            ));
+            break;
+        }
+        used += w;
+        out.push(span);
+    }
+    Line::from(out)
 }
 
 #[cfg(test)]

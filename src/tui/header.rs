@@ -6,7 +6,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
 use super::app::App;
-use super::theme;
+use super::{fit, theme};
+use crate::train::RunState;
 
 pub fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
@@ -32,13 +33,6 @@ pub fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
             } else {
                 format!("{} = {}", info.net_spec, info.net_resolved)
             };
-            // the vault's last look, with its count, wherever the score is shown
-            let test = app.test_result.map(|(acc, _, count, _)| {
-                Span::styled(
-                    format!("test {:.2}% ({count}×) ", 100.0 * acc),
-                    if count > 1 { t.warn() } else { t.dim() },
-                )
-            });
             let mut spans = vec![
                 Span::styled(" data ", t.label()),
                 Span::styled(info.data_name.clone(), t.value()),
@@ -51,9 +45,13 @@ pub fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
                     t.dim(),
                 ),
                 Span::styled(" net ", t.label()),
-                Span::styled(t.t(&net).into_owned(), t.value()),
             ];
-            spans.splice(4..4, test);
+            // a long spec loses its middle, marked `…`, never its end
+            let mut spans = t.line(spans).spans;
+            let used: usize = spans.iter().map(|s| fit::width(&s.content)).sum();
+            let room = (first.width.saturating_sub(state_len + 1) as usize).saturating_sub(used);
+            let net = fit::elide_middle(&t.t(&net), room);
+            spans.push(Span::styled(net, t.value()));
             spans
         }
         None => vec![Span::styled(" waiting for the trainer to start…", t.dim())],
@@ -64,7 +62,7 @@ pub fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
         first.width.saturating_sub(state_len + 1),
         1,
     );
-    t.line(describe).render(left, buf);
+    Line::from(describe).render(left, buf);
 
     render_progress(app, second, buf);
     render_rates(app, third, buf);
@@ -110,17 +108,19 @@ fn render_rates(app: &App, area: Rect, buf: &mut Buffer) {
         Some(last) => {
             let total = app.total_iterations().unwrap_or(0);
             let remaining = total.saturating_sub(last.iteration) as f64;
-            let eta = if last.images_per_sec > 0.0 {
-                remaining * last.knobs.batch_size as f64 / f64::from(last.images_per_sec)
-            } else {
-                f64::NAN
-            };
             spans.extend([
                 Span::styled(" ", t.label()),
                 Span::styled(theme::count(last.images_per_sec.round() as u64), t.value()),
                 Span::styled(" img/s", t.label()),
-                Span::styled("  ETA ", t.label()),
-                Span::styled(theme::duration(eta), t.value()),
+            ]);
+            // an ETA only while the run moves: not paused, diverged, ended or replayed
+            let is_moving = app.state == RunState::Running && !app.is_trainer_gone;
+            if is_moving && last.images_per_sec > 0.0 {
+                let eta = remaining * last.knobs.batch_size as f64 / f64::from(last.images_per_sec);
+                spans.push(Span::styled("  ETA ", t.label()));
+                spans.push(Span::styled(theme::duration(eta), t.value()));
+            }
+            spans.extend([
                 Span::styled("  loss ", t.label()),
                 Span::styled(theme::num(f64::from(last.data_loss)), t.train()),
             ]);
@@ -153,11 +153,19 @@ fn render_rates(app: &App, area: Rect, buf: &mut Buffer) {
         }
         None => {}
     }
+    // the vault's last look, with its count, after the validation figures it is compared with
+    if let Some((acc, _, count, _)) = app.test_result {
+        spans.push(Span::styled(
+            format!("  test {:.2}% ({count}×)", 100.0 * acc),
+            if count > 1 { t.warn() } else { t.dim() },
+        ));
+    }
     if let Some(iteration) = app.last_checkpoint {
         spans.push(Span::styled(
             format!("  saved @{}", theme::count(iteration)),
             t.dim(),
         ));
     }
-    t.line(spans).render(area, buf);
+    let line = t.line(spans);
+    fit::fit_spans(line.spans, area.width as usize).render(area, buf);
 }

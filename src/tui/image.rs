@@ -276,9 +276,11 @@ pub fn render_legend(
         area.right().saturating_sub(bar.right()),
         1,
     );
+    let note = format!("  {}", theme.t(note));
+    let room = (rest.width as usize).saturating_sub(super::fit::width(&hi_text) + 1);
     Line::from(vec![
         Span::styled(hi_text, theme.dim()),
-        Span::styled(format!("  {}", theme.t(note)), theme.dim()),
+        Span::styled(super::fit::elide_end(&note, room), theme.dim()),
     ])
     .render(rest, buf);
 }

@@ -60,9 +60,17 @@ pub fn render_network(app: &App, area: Rect, buf: &mut Buffer) {
             t.dim(),
         ),
     ]);
+    let title = super::fit::fit_spans(title.spans, area.width.saturating_sub(2) as usize);
     let block = t.block_line(title);
     let inner = block.inner(area);
     block.render(area, buf);
+    // a column of margin before the right border
+    let inner = Rect::new(
+        inner.x,
+        inner.y,
+        inner.width.saturating_sub(1),
+        inner.height,
+    );
 
     let is_wide = inner.width >= 130;
     let formulas: Vec<_> = info
