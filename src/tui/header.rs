@@ -33,7 +33,7 @@ pub fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
             } else {
                 format!("{} = {}", info.net_spec, info.net_resolved)
             };
-            let mut spans = vec![
+            let spans = vec![
                 Span::styled(" data ", t.label()),
                 Span::styled(info.data_name.clone(), t.value()),
                 Span::styled(

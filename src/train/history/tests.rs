@@ -166,11 +166,31 @@ fn the_range_ignores_a_spike_and_the_transient_but_keeps_evaluations() {
     use super::scale::{Tail, fit};
     // a loss settling from 2.3 to ~0.3 with one 1e20 spike; evaluations at 0.35 and 0.42
     let raw: Vec<f64> = (0..1000)
-        .map(|i| if i == 500 { 1e20 } else { 0.3 + 2.0 * (-(i as f64) / 20.0).exp() })
+        .map(|i| {
+            if i == 500 {
+                1e20
+            } else {
+                0.3 + 2.0 * (-(i as f64) / 20.0).exp()
+            }
+        })
         .collect();
-    let s = fit(&[&raw], &[0.35, 0.42], Tail::High, false, false, (Some(0.0), None));
+    let s = fit(
+        &[&raw],
+        &[0.35, 0.42],
+        Tail::High,
+        false,
+        false,
+        (Some(0.0), None),
+    );
     assert!(s.lo > 0.2 && s.lo < 0.31, "{s:?}");
     assert!(s.hi > 0.42 && s.hi < 0.6, "{s:?}");
-    let full = fit(&[&raw], &[0.35, 0.42], Tail::High, false, true, (Some(0.0), None));
+    let full = fit(
+        &[&raw],
+        &[0.35, 0.42],
+        Tail::High,
+        false,
+        true,
+        (Some(0.0), None),
+    );
     assert!(full.hi >= 1e20, "{full:?}");
 }
