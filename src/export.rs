@@ -65,8 +65,9 @@ pub(crate) fn register_font() {
 
 /// Writes an RGB buffer as a PNG.
 pub(crate) fn save_png(buf: &[u8], w: u32, h: u32, path: &Path) -> Result<(), ExportError> {
-    image::save_buffer_with_format(
-        path,
+    let mut png = std::io::Cursor::new(Vec::new());
+    image::write_buffer_with_format(
+        &mut png,
         buf,
         w,
         h,
@@ -76,7 +77,10 @@ pub(crate) fn save_png(buf: &[u8], w: u32, h: u32, path: &Path) -> Result<(), Ex
     .map_err(|e| ExportError::Io {
         path: path.to_path_buf(),
         source: std::io::Error::other(e.to_string()),
-    })
+    })?;
+    // atomically and never through a symlink, like every file convtop writes
+    crate::train::rundir::atomic_write(path, png.get_ref())?;
+    Ok(())
 }
 
 /// What one export wrote, and what it could not.
@@ -89,10 +93,7 @@ pub struct Exported {
 /// Exports run directory `dir` into `out` (created if needed).
 pub fn export_run(dir: &Path, out: &Path) -> Result<Exported, ExportError> {
     register_font();
-    std::fs::create_dir_all(out).map_err(|source| ExportError::Io {
-        path: out.to_path_buf(),
-        source,
-    })?;
+    crate::train::rundir::ensure_dir(out)?;
     let records = read_metrics(&dir.join(METRICS_FILE))?;
     let history = crate::train::history::RunHistory::from_records(&records);
     if history.is_empty() {

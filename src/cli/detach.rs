@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 
 use super::args::TrainArgs;
 use crate::remote::{self, SOCKET_FILE};
-use crate::train::rundir::LOG_FILE;
+use crate::train::rundir::{DirHandle, DirPolicy, LOG_FILE};
 use crate::train::summary::{RunStatus, list_runs};
 use crate::train::{self};
 
@@ -71,10 +71,9 @@ pub fn serve(a: &TrainArgs) -> Result<i32> {
             return Ok(2);
         }
     };
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join(LOG_FILE))
+    // like every file of a run: never through a symlink, in a directory checked by its handle
+    let log = DirHandle::open(&dir, DirPolicy::Run)
+        .and_then(|d| d.open_log(LOG_FILE))
         .context("opening the run's log")?;
     println!("ready {}", dir.display());
     std::io::stdout().flush()?;

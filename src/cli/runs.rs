@@ -97,7 +97,7 @@ pub fn compare(dirs: &[PathBuf], out: &Path) -> Result<()> {
         );
         runs.push((s.id, history));
     }
-    std::fs::create_dir_all(out)?;
+    crate::train::rundir::ensure_dir(out)?;
     for (name, is_loss) in [("compare-loss.png", true), ("compare-accuracy.png", false)] {
         let path = out.join(name);
         crate::export::render_compare(&runs, is_loss, &path)?;

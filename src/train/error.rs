@@ -20,6 +20,9 @@ pub enum TrainError {
     Net(#[from] NnError),
     #[error("checkpoint {path}: {problem}")]
     Checkpoint { path: PathBuf, problem: String },
+    /// A file or directory convtop will not use (a symlink, someone else's, a live run's).
+    #[error("{path} {problem}")]
+    Refused { path: PathBuf, problem: String },
     #[error("the trainer thread stopped unexpectedly: {0}")]
     Thread(String),
 }

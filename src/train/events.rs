@@ -48,8 +48,11 @@ impl Knob {
 /// The knob values the trainer is actually using.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct Knobs {
+    #[serde(with = "crate::train::finite::f32s")]
     pub learning_rate: f32,
+    #[serde(with = "crate::train::finite::f32s")]
     pub lambda: f32,
+    #[serde(with = "crate::train::finite::f32s")]
     pub momentum: f32,
     pub is_nesterov: bool,
     pub batch_size: usize,
@@ -154,12 +157,17 @@ pub struct RunInfo {
 pub struct IterStats {
     pub iteration: u64,
     /// Fractional epoch: iteration / iters_per_epoch.
+    #[serde(with = "crate::train::finite::f64s")]
     pub epoch: f64,
+    #[serde(with = "crate::train::finite::f32s")]
     pub data_loss: f32,
+    #[serde(with = "crate::train::finite::f32s")]
     pub reg_loss: f32,
     /// Accuracy on this iteration's batch.
+    #[serde(with = "crate::train::finite::f32s")]
     pub batch_accuracy: f32,
     pub knobs: Knobs,
+    #[serde(with = "crate::train::finite::f32s")]
     pub images_per_sec: f32,
 }
 
@@ -167,10 +175,15 @@ pub struct IterStats {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EvalStats {
     pub iteration: u64,
+    #[serde(with = "crate::train::finite::f64s")]
     pub epoch: f64,
+    #[serde(with = "crate::train::finite::f32s")]
     pub train_loss: f32,
+    #[serde(with = "crate::train::finite::f32s")]
     pub train_accuracy: f32,
+    #[serde(with = "crate::train::finite::f32s")]
     pub val_loss: f32,
+    #[serde(with = "crate::train::finite::f32s")]
     pub val_accuracy: f32,
     /// confusion[true][predicted] on the validation split.
     pub confusion: Vec<Vec<u32>>,
@@ -181,7 +194,9 @@ pub struct EvalStats {
 pub struct KnobChange {
     pub iteration: u64,
     pub knob: Knob,
+    #[serde(with = "crate::train::finite::f64s")]
     pub old: f64,
+    #[serde(with = "crate::train::finite::f64s")]
     pub new: f64,
     /// Who turned it: a person, the learning-rate schedule, or the advice autopilot.
     #[serde(default)]
@@ -244,6 +259,7 @@ pub struct Planes {
     pub c: usize,
     pub h: usize,
     pub w: usize,
+    #[serde(with = "crate::train::finite::vec_f32")]
     pub data: Vec<f32>,
 }
 
@@ -263,8 +279,10 @@ pub struct FilterBank {
     pub kh: usize,
     pub kw: usize,
     /// (c_out, c_in, kh, kw), row-major.
+    #[serde(with = "crate::train::finite::vec_f32")]
     pub weights: Vec<f32>,
     /// Same shape: the gradient of the last iteration.
+    #[serde(with = "crate::train::finite::vec_f32")]
     pub grads: Vec<f32>,
 }
 
@@ -272,9 +290,12 @@ pub struct FilterBank {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LayerStats {
     pub name: String,
+    #[serde(with = "crate::train::finite::f32s")]
     pub weight_norm: f32,
+    #[serde(with = "crate::train::finite::f32s")]
     pub grad_norm: f32,
     /// ‖lr·update‖ / ‖W‖: healthy near 1e-3.
+    #[serde(with = "crate::train::finite::f32s")]
     pub update_ratio: f32,
     /// Fraction of channels that were zero everywhere for every input of the last batch (ReLU layers only).
     pub dead_fraction: Option<f32>,
@@ -290,6 +311,7 @@ pub struct Snapshot {
     /// The chosen input as the person sees it (raw pixels scaled to 0..1).
     pub input: Planes,
     pub label: usize,
+    #[serde(with = "crate::train::finite::vec_f32")]
     pub probabilities: Vec<f32>,
     /// The activation maps of every layer for the chosen input: (layer name, planes).
     pub activations: Vec<(String, Planes)>,
@@ -342,7 +364,9 @@ pub enum Event {
     },
     /// A test-set evaluation; `count` is how many times this run's test set has now been looked at.
     TestResult {
+        #[serde(with = "crate::train::finite::f32s")]
         accuracy: f32,
+        #[serde(with = "crate::train::finite::f32s")]
         loss: f32,
         count: u32,
         checkpoint: String,

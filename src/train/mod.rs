@@ -7,6 +7,7 @@ pub mod cv;
 pub mod diagnostics;
 pub mod error;
 pub mod events;
+pub mod finite;
 pub mod headless;
 pub mod history;
 pub mod knobs;

@@ -1,15 +1,22 @@
 //! The run directory `runs/<id>/`: the resolved configuration, `metrics.jsonl`, checkpoints.
-//! Every whole-file write is atomic: a temporary file, fsync, rename, fsync of the directory.
+//! Every whole-file write is atomic (a temporary file, fsync, rename, fsync of the directory),
+//! never through a symlink, into a directory of ours checked by its handle.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{BufWriter, Write};
+mod fsafe;
+mod lock;
+mod metrics;
+
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde::{Deserialize, Serialize};
-
 use super::error::TrainError;
-use super::events::{Diagnostic, EvalStats, IterStats, KnobChange, RunState};
+
+pub use fsafe::{
+    DirHandle, DirPolicy, atomic_write, ensure_dir, euid, peer_uid, read_nofollow, refused,
+};
+pub use lock::{LOCK_FILE, RunLock, flock, try_flock};
+pub use metrics::{Lines, MetricsLog, Record, keep_until, parse_lines, read_lines, read_metrics};
 
 pub const CONFIG_FILE: &str = "config.toml";
 pub const METRICS_FILE: &str = "metrics.jsonl";
@@ -18,38 +25,6 @@ pub const BEST_CHECKPOINT: &str = "checkpoint-best.safetensors";
 /// Where a run that stops while diverged puts its weights, so the last good checkpoint survives.
 pub const DIVERGED_CHECKPOINT: &str = "checkpoint-diverged.safetensors";
 pub const LOG_FILE: &str = "convtop.log";
-
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
-    move |source| TrainError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
-/// Writes `bytes` to `path` so that a crash at any moment leaves either the old file or the new.
-pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let result = (|| {
-        let mut f = File::create(&tmp).map_err(io(&tmp))?;
-        f.write_all(bytes).map_err(io(&tmp))?;
-        f.sync_all().map_err(io(&tmp))?;
-        fs::rename(&tmp, path).map_err(io(path))?;
-        // the rename itself is durable only once the directory is synced
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
 
 /// Now in UTC as (year, month, day, hour, minute, second).
 fn utc_now() -> (i64, i64, i64, u64, u64, u64) {
@@ -85,12 +60,44 @@ pub fn rfc3339_now() -> String {
 pub struct RunDir {
     pub id: String,
     pub path: PathBuf,
+    /// The trainer's lock on the directory, once taken (`lock`); released when dropped.
+    lock: Option<RunLock>,
+    /// The mode a loose directory had before `open` tightened it to owner-only.
+    pub tightened_from: Option<u32>,
+}
+
+/// A run directory holds no symlinks: each would be a way to make convtop read or write a file
+/// outside it.
+fn refuse_symlinks(path: &Path) -> Result<(), TrainError> {
+    let entries = fs::read_dir(path).map_err(|source| TrainError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    for entry in entries.flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_symlink()) {
+            let target = fs::read_link(entry.path())
+                .map_or_else(|_| "?".into(), |t| t.display().to_string());
+            return Err(refused(
+                &entry.path(),
+                &format!(
+                    "is a symbolic link (to {target}); a run directory must hold none, since \
+                     convtop would read or write through it: remove it (and check who put it there)"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl RunDir {
-    /// Creates `base/<timestamp>-<net>[-N]/` (0700: runs may hold a control socket later).
+    /// Creates `base/<timestamp>-<net>[-N]/` (0700: runs may hold a control socket later) with
+    /// mkdir, which fails if anything has the name; then checks it by handle and locks it.
     pub fn create(base: &Path, net_label: &str) -> Result<RunDir, TrainError> {
-        fs::create_dir_all(base).map_err(io(base))?;
+        fs::create_dir_all(base).map_err(|source| TrainError::Io {
+            path: base.to_path_buf(),
+            source,
+        })?;
+        let parent = DirHandle::open(base, DirPolicy::Base)?;
         let label: String = net_label
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
@@ -103,14 +110,24 @@ impl RunDir {
             } else {
                 format!("{stem}-{n}")
             };
-            let path = base.join(&id);
-            match fs::create_dir(&path) {
+            match parent.mkdir(&id) {
                 Ok(()) => {
-                    set_owner_only(&path);
-                    return Ok(RunDir { id, path });
+                    let path = base.join(&id);
+                    let handle = DirHandle::open(&path, DirPolicy::Run)?;
+                    let lock = RunLock::acquire(&handle)?;
+                    return Ok(RunDir {
+                        id,
+                        path,
+                        lock: Some(lock),
+                        tightened_from: None,
+                    });
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(TrainError::Io { path, source: e }),
+                Err(TrainError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::AlreadyExists =>
+                {
+                    continue;
+                }
+                Err(e) => return Err(e),
             }
         }
         Err(TrainError::Config {
@@ -118,14 +135,21 @@ impl RunDir {
         })
     }
 
+    /// An existing run directory: yours (a loose one is tightened to owner-only), with a
+    /// configuration in it.
     pub fn open(path: &Path) -> Result<RunDir, TrainError> {
-        if !path.join(CONFIG_FILE).is_file() {
-            return Err(TrainError::Config {
-                problem: format!(
-                    "{} is not a run directory (no {CONFIG_FILE} in it)",
-                    path.display()
-                ),
-            });
+        let handle = DirHandle::open(path, DirPolicy::Run)?;
+        refuse_symlinks(path)?;
+        match handle.open_read(CONFIG_FILE)? {
+            Some(f) if f.metadata().is_ok_and(|m| m.is_file()) => {}
+            _ => {
+                return Err(TrainError::Config {
+                    problem: format!(
+                        "{} is not a run directory (no {CONFIG_FILE} in it)",
+                        path.display()
+                    ),
+                });
+            }
         }
         let id = path
             .file_name()
@@ -134,73 +158,30 @@ impl RunDir {
         Ok(RunDir {
             id,
             path: path.to_path_buf(),
+            lock: None,
+            tightened_from: handle.tightened_from,
         })
+    }
+
+    /// Takes the one-trainer lock (refused, naming the holder, while another process trains).
+    pub fn lock(&mut self) -> Result<(), TrainError> {
+        if self.lock.is_none() {
+            let handle = DirHandle::open(&self.path, DirPolicy::Run)?;
+            self.lock = Some(RunLock::acquire(&handle)?);
+        }
+        Ok(())
+    }
+
+    pub fn is_locked(&self) -> bool {
+        self.lock.is_some()
     }
 
     pub fn file(&self, name: &str) -> PathBuf {
         self.path.join(name)
     }
-}
 
-#[cfg(unix)]
-fn set_owner_only(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    let _ = fs::set_permissions(path, fs::Permissions::from_mode(0o700));
-}
-
-#[cfg(not(unix))]
-fn set_owner_only(_path: &Path) {}
-
-/// One line of `metrics.jsonl`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Record {
-    Iter(IterStats),
-    Eval(EvalStats),
-    Knob(KnobChange),
-    Diagnostic(Diagnostic),
-    State { iteration: u64, state: RunState },
-    Checkpoint { iteration: u64, path: String },
-    Resume { iteration: u64 },
-}
-
-/// Appends records to `metrics.jsonl`. A write error (full disk) is reported once by the caller
-/// and training goes on; the lines already written stay intact.
-pub struct MetricsLog {
-    path: PathBuf,
-    out: BufWriter<File>,
-}
-
-impl MetricsLog {
-    pub fn open(path: PathBuf) -> Result<MetricsLog, TrainError> {
-        let f = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(io(&path))?;
-        Ok(MetricsLog {
-            out: BufWriter::new(f),
-            path,
-        })
+    /// The directory, opened and checked by its handle.
+    pub fn handle(&self) -> Result<DirHandle, TrainError> {
+        DirHandle::open(&self.path, DirPolicy::Run)
     }
-
-    pub fn write(&mut self, record: &Record) -> Result<(), TrainError> {
-        let line = serde_json::to_string(record).map_err(|e| TrainError::Config {
-            problem: e.to_string(),
-        })?;
-        writeln!(self.out, "{line}").map_err(io(&self.path))
-    }
-
-    pub fn flush(&mut self) -> Result<(), TrainError> {
-        self.out.flush().map_err(io(&self.path))
-    }
-}
-
-/// Reads every record of a `metrics.jsonl`; a torn last line (a crash mid-write) is skipped.
-pub fn read_metrics(path: &Path) -> Result<Vec<Record>, TrainError> {
-    let text = fs::read_to_string(path).map_err(io(path))?;
-    Ok(text
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect())
 }

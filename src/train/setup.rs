@@ -177,7 +177,11 @@ pub fn new_run(cfg: TrainConfig) -> Result<Run, TrainError> {
 /// Continues a run from its directory's last checkpoint; `epochs` may raise the epoch count.
 /// A run with nothing left to train is refused rather than trained past its end.
 pub fn resume_run(path: &Path, epochs: Option<u32>) -> Result<Run, TrainError> {
-    let run = load_run(path, epochs, LAST_CHECKPOINT)?;
+    // one trainer per run: the lock is taken before the checkpoint is read
+    let mut dir = RunDir::open(path)?;
+    dir.lock()?;
+    let mut run = load_run(path, epochs, LAST_CHECKPOINT)?;
+    run.dir = dir;
     let done = run.batcher.epoch();
     let planned = u64::from(run.config.epochs);
     if done >= planned && run.batcher.position() == 0 {

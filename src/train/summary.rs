@@ -67,7 +67,9 @@ pub fn is_live(dir: &Path) -> bool {
 pub fn summarize(dir: &Path) -> Result<RunSummary, TrainError> {
     let config = TrainConfig::from_run_file(&dir.join(CONFIG_FILE))?;
     let metrics = dir.join(METRICS_FILE);
-    let text = std::fs::read_to_string(&metrics).unwrap_or_default();
+    // line by line: a damaged line (not UTF-8, torn) is skipped, not the whole file
+    let bytes = super::rundir::read_nofollow(&metrics).unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes);
     let mut s = RunSummary {
         id: dir
             .file_name()

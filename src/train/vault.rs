@@ -3,15 +3,14 @@
 //! checkpoint and a running count, because each look after the first turns the test score into an
 //! optimistic estimate (the model choice has then seen the test data).
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use ndarray::Array4;
 use serde::{Deserialize, Serialize};
 
 use super::error::TrainError;
-use super::rundir::{RunDir, rfc3339_now};
+use super::rundir::{self, RunDir, rfc3339_now};
 use super::setup::Run;
 use crate::data::eval_batch;
 
@@ -27,7 +26,9 @@ pub struct TestRecord {
     /// The checkpoint file whose weights were evaluated, and its iteration.
     pub checkpoint: String,
     pub iteration: u64,
+    #[serde(with = "super::finite::f32s")]
     pub loss: f32,
+    #[serde(with = "super::finite::f32s")]
     pub accuracy: f32,
     /// Test images evaluated (all of them).
     pub images: usize,
@@ -86,48 +87,53 @@ pub fn evaluate_test(run: &mut Run) -> (f32, f32) {
     ((loss_sum / n) as f32, (correct as f64 / n) as f32)
 }
 
-/// Every look recorded so far in run directory `dir` (none if the record does not exist).
+/// Every look recorded so far in run directory `dir` (none if the record does not exist); a
+/// damaged line is skipped and counted, with one warning.
 pub fn read_record(dir: &Path) -> Result<Vec<TestRecord>, TrainError> {
     let path = dir.join(TEST_RECORD);
-    match fs::read_to_string(&path) {
-        Ok(text) => Ok(text
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(source) => Err(TrainError::Io { path, source }),
+    match rundir::read_lines(&path) {
+        Ok(lines) => Ok(lines.items),
+        Err(TrainError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            Ok(Vec::new())
+        }
+        Err(e) => Err(e),
     }
 }
 
-/// Appends one line and fsyncs it: the record is append-only, never rewritten.
-fn append(dir: &RunDir, record: &TestRecord) -> Result<(), TrainError> {
+/// Appends `record` as the next look, numbered from what the file holds, under an exclusive
+/// `flock` of the file so that concurrent looks get 1, 2, …; fsynced before it returns.
+fn append(dir: &RunDir, mut record: TestRecord) -> Result<TestRecord, TrainError> {
     let path = dir.file(TEST_RECORD);
     let io = |source| TrainError::Io {
         path: path.clone(),
         source,
     };
-    let line = serde_json::to_string(record).map_err(|e| TrainError::Config {
+    let mut f = dir.handle()?.open_log(TEST_RECORD)?;
+    rundir::flock(&f, libc::LOCK_EX).map_err(io)?;
+    let mut bytes = Vec::new();
+    f.seek(SeekFrom::Start(0)).map_err(io)?;
+    f.read_to_end(&mut bytes).map_err(io)?;
+    let before: rundir::Lines<TestRecord> = rundir::parse_lines(&bytes);
+    record.count = before.items.iter().map(|r| r.count).max().unwrap_or(0) + 1;
+    let line = serde_json::to_string(&record).map_err(|e| TrainError::Config {
         problem: e.to_string(),
     })?;
-    let mut f = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
+    // a torn last line (a crash mid-append) must not swallow this one
+    let sep = if bytes.last().is_some_and(|&b| b != b'\n') {
+        "\n"
+    } else {
+        ""
+    };
+    f.write_all(format!("{sep}{line}\n").as_bytes())
         .map_err(io)?;
-    f.write_all(format!("{line}\n").as_bytes()).map_err(io)?;
-    f.sync_all().map_err(io)
+    f.sync_all().map_err(io)?;
+    // closing the file releases the lock
+    Ok(record)
 }
 
 /// Evaluates the test split with the run's current weights, which are those of `checkpoint`
 /// (a file in the run directory) at the run's iteration, and records the look.
 pub fn evaluate_and_record(run: &mut Run, checkpoint: &str) -> Result<TestRecord, TrainError> {
-    // count from what is on disk, so looks from the CLI and the dashboard add up
-    let count = read_record(&run.dir.path)?
-        .iter()
-        .map(|r| r.count)
-        .max()
-        .unwrap_or(0)
-        + 1;
     let (loss, accuracy) = evaluate_test(run);
     let record = TestRecord {
         time: rfc3339_now(),
@@ -136,8 +142,8 @@ pub fn evaluate_and_record(run: &mut Run, checkpoint: &str) -> Result<TestRecord
         loss,
         accuracy,
         images: run.data.test.n,
-        count,
+        // counted from what is on disk when appended, so looks from anywhere add up
+        count: 0,
     };
-    append(&run.dir, &record)?;
-    Ok(record)
+    append(&run.dir, record)
 }

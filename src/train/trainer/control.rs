@@ -112,7 +112,8 @@ impl Trainer {
         };
         let path = run.dir.file(name);
         let iteration = run.iteration;
-        match ckpt.save(&path) {
+        // metrics.jsonl is never behind a checkpoint: resume cuts it back to one
+        match self.sync_metrics().and_then(|()| ckpt.save(&path)) {
             Ok(()) => {
                 let path = path.display().to_string();
                 self.saved_at.insert(name.to_string(), iteration);

@@ -44,7 +44,7 @@ pub struct TrainerHandle {
 pub fn spawn(run: Run) -> Result<TrainerHandle, TrainError> {
     let (cmd_tx, cmd_rx) = mpsc::channel();
     let (ev_tx, ev_rx) = mpsc::sync_channel(CHANNEL_CAPACITY);
-    let metrics = MetricsLog::open(run.dir.file(METRICS_FILE))?;
+    let metrics = MetricsLog::resume(run.dir.file(METRICS_FILE), run.iteration)?;
     let thread = std::thread::Builder::new()
         .name("convtop-trainer".into())
         .spawn(move || Trainer::new(run, metrics, ev_tx, cmd_rx).run())

@@ -26,6 +26,22 @@ impl Trainer {
         }
     }
 
+    /// Puts every record written so far on disk; a checkpoint is renamed into place only after.
+    pub(super) fn sync_metrics(&mut self) -> Result<(), TrainError> {
+        if self.is_metrics_broken {
+            return Err(TrainError::Config {
+                problem:
+                    "metrics.jsonl could not be written, and a checkpoint must never be ahead of it"
+                        .into(),
+            });
+        }
+        let synced = self.metrics.sync();
+        if let Err(e) = &synced {
+            self.metrics_failed(e);
+        }
+        synced
+    }
+
     pub(super) fn metrics_failed(&mut self, e: &TrainError) {
         if !self.is_metrics_broken {
             self.is_metrics_broken = true;

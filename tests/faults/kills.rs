@@ -1,0 +1,114 @@
+//! kill -9 at random moments, then --resume, over and over: metrics.jsonl must hold every
+//! iteration exactly once up to the last checkpoint, and the run must always resume. A full disk
+//! (a tiny tmpfs, root only) must leave the previous checkpoint intact.
+
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use convtop::train::rundir::LAST_CHECKPOINT;
+
+use crate::common::*;
+
+const CAP: u64 = 150;
+
+fn spawn(args: &[String]) -> Child {
+    convtop()
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn resume_args(run: &Path) -> Vec<String> {
+    ["train", "--headless", "--resume"]
+        .iter()
+        .map(ToString::to_string)
+        .chain([run.display().to_string()])
+        .collect()
+}
+
+/// Waits until `run` (or the only run under `base`) has a checkpoint, up to 60 s.
+fn wait_checkpoint(base: &Path, child: &mut Child) -> Option<std::path::PathBuf> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Some(Ok(d)) = std::fs::read_dir(base).ok().and_then(|mut d| d.next())
+            && d.path().join(LAST_CHECKPOINT).exists()
+        {
+            return Some(d.path());
+        }
+        if child.try_wait().unwrap().is_some() {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+#[test]
+fn kill_9_at_random_moments_leaves_exact_once_metrics_and_a_resumable_run() {
+    let mut rng = Rng::from_env(0x5eed_f00d);
+    let rounds = rounds(4);
+    let base = tempfile::tempdir().unwrap();
+    let runs = base.path().join("runs");
+    let mut child = spawn(&short_args(&runs, CAP));
+    let run = wait_checkpoint(&runs, &mut child).expect("a first checkpoint");
+    let (mut kills, mut resumed) = (0, 0);
+    for round in 0..rounds {
+        std::thread::sleep(Duration::from_millis(rng.below(900)));
+        let _ = child.kill();
+        let _ = child.wait();
+        kills += 1;
+        let at = checkpoint_iteration(&run).expect("the checkpoint survives a kill");
+        assert_exactly_once(&run, at, &format!("after kill {round}"));
+        child = spawn(&resume_args(&run));
+        resumed += 1;
+    }
+    let out = child.wait_with_output().unwrap();
+    let at = checkpoint_iteration(&run).unwrap();
+    assert!(at >= CAP, "stopped at {at}\n{}", text(&out));
+    assert_exactly_once(&run, at, "at the end");
+    eprintln!(
+        "faults: kill -9 tried {kills}, resumed {resumed}, metrics exact-once {kills}, lost 0"
+    );
+}
+
+#[test]
+fn a_full_disk_keeps_the_previous_checkpoint_and_metrics_in_step() {
+    if !is_root() {
+        eprintln!("faults: full-disk test skipped: not root (mounting a tmpfs needs it)");
+        return;
+    }
+    let base = tempfile::tempdir().unwrap();
+    let mnt = base.path().join("small");
+    std::fs::create_dir(&mnt).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=600k", "tmpfs"])
+        .arg(&mnt)
+        .status();
+    if !mounted.is_ok_and(|s| s.success()) {
+        eprintln!("faults: full-disk test skipped: mount -t tmpfs failed (no privilege here)");
+        return;
+    }
+    let runs = mnt.join("runs");
+    let out = convtop().args(short_args(&runs, 2000)).output().unwrap();
+    let run = only_run(&runs);
+    let at = checkpoint_iteration(&run);
+    let umount = |m: &Path| {
+        let _ = std::process::Command::new("umount").arg(m).status();
+    };
+    let Some(at) = at else {
+        umount(&mnt);
+        panic!("no checkpoint at all on a 600 KB disk\n{}", text(&out));
+    };
+    assert_exactly_once(&run, at, "on a full disk");
+    let err =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    umount(&mnt);
+    assert!(at < 2000, "the disk never filled\n{err}");
+    eprintln!(
+        "faults: full disk: checkpoint intact at {at}, exit {:?}",
+        out.status.code()
+    );
+}
