@@ -87,9 +87,12 @@ pub fn serve(a: &TrainArgs) -> Result<i32> {
         signal_hook::consts::SIGTERM,
         signal_hook::consts::SIGINT,
     ])?;
+    let caught = std::sync::Arc::new(std::sync::atomic::AtomicI32::new(0));
+    let caught_here = std::sync::Arc::clone(&caught);
     std::thread::spawn(move || {
         for sig in signals.forever() {
             if sig != signal_hook::consts::SIGHUP {
+                caught_here.store(sig, std::sync::atomic::Ordering::SeqCst);
                 let _ = commands.send(train::Command::Stop);
             }
         }
@@ -97,7 +100,10 @@ pub fn serve(a: &TrainArgs) -> Result<i32> {
     eprintln!("convtop: serving {} on {SOCKET_FILE}", dir.display());
     remote::server::serve(handle, listener, dir.join(SOCKET_FILE))?;
     eprintln!("convtop: training ended");
-    Ok(0)
+    Ok(match caught.load(std::sync::atomic::Ordering::SeqCst) {
+        0 => 0,
+        sig => crate::tui::signals::exit_status(sig),
+    })
 }
 
 /// Points stdout and stderr at `log` (the parent's pipe closes, later panics land in the log).
@@ -134,7 +140,13 @@ pub fn attach(run: Option<&Path>, base: &Path, ascii: bool, fps: u32) -> Result<
         None => latest_live(base)?,
     };
     let socket = dir.join(SOCKET_FILE);
-    let (events, commands) = remote::client::connect(&socket).with_context(|| {
+    let connected = remote::client::connect(&socket);
+    if let Err(e) = &connected
+        && e.kind() == std::io::ErrorKind::PermissionDenied
+    {
+        bail!("{}: {e}", socket.display());
+    }
+    let (events, commands) = connected.with_context(|| {
         format!(
             "{} is not live (no training answers on {SOCKET_FILE}); convtop replay {} shows it",
             dir.display(),
@@ -142,8 +154,10 @@ pub fn attach(run: Option<&Path>, base: &Path, ascii: bool, fps: u32) -> Result<
         )
     })?;
     let (history, events) = remote::history::attach_stream(&dir, events)?;
+    // a signal leaves (the training goes on), with the terminal restored
+    let signals = crate::tui::signals::SignalWatch::install(|| {})?;
     let session = crate::tui::Session {
-        hangup: None,
+        hangup: Some(signals.flag()),
         is_attached: true,
         history: Some(history),
     };
@@ -160,5 +174,5 @@ pub fn attach(run: Option<&Path>, base: &Path, ascii: bool, fps: u32) -> Result<
         }
     };
     let _ = writeln!(std::io::stdout(), "{said}");
-    Ok(0)
+    Ok(signals.exit_code().unwrap_or(0))
 }

@@ -260,12 +260,16 @@ pub fn train_headless(a: &TrainArgs) -> Result<i32> {
         None => train::new_run(train_config(a)?)?,
     };
     let interrupted = Arc::new(AtomicBool::new(false));
+    // which signal, for the exit status (130 SIGINT, 143 SIGTERM, 129 SIGHUP)
+    let caught = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     for sig in [
         signal_hook::consts::SIGINT,
         signal_hook::consts::SIGTERM,
         signal_hook::consts::SIGHUP,
     ] {
         signal_hook::flag::register(sig, Arc::clone(&interrupted))
+            .context("installing the signal handler")?;
+        signal_hook::flag::register_usize(sig, Arc::clone(&caught), sig as usize)
             .context("installing the signal handler")?;
     }
     let handle = train::spawn(run)?;
@@ -300,7 +304,11 @@ pub fn train_headless(a: &TrainArgs) -> Result<i32> {
         );
         return Ok(1);
     }
-    Ok(if outcome.was_interrupted { 130 } else { 0 })
+    Ok(if outcome.was_interrupted {
+        crate::tui::signals::exit_status(caught.load(std::sync::atomic::Ordering::SeqCst) as i32)
+    } else {
+        0
+    })
 }
 
 /// The dashboard. The run is built first, so a bad configuration is reported on a normal
@@ -316,7 +324,6 @@ pub fn train_interactive(a: &TrainArgs) -> Result<i32> {
         Some(_) => Some(crate::remote::history::load(&run_dir, Some(run.iteration))?),
         None => None,
     };
-    let hangup = Arc::new(AtomicBool::new(false));
     let handle = train::spawn(run)?;
     let commands = handle.commands.clone();
     let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
@@ -326,7 +333,14 @@ pub fn train_interactive(a: &TrainArgs) -> Result<i32> {
         let _ = done_tx.send(());
         joined
     });
-    watch_hangup(&hangup, commands.clone(), done_rx)?;
+    // SIGINT, SIGTERM, SIGHUP: the trainer writes its checkpoint and `stopped` record, the
+    // terminal is restored, the exit status is 128 + the signal
+    let stop = commands.clone();
+    let signals = crate::tui::signals::SignalWatch::install(move || {
+        let _ = stop.send(train::Command::Stop);
+        let _ = done_rx.recv_timeout(std::time::Duration::from_secs(60));
+    })?;
+    let hangup = signals.flag();
     let opts = crate::tui::UiOptions::detect(a.ascii, a.fps);
     let session = crate::tui::Session {
         hangup: Some(Arc::clone(&hangup)),
@@ -356,34 +370,5 @@ pub fn train_interactive(a: &TrainArgs) -> Result<i32> {
         run_dir.display(),
         run_dir.display()
     );
-    Ok(0)
-}
-
-/// A dropped SSH connection sends SIGHUP (and `kill` SIGTERM), whose default would end the
-/// process before the trainer writes its checkpoint. Here it sets `hangup`, asks the trainer to
-/// stop and, once it has (`done`), ends the process: the dashboard thread may be stuck in a read
-/// of the dead terminal that never returns, so it cannot be relied on to get there itself.
-fn watch_hangup(
-    hangup: &Arc<AtomicBool>,
-    commands: std::sync::mpsc::Sender<train::Command>,
-    done: std::sync::mpsc::Receiver<()>,
-) -> Result<()> {
-    use signal_hook::consts::{SIGHUP, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGHUP, SIGTERM])
-        .context("installing the signal handler")?;
-    let hangup = Arc::clone(hangup);
-    std::thread::Builder::new()
-        .name("convtop-hangup".into())
-        .spawn(move || {
-            if signals.forever().next().is_none() {
-                return;
-            }
-            hangup.store(true, std::sync::atomic::Ordering::Relaxed);
-            let _ = commands.send(train::Command::Stop);
-            // the trainer finishes its iteration and writes the checkpoint
-            let _ = done.recv_timeout(std::time::Duration::from_secs(60));
-            std::process::exit(129);
-        })
-        .context("starting the signal thread")?;
-    Ok(())
+    Ok(signals.exit_code().unwrap_or(0))
 }

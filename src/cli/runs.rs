@@ -13,12 +13,14 @@ use crate::train::summary::{list_runs, summarize};
 pub fn replay(dir: &Path, ascii: bool, fps: u32) -> Result<i32> {
     let replay = remote::history::replay(dir)?;
     let opts = crate::tui::UiOptions::detect(ascii, fps);
+    let signals = crate::tui::signals::SignalWatch::install(|| {})?;
     let session = crate::tui::Session {
+        hangup: Some(signals.flag()),
         history: Some(replay.history),
         ..Default::default()
     };
     crate::tui::run_session(replay.events, replay.commands, opts, session)?;
-    Ok(0)
+    Ok(signals.exit_code().unwrap_or(0))
 }
 
 pub fn ls(base: &Path, out: &mut dyn Write) -> Result<()> {

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::mpsc::{self, Receiver, Sender};
 
 use super::protocol::{self, Line, Reply};
+use crate::train::rundir::{euid, peer_uid};
 use crate::train::{Command, Event, Severity};
 
 /// Events are read far beyond the request limit: a snapshot of a big network is large.
@@ -15,6 +16,18 @@ const MAX_EVENT_LINE: usize = 256 * 1024 * 1024;
 /// socket breaks; commands sent after that are dropped.
 pub fn connect(socket: &Path) -> std::io::Result<(Receiver<Event>, Sender<Command>)> {
     let stream = UnixStream::connect(socket)?;
+    // only a training of our own is steered: anyone else's socket could be a fake
+    let uid = peer_uid(&stream)?;
+    if uid != euid() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!(
+                "served by a process of uid {uid}, not yours (uid {}): not trusted, not attached \
+                 (someone else may have replaced the socket; check the run directory's owner)",
+                euid()
+            ),
+        ));
+    }
     let mut writer = stream.try_clone()?;
     let (ev_tx, ev_rx) = mpsc::channel();
     let (cmd_tx, cmd_rx) = mpsc::channel::<Command>();

@@ -2,6 +2,7 @@
 //! (`convtop attach`) come and go without touching it. No UI dependency: a viewer gets the same
 //! `Receiver<Event>` / `Sender<Command>` pair a local trainer gives, so the dashboard is unchanged.
 
+pub mod backlog;
 pub mod client;
 pub mod history;
 pub mod protocol;

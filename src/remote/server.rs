@@ -1,24 +1,30 @@
 //! The detached side: relays every trainer event to every connected viewer and each viewer's
-//! commands to the trainer. A slow or vanished viewer is dropped; the training never waits on one.
+//! commands to the trainer. Each viewer has a bounded queue drained by a writer thread of its
+//! own; a viewer whose queue is full is dropped, never waited on, so neither the training nor
+//! another viewer ever waits on one. Every command read is executed, even if its sender has gone.
 
-use std::collections::VecDeque;
 use std::io::{BufReader, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::Sender;
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use super::backlog::Backlog;
 use super::protocol::{self, Line, MAX_LINE};
-use crate::train::{
-    Command, Event, IterStats, KnobChange, RunInfo, RunState, TrainError, TrainerHandle,
-};
+use crate::train::rundir::{euid, peer_uid};
+use crate::train::{Command, Event, RunState, TrainError, TrainerHandle};
 
-/// A viewer that cannot take a line within this long is dropped.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
-/// Iterations kept for a viewer that connects: metrics.jsonl is flushed at every evaluation, so
-/// these cover what the file may not hold yet.
-const BACKLOG_ITERS: usize = 20_000;
+/// Lines waiting for one viewer; a viewer this far behind is dropped. It holds a whole backlog.
+const QUEUE: usize = 1024;
+/// A write that makes no progress for this long ends that viewer's writer thread.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A dropped viewer's commands are still read, until it closes or is silent this long.
+const DROPPED_READ_TIMEOUT: Duration = Duration::from_secs(60);
+/// Queued after the last event: the writer closes the stream.
+const END: &str = "";
+/// At the end, how long the viewers get to receive the last events.
+const FAREWELL: Duration = Duration::from_secs(2);
 
 /// Binds `path` owner-only (0600; the run directory is 0700 too), replacing a stale socket.
 pub fn bind(path: &Path) -> Result<UnixListener, TrainError> {
@@ -27,7 +33,7 @@ pub fn bind(path: &Path) -> Result<UnixListener, TrainError> {
         path: path.to_path_buf(),
         source,
     };
-    if path.exists() {
+    if std::fs::symlink_metadata(path).is_ok() {
         if UnixStream::connect(path).is_ok() {
             return Err(TrainError::Config {
                 problem: format!("{} is in use by a live training", path.display()),
@@ -40,26 +46,36 @@ pub fn bind(path: &Path) -> Result<UnixListener, TrainError> {
     Ok(listener)
 }
 
-type Writer = Arc<Mutex<UnixStream>>;
+/// One connected viewer, as the relay sees it.
+struct Viewer {
+    queue: SyncSender<Arc<str>>,
+    stream: UnixStream,
+}
 
-/// What a viewer that connects late is sent first.
+impl Viewer {
+    /// Queues a line; `false` (and the viewer's output closed) if it cannot keep up or is gone.
+    fn offer(&self, line: &Arc<str>) -> bool {
+        match self.queue.try_send(Arc::clone(line)) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                // its reader goes on: commands it already sent are still executed
+                let _ = self.stream.shutdown(std::net::Shutdown::Write);
+                let _ = self.stream.set_read_timeout(Some(DROPPED_READ_TIMEOUT));
+                false
+            }
+        }
+    }
+}
+
 #[derive(Default)]
-struct Backlog {
-    info: Option<RunInfo>,
-    state: Option<RunState>,
-    knobs: Vec<KnobChange>,
-    iters: VecDeque<IterStats>,
-    viewers: Vec<Writer>,
+struct Shared {
+    backlog: Backlog,
+    viewers: Vec<Viewer>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // a viewer thread that panicked mid-write leaves nothing half-updated that matters here
+    // a thread that panicked mid-update leaves nothing half-updated that matters here
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn write_line(w: &Writer, line: &str) -> bool {
-    let mut s = lock(w);
-    s.write_all(line.as_bytes()).is_ok() && s.write_all(b"\n").is_ok()
 }
 
 /// Serves until the trainer ends; removes the socket then. A finished training is stopped (it
@@ -69,93 +85,122 @@ pub fn serve(
     listener: UnixListener,
     socket: PathBuf,
 ) -> Result<(), TrainError> {
-    let shared = Arc::new(Mutex::new(Backlog::default()));
+    let shared = Arc::new(Mutex::new(Shared::default()));
     let commands = handle.commands.clone();
+    let (done_tx, done_rx) = mpsc::channel::<()>();
     {
         let shared = Arc::clone(&shared);
         let commands = commands.clone();
+        let done_tx = done_tx.clone();
         std::thread::Builder::new()
             .name("convtop-accept".into())
-            .spawn(move || accept(listener, shared, commands))
+            .spawn(move || accept(listener, &shared, &commands, &done_tx))
             .map_err(|e| TrainError::Thread(e.to_string()))?;
     }
+    drop(done_tx);
     for event in handle.events.iter() {
-        let mut b = lock(&shared);
-        match &event {
-            Event::Started(info) => b.info = Some((**info).clone()),
-            Event::State(state) => {
-                b.state = Some(*state);
-                if *state == RunState::Finished {
-                    let _ = commands.send(Command::Stop);
-                }
-            }
-            Event::KnobChanged(k) => b.knobs.push(k.clone()),
-            Event::Iterations(batch) => {
-                b.iters.extend(batch.iter().copied());
-                let excess = b.iters.len().saturating_sub(BACKLOG_ITERS);
-                b.iters.drain(..excess);
-            }
-            _ => {}
+        if event == Event::State(RunState::Finished) {
+            let _ = commands.send(Command::Stop);
         }
-        let line = protocol::event_line(&event);
-        b.viewers.retain(|w| write_line(w, &line));
+        let line: Arc<str> = protocol::event_line(&event).into();
+        let mut s = lock(&shared);
+        s.backlog.record(&event);
+        s.viewers.retain(|v| v.offer(&line));
     }
     let joined = handle.thread.join();
     let _ = std::fs::remove_file(&socket);
-    // closing every viewer's stream tells it the training has ended
-    for w in lock(&shared).viewers.drain(..) {
-        let _ = lock(&w).shutdown(std::net::Shutdown::Both);
+    // the end mark lets each writer send what is left, then close its stream
+    let viewers = std::mem::take(&mut lock(&shared).viewers);
+    for v in &viewers {
+        let _ = v.queue.try_send(Arc::from(END));
     }
+    let writers = viewers.len();
+    farewell(&done_rx, writers);
     match joined {
         Ok(r) => r,
         Err(_) => Err(TrainError::Thread("the trainer thread panicked".into())),
     }
 }
 
-fn accept(listener: UnixListener, shared: Arc<Mutex<Backlog>>, commands: Sender<Command>) {
+/// Waits (up to `FAREWELL`) for the writer threads to finish.
+fn farewell(done: &Receiver<()>, writers: usize) {
+    let deadline = Instant::now() + FAREWELL;
+    for _ in 0..writers {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if done.recv_timeout(left).is_err() {
+            return;
+        }
+    }
+}
+
+fn accept(
+    listener: UnixListener,
+    shared: &Mutex<Shared>,
+    commands: &Sender<Command>,
+    done: &Sender<()>,
+) {
+    let me = euid();
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
-        let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
-        let Ok(reader) = stream.try_clone() else {
+        // the socket is 0600 in a 0700 directory; this holds even if those were loosened
+        if peer_uid(&stream).is_ok_and(|uid| uid != me && uid != 0) {
+            continue;
+        }
+        let (Ok(writer), Ok(handle)) = (stream.try_clone(), stream.try_clone()) else {
             continue;
         };
-        let writer: Writer = Arc::new(Mutex::new(stream));
+        let _ = writer.set_write_timeout(Some(WRITE_TIMEOUT));
+        let (tx, rx) = mpsc::sync_channel::<Arc<str>>(QUEUE);
+        let done = done.clone();
+        let spawned = std::thread::Builder::new()
+            .name("convtop-viewer-out".into())
+            .spawn(move || write_lines(writer, &rx, &done));
+        if spawned.is_err() {
+            continue;
+        }
+        let viewer = Viewer { queue: tx, stream };
         {
             // under the lock, so no event falls between the backlog and the live stream
-            let mut b = lock(&shared);
-            let mut lines = Vec::new();
-            if let Some(info) = &b.info {
-                let mut info = info.clone();
-                if let Some(last) = b.iters.back() {
-                    info.knobs = last.knobs;
-                }
-                lines.push(protocol::event_line(&Event::Started(Box::new(info))));
-            }
-            for k in &b.knobs {
-                lines.push(protocol::event_line(&Event::KnobChanged(k.clone())));
-            }
-            if !b.iters.is_empty() {
-                let iters = b.iters.iter().copied().collect();
-                lines.push(protocol::event_line(&Event::Iterations(iters)));
-            }
-            if let Some(state) = b.state {
-                lines.push(protocol::event_line(&Event::State(state)));
-            }
-            if lines.iter().all(|l| write_line(&writer, l)) {
-                b.viewers.push(Arc::clone(&writer));
-            } else {
-                continue;
+            let mut s = lock(shared);
+            let is_kept = s
+                .backlog
+                .lines()
+                .iter()
+                .all(|l| viewer.offer(&Arc::from(l.as_str())));
+            if is_kept {
+                s.viewers.push(Viewer {
+                    queue: viewer.queue.clone(),
+                    stream: handle,
+                });
             }
         }
         let commands = commands.clone();
         let _ = std::thread::Builder::new()
-            .name("convtop-viewer".into())
-            .spawn(move || read_commands(reader, &writer, &commands));
+            .name("convtop-viewer-in".into())
+            .spawn(move || read_commands(&viewer, &commands));
     }
 }
 
-/// One viewer's requests: each gets `ok` once handed to the trainer, or an error.
-fn read_commands(stream: UnixStream, writer: &Writer, commands: &Sender<Command>) {
+/// One viewer's writer: sends its queue's lines until the queue closes or a write fails.
+fn write_lines(mut stream: UnixStream, lines: &Receiver<Arc<str>>, done: &Sender<()>) {
+    for line in lines {
+        if &*line == END {
+            break;
+        }
+        if stream.write_all(line.as_bytes()).is_err() || stream.write_all(b"\n").is_err() {
+            break;
+        }
+    }
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let _ = done.send(());
+}
+
+/// One viewer's requests: each is handed to the trainer and answered `ok` (or an error) through
+/// the viewer's queue, after the events queued before it.
+fn read_commands(viewer: &Viewer, commands: &Sender<Command>) {
+    let Ok(stream) = viewer.stream.try_clone() else {
+        return;
+    };
     let mut reader = BufReader::new(stream);
     let mut buf = Vec::new();
     loop {
@@ -176,8 +221,7 @@ fn read_commands(stream: UnixStream, writer: &Writer, commands: &Sender<Command>
                 Err(problem) => protocol::error_line(&problem),
             },
         };
-        if !write_line(writer, &reply) {
-            return;
-        }
+        // a viewer that cannot take its reply still has its later commands executed
+        let _ = viewer.offer(&Arc::from(reply.as_str()));
     }
 }

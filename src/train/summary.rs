@@ -14,6 +14,8 @@ pub const SOCKET_FILE: &str = "control.sock";
 pub enum RunStatus {
     /// A detached training answers on its socket.
     Live,
+    /// A socket answers, but a process of another user serves it: not trusted, never attached.
+    Untrusted,
     Finished,
     Stopped,
     /// No final state record: the process died (or an in-process session is still running).
@@ -26,6 +28,7 @@ impl RunStatus {
     pub fn label(self) -> &'static str {
         match self {
             RunStatus::Live => "live",
+            RunStatus::Untrusted => "untrusted",
             RunStatus::Finished => "finished",
             RunStatus::Stopped => "stopped",
             RunStatus::Crashed => "crashed",
@@ -51,17 +54,15 @@ pub struct RunSummary {
     pub problem: Option<String>,
 }
 
-/// Whether a detached training listens on `dir`'s socket.
+/// The uid of the process that answers on `dir`'s socket (SO_PEERCRED), if one does.
+pub fn socket_owner(dir: &Path) -> Option<u32> {
+    let stream = std::os::unix::net::UnixStream::connect(dir.join(SOCKET_FILE)).ok()?;
+    Some(super::rundir::peer_uid(&stream).unwrap_or(u32::MAX))
+}
+
+/// Whether a detached training of ours listens on `dir`'s socket.
 pub fn is_live(dir: &Path) -> bool {
-    #[cfg(unix)]
-    {
-        std::os::unix::net::UnixStream::connect(dir.join(SOCKET_FILE)).is_ok()
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = dir;
-        false
-    }
+    socket_owner(dir) == Some(super::rundir::euid())
 }
 
 pub fn summarize(dir: &Path) -> Result<RunSummary, TrainError> {
@@ -123,8 +124,11 @@ pub fn summarize(dir: &Path) -> Result<RunSummary, TrainError> {
             _ => {}
         }
     }
-    s.status = if is_live(dir) {
+    let owner = socket_owner(dir);
+    s.status = if owner == Some(super::rundir::euid()) {
         RunStatus::Live
+    } else if owner.is_some() {
+        RunStatus::Untrusted
     } else {
         match last_state {
             Some(RunState::Stopped) if was_finished => RunStatus::Finished,

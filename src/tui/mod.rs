@@ -20,6 +20,7 @@ mod knob_values;
 mod knobs;
 pub mod mode;
 mod network;
+pub mod signals;
 mod theme;
 mod ui;
 

@@ -7,3 +7,5 @@
 mod common;
 mod files;
 mod kills;
+mod signals;
+mod viewers;
