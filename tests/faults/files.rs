@@ -116,10 +116,14 @@ fn a_loose_run_dir_of_ours_is_tightened_and_a_foreign_one_refused() {
         return;
     }
     let nobody = 65534;
-    for (what, path) in [
-        ("run dir", run.clone()),
-        ("metrics", run.join(METRICS_FILE)),
-    ] {
+    // a file of another user inside a run dir of ours is never appended to
+    let metrics = run.join(METRICS_FILE);
+    std::os::unix::fs::chown(&metrics, Some(nobody), Some(nobody)).unwrap();
+    let err = MetricsLog::resume(metrics.clone(), 10).err().unwrap();
+    assert!(err.to_string().contains("owned by uid 65534"), "{err}");
+    std::os::unix::fs::chown(&metrics, Some(0), Some(0)).unwrap();
+    {
+        let (what, path) = ("run dir", run.clone());
         std::os::unix::fs::chown(&path, Some(nobody), Some(nobody)).unwrap();
         let out = convtop()
             .args(["train", "--headless", "--max-iterations", "20", "--resume"])
