@@ -3,7 +3,8 @@
 
 use convtop::train::diagnostics::{Diagnostics, DiagnosticsConfig, ReduceOnPlateau, is_diverged};
 use convtop::train::{
-    Diagnostic, DiagnosticKind, EvalStats, IterStats, Knobs, LayerStats, Severity,
+    Diagnostic, DiagnosticKind, EvalStats, IterStats, Knob, Knobs, LayerStats, RollbackTarget,
+    Severity,
 };
 
 const ITERS_PER_EPOCH: u64 = 1500;
@@ -160,7 +161,8 @@ fn overfitting_on_rising_val_loss_names_the_numbers_once() {
             "1200, 1500, 1800, 2100",
             "0.340 → 0.220",
             "raise λ ×3 (1.0e-4 → 3.0e-4)",
-            "enable random crops",
+            "raise λ ×3 (1.0e-4 → 3.0e-4)",
+            "consider random crops",
             "best checkpoint (iteration 1200)",
         ],
     );
@@ -190,25 +192,25 @@ fn overfitting_on_a_slow_noisy_drift_above_the_best_val_loss() {
         (0.001, 0.179),
         (0.0005, 0.192),
     ];
-    let mut fired = Vec::new();
+    let mut first = None;
     for (k, (train_loss, val_loss)) in points.into_iter().enumerate() {
         let it = 32 * (k as u64 + 8);
-        fired = d.on_evaluation(&eval_stats(it, (train_loss, 1.0), (val_loss, 0.955)));
-        if k < 5 {
-            assert!(
-                of_kind(&fired, DiagnosticKind::Overfitting).is_empty(),
-                "early at {it}"
-            );
+        let fired = d.on_evaluation(&eval_stats(it, (train_loss, 1.0), (val_loss, 0.955)));
+        let o = of_kind(&fired, DiagnosticKind::Overfitting);
+        if k < 3 {
+            assert!(o.is_empty(), "early at {it}");
         }
+        first = first.or(o.first().cloned());
     }
-    // 0.192 / 0.173 − 1 = 11% above the best, train loss 0.050 → 0.0005
-    let o = &of_kind(&fired, DiagnosticKind::Overfitting)[0];
+    // 0.182 / 0.173 − 1 = 5% above the best three evaluations after it, train loss 0.050 → 0.002
+    let o = first.expect("overfitting fired");
+    assert_eq!(o.iteration, 352);
     assert_mentions(
-        o,
+        &o,
         &[
-            "0.192",
-            "11% above its best 0.173 at iteration 256",
-            "0.050 → 0.001",
+            "0.182",
+            "5% above its best 0.173 at iteration 256",
+            "0.050 → 0.002",
         ],
     );
 }
@@ -270,7 +272,6 @@ fn underfitting_after_the_loss_flattens_with_poor_close_accuracies() {
             "chance 10.0%",
             "1.655 → 1.647",
             "add capacity",
-            "1.0e-2 → 3.0e-2",
             "1.0e-4 → 3.3e-5",
         ],
     );
@@ -393,20 +394,40 @@ fn divergence_on_one_step_that_explodes_the_loss() {
     }
 }
 
+/// What lr `lr` does to `mnist` when it is far too low (the corpus's lr 1e-4): update/weight
+/// ratios ~8e-5 and a loss that creeps down from ln 10; `dead` is relu1's dead fraction.
+fn slow_run(d: &mut Diagnostics, lr: f32, dead: f32, evals_every: u64) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let total = 3 * ITERS_PER_EPOCH;
+    let loss = |t: u64| 2.30 - 0.5 * t as f32 / total as f32;
+    for t in 1..=total {
+        let mut s = iter_stats(t, loss(t));
+        s.knobs.learning_rate = lr;
+        out.extend(d.on_iteration(&s));
+        if t % 50 == 0 {
+            let layers = [
+                layer("conv1", 4.0, 8e-5, None),
+                layer("relu1", 0.0, 0.0, Some(dead)),
+                layer("fc1", 2.0, 8e-5, None),
+            ];
+            out.extend(d.on_layer_stats(t, &layers));
+        }
+        if t % evals_every == 0 {
+            out.extend(d.on_evaluation(&eval_stats(t, (loss(t), 0.7), (loss(t), 0.7))));
+        }
+    }
+    out
+}
+
 #[test]
 fn a_dead_network_is_not_told_to_raise_its_learning_rate() {
     let mut d = mnist();
-    d.on_layer_stats(50, &[layer("relu1", 0.0, 0.0, Some(1.0))]);
-    let stuck = |d: &mut Diagnostics, from: u64| {
-        (from..from + 400)
-            .flat_map(|t| d.on_iteration(&iter_stats(t, 2.30)))
-            .filter(|x| x.kind == DiagnosticKind::LearningRateTooLow)
-            .count()
-    };
-    assert_eq!(stuck(&mut d, 0), 0);
-    // Alive again: a flat high loss is once more a sign of a low rate.
-    d.on_layer_stats(450, &[layer("relu1", 0.0, 0.0, Some(0.0))]);
-    assert_eq!(stuck(&mut d, 500), 1);
+    let ds = slow_run(&mut d, 1e-4, 1.0, 500);
+    assert!(
+        of_kind(&ds, DiagnosticKind::LearningRateTooLow).is_empty(),
+        "{ds:#?}"
+    );
+    assert_eq!(of_kind(&ds, DiagnosticKind::DeadRelu)[0].iteration, 50);
 }
 
 #[test]
@@ -427,35 +448,47 @@ fn initial_loss_sanity_check() {
 }
 
 #[test]
-fn learning_rate_too_low_on_a_flat_high_loss() {
+fn learning_rate_too_low_waits_for_the_first_epoch_and_names_a_rate() {
     let mut d = mnist();
-    let mut rng = Lcg(7);
-    let mut fired = Vec::new();
-    for t in 0..600 {
-        let mut s = iter_stats(t, 2.30 + 0.01 * rng.noise());
-        s.knobs.learning_rate = 1e-5;
-        fired.extend(d.on_iteration(&s));
-    }
-    assert_eq!(fired.len(), 1, "{fired:#?}");
-    assert_eq!(fired[0].kind, DiagnosticKind::LearningRateTooLow);
-    assert_eq!(fired[0].iteration, 199);
-    assert_mentions(
-        &fired[0],
-        &[
-            "iterations 0–199",
-            "at learning rate 1.0e-5",
-            "1.0e-5 → 3.0e-5",
-        ],
+    // Evaluations every third of an epoch: the ones before the first epoch ends say nothing.
+    let ds = slow_run(&mut d, 1e-4, 0.0, 500);
+    assert!(
+        ds.iter()
+            .all(|x| x.kind == DiagnosticKind::LearningRateTooLow),
+        "{ds:#?}"
     );
-    // A new rate is a new experiment: judged again after a full window.
-    let mut again = Vec::new();
-    for t in 600..800 {
-        let mut s = iter_stats(t, 2.30 + 0.01 * rng.noise());
-        s.knobs.learning_rate = 3e-5;
-        again.extend(d.on_iteration(&s));
+    // Reported at the first evaluation after the epoch, then reminded after the cooldown.
+    let at: Vec<u64> = ds.iter().map(|x| x.iteration).collect();
+    assert_eq!(at, [ITERS_PER_EPOCH, 4000]);
+    let low = &ds[0];
+    assert_eq!(low.kind, DiagnosticKind::LearningRateTooLow);
+    assert_eq!(low.iteration, ITERS_PER_EPOCH);
+    assert_mentions(low, &["ratio 8.0e-5", "healthy ~1.0e-2", "1.0e-4 → 4.0e-2"]);
+    // 3 × 1e-2 / 8e-5 = 375: the rate that would give a ratio near 3e-2, rounded to 4e-2.
+    let value = low.action.as_ref().and_then(|a| a.knob).map(|k| k.value);
+    assert!(
+        value.is_some_and(|v| (v - 0.04).abs() < 1e-6),
+        "{:?}",
+        low.action
+    );
+}
+
+#[test]
+fn a_fast_falling_loss_is_not_a_low_rate() {
+    // CIFAR's default stalls near 1.78 for hundreds of iterations in its first epoch, at healthy
+    // ratios: no verdict, whatever the loss does before the epoch ends.
+    let mut d = mnist();
+    for t in 1..=ITERS_PER_EPOCH {
+        d.on_iteration(&iter_stats(t, 1.78));
+        if t % 50 == 0 {
+            assert!(
+                d.on_layer_stats(t, &[layer("conv1", 4.0, 8e-3, None)])
+                    .is_empty()
+            );
+        }
     }
-    assert_eq!(again.len(), 1);
-    assert_eq!(again[0].iteration, 799);
+    let e = eval_stats(ITERS_PER_EPOCH, (1.67, 0.38), (1.68, 0.38));
+    assert!(d.on_evaluation(&e).is_empty());
 }
 
 #[test]
@@ -477,7 +510,7 @@ fn dead_relu_fires_once_and_again_after_it_clears() {
 }
 
 #[test]
-fn update_ratio_after_warmup_when_far_off() {
+fn update_ratio_too_high_after_warmup_but_no_verdict_near_zero_loss() {
     let mut d = mnist();
     d.on_iteration(&iter_stats(10, 2.3));
     let layers = [
@@ -491,20 +524,38 @@ fn update_ratio_after_warmup_when_far_off() {
         "judged during warm-up"
     );
     let ds = d.on_layer_stats(500, &layers);
-    assert_eq!(ds.len(), 2, "{ds:#?}");
-    assert!(ds.iter().all(|x| x.kind == DiagnosticKind::UpdateRatio));
-    assert_mentions(
-        &ds[0],
-        &[
-            "conv1",
-            "1.0e-7",
-            "too low",
-            "1.0e-2 → 1.0e-1",
-            "about 1.0e2",
-        ],
-    );
-    assert_mentions(&ds[1], &["fc1", "5.0e-1", "too high", "1.0e-2 → 1.0e-3"]);
+    assert_eq!(ds.len(), 1, "{ds:#?}");
+    assert_eq!(ds[0].kind, DiagnosticKind::UpdateRatio);
+    assert_mentions(&ds[0], &["fc1", "5.0e-1", "too high", "1.0e-2 → 1.0e-3"]);
     assert!(d.on_layer_stats(600, &layers).is_empty());
+    // An overfitting run (train loss ≈ 0): small gradients are convergence, not a low rate.
+    let mut d = mnist();
+    d.on_iteration(&iter_stats(1, 2.3));
+    d.on_evaluation(&eval_stats(1500, (0.003, 1.0), (0.19, 0.957)));
+    let small = [
+        layer("conv1", 3.0, 5e-5, None),
+        layer("fc1", 2.0, 0.5, None),
+    ];
+    assert!(d.on_layer_stats(1550, &small).is_empty());
+    d.on_evaluation(&eval_stats(3000, (0.003, 1.0), (0.19, 0.957)));
+    let ds = d.on_evaluation(&eval_stats(4500, (0.003, 1.0), (0.19, 0.957)));
+    assert!(
+        of_kind(&ds, DiagnosticKind::LearningRateTooLow).is_empty(),
+        "{ds:#?}"
+    );
+}
+
+#[test]
+fn every_rate_verdict_carries_its_action_and_old_records_still_read() {
+    let mut d = mnist();
+    d.on_iteration(&iter_stats(1, 2.30));
+    let ds = d.on_iteration(&iter_stats(2, 43.0));
+    let action = ds[0].action.clone().expect("divergence has an action");
+    assert_eq!(action.rollback, Some(RollbackTarget::Start));
+    assert_eq!(action.knob.map(|k| k.knob), Some(Knob::LearningRate));
+    let json = r#"{"iteration":5,"kind":"plateau","severity":"warn","title":"t","evidence":"e","suggestion":"s"}"#;
+    let old: Diagnostic = serde_json::from_str(json).expect("a record from before actions");
+    assert_eq!(old.action, None);
 }
 
 #[test]

@@ -176,6 +176,10 @@ pub struct TrainArgs {
     /// Resize the images of a folder source to WxH.
     #[arg(long)]
     pub resize: Option<String>,
+    /// Apply the diagnostics' advice automatically (at most one change per 2 evaluations; a
+    /// change that makes validation worse is reverted). `A` toggles it in the dashboard.
+    #[arg(long)]
+    pub autopilot: bool,
     /// A TOML file with any of these settings; flags override it.
     #[arg(long)]
     pub config: Option<PathBuf>,

@@ -98,6 +98,9 @@ pub fn train_config(a: &TrainArgs) -> Result<TrainConfig> {
     if let Some(v) = &a.resize {
         c.resize = Some(v.clone());
     }
+    if a.autopilot {
+        c.autopilot = true;
+    }
     Ok(c)
 }
 

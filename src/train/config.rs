@@ -50,6 +50,8 @@ pub struct TrainConfig {
     /// Cross-validation fold `[k, i]`: validate on fold i of a stratified k-fold split of the
     /// training data instead of a `val_frac` hold-out.
     pub fold: Option<[usize; 2]>,
+    /// Apply the diagnostics' advice automatically (`train/autopilot.rs`); off by default.
+    pub autopilot: bool,
 }
 
 impl Default for TrainConfig {
@@ -75,6 +77,7 @@ impl Default for TrainConfig {
             lr_decay: None,
             max_iterations: 0,
             fold: None,
+            autopilot: false,
         }
     }
 }

@@ -101,6 +101,16 @@ pub enum Command {
     EvaluateTest,
     /// Finish cleanly: a checkpoint is written, then `Event::State(Stopped)` and the thread ends.
     Stop,
+    /// Apply a diagnostic's action (as a person's change, recorded with `reason`).
+    ApplyAdvice {
+        action: Action,
+        #[serde(default)]
+        reason: Option<String>,
+    },
+    /// Switch the advice autopilot on or off; answered with `Event::Autopilot`.
+    SetAutopilot {
+        on: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -251,6 +261,35 @@ pub struct Diagnostic {
     pub evidence: String,
     /// The knob change it suggests.
     pub suggestion: String,
+    /// The suggestion as something the app can do (by a key, or the autopilot); `None` when no
+    /// knob or roll-back helps (a network too small, a bad initialisation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<Action>,
+}
+
+/// A diagnostic's advice as data: roll back first (if asked), then set the knob (if any).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Action {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<RollbackTarget>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub knob: Option<KnobSetting>,
+}
+
+/// Which weights a roll-back restores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RollbackTarget {
+    /// The best checkpoint (best validation accuracy so far).
+    Best,
+    /// The weights the run started from (a network killed before its first evaluation).
+    Start,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct KnobSetting {
+    pub knob: Knob,
+    pub value: f64,
 }
 
 /// A stack of 2-D planes (c, h, w), row-major, for display.
@@ -361,6 +400,10 @@ pub enum Event {
     Message {
         level: Severity,
         text: String,
+    },
+    /// The advice autopilot was switched on or off (also sent once after `Started`).
+    Autopilot {
+        on: bool,
     },
     /// A test-set evaluation; `count` is how many times this run's test set has now been looked at.
     TestResult {

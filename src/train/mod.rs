@@ -1,6 +1,8 @@
 //! The trainer: a background thread that owns the network, steered by `Command`s, reporting
 //! `Event`s; the run directory; diagnostics; the headless driver. No UI dependency.
 
+pub mod advice;
+pub mod autopilot;
 pub mod checkpoint;
 pub mod config;
 pub mod cv;

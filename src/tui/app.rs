@@ -42,6 +42,8 @@ pub struct App {
     pub(super) pending: HashMap<Knob, f64>,
     pub(super) status: Option<Status>,
     pub(super) diagnostics: Vec<Diagnostic>,
+    /// The diagnostics panel: selection, detail view, the autopilot's state.
+    pub(super) advice: super::diagnostics::AdvicePanel,
     pub(super) confusion: Option<Vec<Vec<u32>>>,
     pub(super) snapshot: Option<Snapshot>,
     pub(super) data_view: Option<DataView>,
@@ -84,6 +86,7 @@ impl App {
             pending: HashMap::new(),
             status: None,
             diagnostics: Vec::new(),
+            advice: Default::default(),
             confusion: None,
             snapshot: None,
             data_view: None,

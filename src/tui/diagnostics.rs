@@ -1,4 +1,6 @@
-//! What the trainer's diagnostics noticed, newest first, with evidence and a suggestion.
+//! The diagnostics panel: repeats collapsed into one entry (count, latest evidence), active
+//! problems first by severity, a selection that scrolls, the selected entry's full text in a
+//! detail view, and its advice applied with a key.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -8,20 +10,119 @@ use ratatui::widgets::{Paragraph, Widget, Wrap};
 use super::app::App;
 use super::theme;
 use super::ui::render_empty;
-use crate::train::Severity;
+use crate::train::advice::describe;
+use crate::train::{Command, Diagnostic, Severity};
+
+/// What the person chose in the diagnostics panel.
+#[derive(Debug, Clone, Default)]
+pub struct AdvicePanel {
+    pub selected: usize,
+    pub is_detail: bool,
+    pub is_autopilot_on: bool,
+}
+
+/// Diagnostics of one kind and title, collapsed.
+#[derive(Debug, Clone)]
+pub struct Entry<'a> {
+    pub latest: &'a Diagnostic,
+    pub count: usize,
+    /// Not yet acted on: no later change of the knob its action sets, and not applied already.
+    pub is_active: bool,
+}
+
+/// The panel's entries: active first, then by severity, then newest.
+pub fn entries(app: &App) -> Vec<Entry<'_>> {
+    let mut out: Vec<Entry> = Vec::new();
+    for d in &app.diagnostics {
+        match out
+            .iter_mut()
+            .find(|e| e.latest.kind == d.kind && e.latest.title == d.title)
+        {
+            Some(e) => {
+                e.latest = d;
+                e.count += 1;
+            }
+            None => out.push(Entry {
+                latest: d,
+                count: 1,
+                is_active: true,
+            }),
+        }
+    }
+    for e in &mut out {
+        e.is_active = is_active(app, e.latest);
+    }
+    out.sort_by(|a, b| {
+        (b.is_active, b.latest.severity, b.latest.iteration).cmp(&(
+            a.is_active,
+            a.latest.severity,
+            a.latest.iteration,
+        ))
+    });
+    out
+}
+
+fn is_active(app: &App, d: &Diagnostic) -> bool {
+    let Some(k) = d.action.as_ref().and_then(|a| a.knob) else {
+        return true;
+    };
+    let is_changed_since = app
+        .history
+        .knob_changes
+        .iter()
+        .any(|c| c.knob == k.knob && c.iteration >= d.iteration);
+    !is_changed_since
+}
+
+impl App {
+    /// Moves the selection by `delta` entries (clamped).
+    pub(super) fn select_advice(&mut self, delta: isize) {
+        let n = entries(self).len();
+        let max = n.saturating_sub(1) as isize;
+        self.advice.selected = (self.advice.selected as isize + delta).clamp(0, max) as usize;
+    }
+
+    /// The selected entry's action as a command for the trainer.
+    pub(super) fn apply_selected_advice(&mut self) -> Option<Command> {
+        let list = entries(self);
+        let Some(e) = list.get(self.advice.selected) else {
+            self.set_status(Severity::Info, "no diagnostic selected".into());
+            return None;
+        };
+        let Some(action) = e.latest.action.clone() else {
+            let text = format!("\"{}\" has no change the app can make", e.latest.title);
+            self.set_status(Severity::Info, text);
+            return None;
+        };
+        let reason = Some(e.latest.title.clone());
+        let text = format!("applying: {}", describe(&action));
+        self.set_status(Severity::Info, text);
+        self.if_alive(Command::ApplyAdvice { action, reason })
+    }
+
+    pub(super) fn toggle_autopilot(&mut self) -> Option<Command> {
+        let on = !self.advice.is_autopilot_on;
+        self.if_alive(Command::SetAutopilot { on })
+    }
+}
 
 pub fn render_diagnostics(app: &App, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
-    let count = app.diagnostics.len();
-    let title = if count > 0 {
-        format!("diagnostics ({count})")
+    let list = entries(app);
+    let pilot = if app.advice.is_autopilot_on {
+        " · autopilot on"
     } else {
-        "diagnostics".to_string()
+        ""
+    };
+    let title = if list.is_empty() {
+        format!("diagnostics{pilot}")
+    } else {
+        format!("diagnostics ({}){pilot}", list.len())
     };
     let block = t.block(&title);
     let inner = block.inner(area);
     block.render(area, buf);
-    if app.diagnostics.is_empty() {
+    if list.is_empty() {
         let text = if app.history.is_empty() {
             "nothing yet"
         } else {
@@ -30,29 +131,85 @@ pub fn render_diagnostics(app: &App, area: Rect, buf: &mut Buffer) {
         render_empty(app, text, inner, buf);
         return;
     }
+    let selected = app.advice.selected.min(list.len() - 1);
+    if app.advice.is_detail {
+        render_detail(app, &list[selected], inner, buf);
+        return;
+    }
     let mut lines: Vec<Line> = Vec::new();
-    for d in app.diagnostics.iter().rev() {
-        let icon = match d.severity {
-            Severity::Info => "i",
-            Severity::Warn => "▲",
-            Severity::Error => "✗",
+    let mut selected_line = 0;
+    for (i, e) in list.iter().enumerate() {
+        let d = e.latest;
+        let is_selected = i == selected;
+        if is_selected {
+            selected_line = lines.len();
+        }
+        let icon = match (e.is_active, d.severity) {
+            (false, _) => "✓",
+            (_, Severity::Info) => "i",
+            (_, Severity::Warn) => "▲",
+            (_, Severity::Error) => "✗",
+        };
+        let style = if is_selected {
+            t.selected()
+        } else if e.is_active {
+            t.severity(d.severity)
+        } else {
+            t.dim()
+        };
+        let repeat = if e.count > 1 {
+            format!(" ×{}, latest @{}", e.count, theme::count(d.iteration))
+        } else {
+            format!(" @{}", theme::count(d.iteration))
         };
         lines.push(t.line(vec![
-            Span::styled(format!("{icon} "), t.severity(d.severity)),
-            Span::styled(d.title.clone(), t.severity(d.severity)),
-            Span::styled(format!(" @{}", theme::count(d.iteration)), t.dim()),
+            Span::styled(format!("{icon} {}", d.title), style),
+            Span::styled(repeat, t.dim()),
         ]));
-        if !d.evidence.is_empty() {
-            lines.push(t.line(vec![Span::styled(format!("  {}", d.evidence), t.label())]));
-        }
-        if !d.suggestion.is_empty() {
-            lines.push(t.line(vec![Span::styled(
-                format!("  → {}", d.suggestion),
-                t.good(),
-            )]));
+        if is_selected {
+            let advice = match &d.action {
+                Some(a) => format!("  a: {}", describe(a)),
+                None => format!("  → {}", d.suggestion),
+            };
+            lines.push(t.line(vec![Span::styled(advice, t.good())]));
         }
     }
+    let footer = "j/k select · v details · a apply · A autopilot";
+    let height = inner.height.saturating_sub(1) as usize;
+    // Scroll so that the selected entry and its advice line stay in view.
+    let top = (selected_line + 2).saturating_sub(height);
+    let mut shown: Vec<Line> = lines.into_iter().skip(top).take(height).collect();
+    if inner.height > 1 {
+        shown.push(t.line(vec![Span::styled(footer, t.dim())]));
+    }
+    Paragraph::new(shown).render(inner, buf);
+}
+
+/// The selected entry in full: title, count, evidence, advice, the action a applies.
+fn render_detail(app: &App, e: &Entry, area: Rect, buf: &mut Buffer) {
+    let t = &app.theme;
+    let d = e.latest;
+    let mut lines = vec![t.line(vec![Span::styled(d.title.clone(), t.severity(d.severity))])];
+    let seen = if e.count > 1 {
+        format!(
+            "seen {}×, latest at iteration {}",
+            e.count,
+            theme::count(d.iteration)
+        )
+    } else {
+        format!("at iteration {}", theme::count(d.iteration))
+    };
+    lines.push(t.line(vec![Span::styled(seen, t.dim())]));
+    lines.push(t.line(vec![Span::styled(d.evidence.clone(), t.label())]));
+    lines.push(t.line(vec![Span::styled(format!("→ {}", d.suggestion), t.good())]));
+    let act = match &d.action {
+        Some(a) if e.is_active => format!("a applies: {}", describe(a)),
+        Some(a) => format!("acted on since (a applies again: {})", describe(a)),
+        None => "no change the app can make".to_string(),
+    };
+    lines.push(t.line(vec![Span::styled(act, t.value())]));
+    lines.push(t.line(vec![Span::styled("v back to the list", t.dim())]));
     Paragraph::new(lines)
         .wrap(Wrap { trim: false })
-        .render(inner, buf);
+        .render(area, buf);
 }

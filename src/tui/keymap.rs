@@ -319,6 +319,42 @@ pub const DASHBOARD: &[Binding] = &[
         ),
     ),
     on(
+        TRAINING,
+        bind(
+            &[
+                (ch('j'), Action::SelectAdvice(1)),
+                (ch('k'), Action::SelectAdvice(-1)),
+            ],
+            "j k",
+            "choose a diagnostic",
+            None,
+        ),
+    ),
+    on(
+        TRAINING,
+        bind(
+            &[(ch('v'), Action::ToggleAdviceDetail)],
+            "v",
+            "the diagnostic's full text / the list",
+            None,
+        ),
+    ),
+    on(
+        TRAINING,
+        bind(
+            &[(ch('a'), Action::ApplyAdvice)],
+            "a",
+            "apply the diagnostic's advice",
+            None,
+        ),
+    ),
+    bind(
+        &[(ch('A'), Action::ToggleAutopilot)],
+        "A",
+        "autopilot on / off (applies advice itself)",
+        None,
+    ),
+    on(
         IMAGES,
         bind(
             &[

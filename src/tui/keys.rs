@@ -62,6 +62,13 @@ pub enum Action {
     CursorToEnd(bool),
     /// `r`: the charts' full y-range, or the fitted one.
     ToggleFullRange,
+    /// Move the selection in the diagnostics panel.
+    SelectAdvice(isize),
+    /// The selected diagnostic's full text, or back to the list.
+    ToggleAdviceDetail,
+    /// Apply the selected diagnostic's action.
+    ApplyAdvice,
+    ToggleAutopilot,
 }
 
 impl App {
@@ -146,6 +153,10 @@ impl App {
                 "d detaches a viewer of `convtop train --detach`; this session is local".into(),
             ),
             Action::ClearStatus => self.status = None,
+            Action::SelectAdvice(delta) => self.select_advice(delta),
+            Action::ToggleAdviceDetail => self.advice.is_detail = !self.advice.is_detail,
+            Action::ApplyAdvice => return self.apply_selected_advice(),
+            Action::ToggleAutopilot => return self.toggle_autopilot(),
             Action::SelectKnob(delta) => {
                 let n = Knob::ALL.len() as isize;
                 let view = &mut self.training;
@@ -271,7 +282,7 @@ impl App {
         }
     }
 
-    fn if_alive(&mut self, command: Command) -> Option<Command> {
+    pub(super) fn if_alive(&mut self, command: Command) -> Option<Command> {
         if self.is_trainer_gone {
             self.set_status(
                 Severity::Warn,

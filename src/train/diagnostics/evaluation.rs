@@ -1,18 +1,28 @@
 //! Checks on each evaluation: overfitting, underfitting, a validation plateau.
 
-use super::{Diagnostics, EvalPoint, MAX_HISTORY, arrow_list, diagnostic, iteration_list, sci};
-use crate::train::events::{Diagnostic, DiagnosticKind, EvalStats, Severity};
+use super::{
+    Diagnostics, EvalPoint, MAX_HISTORY, arrow_list, diagnostic, iteration_list, knob_action, sci,
+    with_action,
+};
+use crate::train::events::{
+    Action, Diagnostic, DiagnosticKind, EvalStats, Knob, KnobSetting, RollbackTarget, Severity,
+};
 
 /// λ and learning-rate steps go by a third of a decade, the usual search grid.
 const KNOB_STEP: f32 = 3.0;
-/// A common first L2 strength for a small ConvNet when λ is 0.
-const FIRST_LAMBDA: f32 = 1e-4;
+/// The first L2 strength for an overfitting net with λ = 0: the README's full-MNIST recipe. The
+/// default 1e-4 after a roll-back to the best left the corpus's overfitting run where it was
+/// (95.73% against 95.74%).
+const FIRST_LAMBDA: f32 = 5e-4;
 /// A plateau decays the rate ÷10, as PyTorch's ReduceLROnPlateau does by default.
 const PLATEAU_DECAY: f32 = 10.0;
 /// A validation loss this far above its best, while the training loss has fallen as far below
 /// its value at that best, is overfitting even when the rise is too slow or noisy to climb at
-/// every single evaluation (a big net memorising a small training set drifts this way).
-const OVERFIT_DRIFT: f32 = 0.10;
+/// every single evaluation (a big net memorising a small training set drifts this way). The
+/// corpus's overfitting run (2,000 training images, λ = 0) drifts 0.174 → 0.185 (+6%) in three
+/// evaluations while its train loss falls 0.007 → 0.005; 10% was only reached 7 evaluations later,
+/// after the plateau check had already asked for a decay that does not cure overfitting.
+const OVERFIT_DRIFT: f32 = 0.05;
 
 impl Diagnostics {
     /// Adds an evaluation to the history and updates the best validation loss.
@@ -28,6 +38,7 @@ impl Diagnostics {
         }
         self.history.push_back(EvalPoint {
             iteration: e.iteration,
+            epoch: e.epoch,
             train_loss: e.train_loss,
             train_accuracy: e.train_accuracy,
             val_loss: e.val_loss,
@@ -106,30 +117,47 @@ impl Diagnostics {
             return None;
         }
         let mut actions = Vec::new();
-        match self.knobs {
-            Some(k) if k.lambda > 0.0 => actions.push(format!(
-                "raise λ ×{KNOB_STEP} ({} → {})",
-                sci(k.lambda),
-                sci(k.lambda * KNOB_STEP)
-            )),
-            Some(_) => actions.push(format!("turn on L2 with λ = {}", sci(FIRST_LAMBDA))),
-            None => actions.push(format!("raise λ ×{KNOB_STEP}")),
-        }
+        let lambda = match self.knobs {
+            Some(k) if k.lambda > 0.0 => {
+                actions.push(format!(
+                    "roll back to the best checkpoint and raise λ ×{KNOB_STEP} ({} → {})",
+                    sci(k.lambda),
+                    sci(k.lambda * KNOB_STEP)
+                ));
+                Some(k.lambda * KNOB_STEP)
+            }
+            Some(_) => {
+                actions.push(format!(
+                    "roll back to the best checkpoint and turn on L2 with λ = {}",
+                    sci(FIRST_LAMBDA)
+                ));
+                Some(FIRST_LAMBDA)
+            }
+            None => {
+                actions.push(format!("raise λ ×{KNOB_STEP}"));
+                None
+            }
+        };
         let knobs = self.knobs;
         if knobs.is_some_and(|k| !k.augment_crop) {
-            actions.push("enable random crops".to_string());
+            actions.push("then consider random crops".to_string());
         }
         if knobs.is_some_and(|k| !k.augment_flip) {
-            actions.push("enable h-flips (if mirror images keep their class)".to_string());
+            actions.push("h-flips (if mirror images keep their class)".to_string());
         }
-        actions.push(format!("or {}", self.rollback_hint()));
-        Some(diagnostic(
-            iteration,
-            DiagnosticKind::Overfitting,
-            Severity::Warn,
-            "overfitting: validation is getting worse while training improves".to_string(),
-            evidence.unwrap_or_default(),
-            actions.join(", "),
+        actions.push(format!("or stop and {}", self.rollback_hint()));
+        let rollback = self.best_iteration().map(|_| RollbackTarget::Best);
+        let action = lambda.and_then(|v| knob_action(rollback, Knob::Lambda, v));
+        Some(with_action(
+            diagnostic(
+                iteration,
+                DiagnosticKind::Overfitting,
+                Severity::Warn,
+                "overfitting: validation is getting worse while training improves".to_string(),
+                evidence.unwrap_or_default(),
+                actions.join(", "),
+            ),
+            action,
         ))
     }
 
@@ -174,33 +202,40 @@ impl Diagnostics {
         if !self.gate(DiagnosticKind::Underfitting, "", evidence.is_some()) {
             return None;
         }
-        let mut actions = vec!["add capacity (more filters or another conv layer)".to_string()];
-        if let Some(lr) = self.learning_rate() {
-            actions.push(format!(
-                "raise the learning rate ×{KNOB_STEP} ({} → {})",
-                sci(lr),
-                sci(lr * KNOB_STEP)
-            ));
-        }
-        match self.knobs {
-            Some(k) if k.lambda > 0.0 => actions.push(format!(
-                "lower λ ÷{KNOB_STEP} ({} → {})",
-                sci(k.lambda),
-                sci(k.lambda / KNOB_STEP)
-            )),
-            Some(_) => {}
-            None => actions.push(format!("lower λ ÷{KNOB_STEP}")),
-        }
-        if self.knobs.is_some_and(|k| k.augment_crop || k.augment_flip) {
-            actions.push("or turn augmentation off until it fits".to_string());
-        }
-        Some(diagnostic(
-            iteration,
-            DiagnosticKind::Underfitting,
-            Severity::Warn,
-            "underfitting: training and validation are both poor".to_string(),
-            evidence.unwrap_or_default(),
-            actions.join(", "),
+        let mut actions =
+            vec!["the network is too small: add capacity (more filters or another conv layer) and start again".to_string()];
+        // What a knob can do meanwhile: less regularisation, or no augmentation, lets it fit more.
+        let action = match self.knobs {
+            Some(k) if k.lambda > 0.0 => {
+                actions.push(format!(
+                    "meanwhile lower λ ÷{KNOB_STEP} ({} → {})",
+                    sci(k.lambda),
+                    sci(k.lambda / KNOB_STEP)
+                ));
+                knob_action(None, Knob::Lambda, k.lambda / KNOB_STEP)
+            }
+            Some(k) if k.augment_crop => {
+                actions.push("meanwhile turn random crops off until it fits".to_string());
+                Some(Action {
+                    rollback: None,
+                    knob: Some(KnobSetting {
+                        knob: Knob::AugmentCrop,
+                        value: 0.0,
+                    }),
+                })
+            }
+            _ => None,
+        };
+        Some(with_action(
+            diagnostic(
+                iteration,
+                DiagnosticKind::Underfitting,
+                Severity::Warn,
+                "underfitting: training and validation are both poor".to_string(),
+                evidence.unwrap_or_default(),
+                actions.join("; "),
+            ),
+            action,
         ))
     }
 
@@ -228,27 +263,37 @@ impl Diagnostics {
             ));
         }
         let is_poor = last.is_some_and(|p| self.skill(p.train_accuracy) < self.cfg.underfit_skill);
-        let suggestion = match (self.learning_rate(), is_poor) {
-            (Some(lr), true) => format!(
-                "training is still poor: raise the learning rate ×{KNOB_STEP} ({} → {})",
-                sci(lr),
-                sci(lr * KNOB_STEP)
+        let (suggestion, action) = match (self.learning_rate(), is_poor) {
+            (_, true) => (
+                "training itself is still poor: see the learning-rate and underfitting checks \
+                 rather than decaying the rate"
+                    .to_string(),
+                None,
             ),
-            (Some(lr), false) => format!(
-                "decay the learning rate ÷{PLATEAU_DECAY} ({} → {}), or stop and {}",
-                sci(lr),
-                sci(lr / PLATEAU_DECAY),
-                self.rollback_hint()
+            (Some(lr), false) => (
+                format!(
+                    "decay the learning rate ÷{PLATEAU_DECAY} ({} → {}), or stop and {}",
+                    sci(lr),
+                    sci(lr / PLATEAU_DECAY),
+                    self.rollback_hint()
+                ),
+                knob_action(None, Knob::LearningRate, lr / PLATEAU_DECAY),
             ),
-            (None, _) => format!("decay the learning rate ÷{PLATEAU_DECAY}, or stop"),
+            (None, false) => (
+                format!("decay the learning rate ÷{PLATEAU_DECAY}, or stop"),
+                None,
+            ),
         };
-        Some(diagnostic(
-            iteration,
-            DiagnosticKind::Plateau,
-            Severity::Warn,
-            "plateau: the validation loss stopped improving".to_string(),
-            evidence,
-            suggestion,
+        Some(with_action(
+            diagnostic(
+                iteration,
+                DiagnosticKind::Plateau,
+                Severity::Warn,
+                "plateau: the validation loss stopped improving".to_string(),
+                evidence,
+                suggestion,
+            ),
+            action,
         ))
     }
 }

@@ -1,12 +1,10 @@
-//! Checks on each training iteration: initial loss, divergence, a learning rate too low.
+//! Checks on each training iteration: initial loss, divergence.
 
-use super::{Diagnostics, INITIAL_ITERATION_MAX, diagnostic, sci};
-use crate::train::events::{Diagnostic, DiagnosticKind, IterStats, Severity};
+use super::{Diagnostics, INITIAL_ITERATION_MAX, diagnostic, knob_action, sci, with_action};
+use crate::train::events::{Diagnostic, DiagnosticKind, IterStats, Knob, RollbackTarget, Severity};
 
 /// The step the divergence suggestion takes on the learning rate.
 const DIVERGENCE_LR_DIVISOR: f32 = 10.0;
-/// The step the too-low suggestion takes: a third of a decade, the usual search grid.
-const LR_RAISE_FACTOR: f32 = 3.0;
 
 impl Diagnostics {
     /// Judges the first iteration of a fresh run against ln C.
@@ -70,12 +68,21 @@ impl Diagnostics {
     pub(super) fn check_divergence(&mut self, s: &IterStats) -> Option<Diagnostic> {
         let loss = s.data_loss;
         let lr = s.knobs.learning_rate;
+        let target = match self.best_iteration() {
+            Some(_) => RollbackTarget::Best,
+            None => RollbackTarget::Start,
+        };
+        let from = match self.best_iteration() {
+            Some(it) => format!("the best checkpoint (iteration {it})"),
+            None => "the starting weights".to_string(),
+        };
         let action = format!(
-            "roll back to the last good checkpoint and divide the learning rate by {}: {} → {}",
+            "roll back to {from} and divide the learning rate by {}: {} → {}",
             DIVERGENCE_LR_DIVISOR,
             sci(lr),
             sci(lr / DIVERGENCE_LR_DIVISOR)
         );
+        let act = knob_action(Some(target), Knob::LearningRate, lr / DIVERGENCE_LR_DIVISOR);
         if !loss.is_finite() || !s.reg_loss.is_finite() {
             if self.has_diverged {
                 return None;
@@ -85,16 +92,19 @@ impl Diagnostics {
                 Some((it, l)) => format!("; last finite loss {l:.3} at iteration {it}"),
                 None => String::new(),
             };
-            return Some(diagnostic(
-                s.iteration,
-                DiagnosticKind::Divergence,
-                Severity::Error,
-                "loss is not a number: training diverged".to_string(),
-                format!(
-                    "data loss {loss} and reg loss {} at iteration {}{last}",
-                    s.reg_loss, s.iteration
+            return Some(with_action(
+                diagnostic(
+                    s.iteration,
+                    DiagnosticKind::Divergence,
+                    Severity::Error,
+                    "loss is not a number: training diverged".to_string(),
+                    format!(
+                        "data loss {loss} and reg loss {} at iteration {}{last}",
+                        s.reg_loss, s.iteration
+                    ),
+                    action,
                 ),
-                action,
+                act,
             ));
         }
         let previous = self.recent_losses.back().copied();
@@ -113,17 +123,20 @@ impl Diagnostics {
                 Some((it, l)) => format!(" (iteration {it}: {l:.3})"),
                 None => String::new(),
             };
-            return Some(diagnostic(
-                s.iteration,
-                DiagnosticKind::Divergence,
-                Severity::Error,
-                "loss exploded in one step: training diverged".to_string(),
-                format!(
-                    "data loss {loss:.3} at iteration {}{last} is above {} × the start \
+            return Some(with_action(
+                diagnostic(
+                    s.iteration,
+                    DiagnosticKind::Divergence,
+                    Severity::Error,
+                    "loss exploded in one step: training diverged".to_string(),
+                    format!(
+                        "data loss {loss:.3} at iteration {}{last} is above {} × the start \
                      {reference:.3} = {spike_limit:.3}",
-                    s.iteration, self.cfg.divergence_spike_factor
+                        s.iteration, self.cfg.divergence_spike_factor
+                    ),
+                    action,
                 ),
-                action,
+                act,
             ));
         }
         if self.recent_losses.len() < self.cfg.divergence_window {
@@ -140,69 +153,20 @@ impl Diagnostics {
             .front()
             .copied()
             .unwrap_or((s.iteration, loss));
-        Some(diagnostic(
-            s.iteration,
-            DiagnosticKind::Divergence,
-            Severity::Error,
-            "loss is exploding: training diverged".to_string(),
-            format!(
-                "median data loss {smoothed:.3} over iterations {first}–{} is above {} × the \
+        Some(with_action(
+            diagnostic(
+                s.iteration,
+                DiagnosticKind::Divergence,
+                Severity::Error,
+                "loss is exploding: training diverged".to_string(),
+                format!(
+                    "median data loss {smoothed:.3} over iterations {first}–{} is above {} × the \
                  start {reference:.3} = {limit:.3}",
-                s.iteration, self.cfg.divergence_factor
+                    s.iteration, self.cfg.divergence_factor
+                ),
+                action,
             ),
-            action,
-        ))
-    }
-
-    /// Over non-overlapping windows of iterations at one learning rate: a loss that is still high
-    /// and whose second half is barely below its first.
-    pub(super) fn check_learning_rate(&mut self, s: &IterStats) -> Option<Diagnostic> {
-        let lr = s.knobs.learning_rate;
-        if self.lr_window_rate != Some(lr) {
-            // A new rate starts a new experiment: neither the window nor the old verdict applies.
-            self.lr_window.clear();
-            self.lr_window_rate = Some(lr);
-            self.gate(DiagnosticKind::LearningRateTooLow, "", false);
-        }
-        // A diverged or dead network is stuck for another reason: more rate would be wrong advice.
-        if !s.data_loss.is_finite() || self.has_diverged || !self.dead_layers.is_empty() {
-            self.lr_window.clear();
-            return None;
-        }
-        self.lr_window.push((s.iteration, s.data_loss));
-        if self.lr_window.len() < self.cfg.lr_window.max(2) {
-            return None;
-        }
-        let window = std::mem::take(&mut self.lr_window);
-        let reference = self.reference_loss?;
-        let (early, late) = window.split_at(window.len() / 2);
-        let mean = |xs: &[(u64, f32)]| xs.iter().map(|(_, l)| l).sum::<f32>() / xs.len() as f32;
-        let (a, b) = (mean(early), mean(late));
-        let drop = (a - b) / a;
-        let high_level = self.cfg.lr_high_level_fraction * reference;
-        let holds = drop.abs() < self.cfg.lr_min_relative_drop && b > high_level;
-        if !self.gate(DiagnosticKind::LearningRateTooLow, "", holds) {
-            return None;
-        }
-        let (from, to) = (window[0].0, s.iteration);
-        Some(diagnostic(
-            s.iteration,
-            DiagnosticKind::LearningRateTooLow,
-            Severity::Warn,
-            "the loss is barely moving: learning rate too low".to_string(),
-            format!(
-                "mean data loss {a:.3} → {b:.3} ({:+.1}%) between the halves of iterations \
-                 {from}–{to} at learning rate {}, still {:.0}% of the start {reference:.3}",
-                -100.0 * drop,
-                sci(lr),
-                100.0 * b / reference
-            ),
-            format!(
-                "raise the learning rate ×{LR_RAISE_FACTOR} ({} → {}); if it still stalls, ×10 ({})",
-                sci(lr),
-                sci(lr * LR_RAISE_FACTOR),
-                sci(lr * 10.0)
-            ),
+            act,
         ))
     }
 }

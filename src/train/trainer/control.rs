@@ -49,7 +49,8 @@ impl Trainer {
         }
     }
 
-    pub(super) fn rollback(&mut self) {
+    /// Loads the best checkpoint; true when it did.
+    pub(super) fn rollback(&mut self) -> bool {
         let path = self.run.dir.file(BEST_CHECKPOINT);
         let loaded = Checkpoint::load(&path).and_then(|ck| {
             self.run.net.load_tensors(|name| ck.find(name))?;
@@ -67,11 +68,15 @@ impl Trainer {
                 if self.state == RunState::Diverged {
                     self.set_state(RunState::Paused);
                 }
+                true
             }
-            Err(e) => self.send_message(
-                Severity::Warn,
-                &format!("no roll-back: {e}; evaluate (e) to make a best checkpoint"),
-            ),
+            Err(e) => {
+                self.send_message(
+                    Severity::Warn,
+                    &format!("no roll-back: {e}; evaluate (e) to make a best checkpoint"),
+                );
+                false
+            }
         }
     }
 

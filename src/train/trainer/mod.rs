@@ -1,6 +1,7 @@
 //! The trainer thread: owns the run, reads `Command`s at every iteration boundary, sends `Event`s.
 //! It never blocks on its viewer: iteration stats are coalesced while the channel is full.
 
+mod autopilot;
 mod control;
 mod output;
 
@@ -76,6 +77,10 @@ struct Trainer {
     last_iter: Instant,
     /// The iteration each checkpoint file on disk holds, as far as this trainer knows.
     saved_at: HashMap<String, u64>,
+    autopilot: crate::train::autopilot::Autopilot,
+    /// The weights the run started from: the roll-back target of a network killed early.
+    start_weights: autopilot::Weights,
+    last_val_accuracy: Option<f32>,
 }
 
 impl Trainer {
@@ -93,6 +98,8 @@ impl Trainer {
         if let Some((_, at)) = run.best {
             saved_at.insert(BEST_CHECKPOINT.to_string(), at);
         }
+        let autopilot = crate::train::autopilot::Autopilot::new(run.config.autopilot);
+        let start_weights = run.net.tensors();
         Trainer {
             run,
             metrics,
@@ -112,11 +119,17 @@ impl Trainer {
             labels: Vec::new(),
             last_iter: Instant::now(),
             saved_at,
+            autopilot,
+            start_weights,
+            last_val_accuracy: None,
         }
     }
 
     fn run(mut self) -> Result<(), TrainError> {
         self.send(Event::Started(Box::new(self.run.info.clone())));
+        if self.autopilot.is_on {
+            self.send(Event::Autopilot { on: true });
+        }
         for w in self.run.warnings.clone() {
             self.send(Event::Message {
                 level: Severity::Warn,
@@ -222,7 +235,13 @@ impl Trainer {
             Command::SaveCheckpoint => {
                 let _ = self.save_checkpoint(LAST_CHECKPOINT);
             }
-            Command::RollbackToBest => self.rollback(),
+            Command::RollbackToBest => {
+                self.rollback();
+            }
+            Command::ApplyAdvice { action, reason } => {
+                self.apply_action(&action, KnobSource::Hand, reason);
+            }
+            Command::SetAutopilot { on } => self.set_autopilot(on),
             Command::RequestSnapshot { input_index } => {
                 let snap =
                     super::snapshot::snapshot(&mut self.run, &self.last_updates, input_index);
@@ -345,8 +364,10 @@ impl Trainer {
         for d in diags {
             let diverged = is_diverged(&d);
             self.record(&Record::Diagnostic(d.clone()));
-            self.send(Event::Diagnostic(d));
-            if diverged && self.state != RunState::Diverged {
+            self.send(Event::Diagnostic(d.clone()));
+            // The autopilot may rescue a divergence at once; otherwise the trainer pauses.
+            let is_rescued = self.autopilot.is_on && self.autopilot_on_diagnostic(&d);
+            if diverged && !is_rescued && self.state != RunState::Diverged {
                 self.set_state(RunState::Diverged);
             }
         }
@@ -384,6 +405,7 @@ impl Trainer {
         };
         self.record(&Record::Eval(stats.clone()));
         let diags = self.diagnostics.on_evaluation(&stats);
+        self.autopilot_on_evaluation(&stats);
         self.send(Event::Evaluation(stats));
         self.report(diags);
         if let Err(e) = self.metrics.flush() {

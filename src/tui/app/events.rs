@@ -4,8 +4,8 @@ use super::App;
 use crate::train::{Event, Knob, Knobs, Severity};
 use crate::tui::theme;
 
-/// Diagnostics kept for the panel; the run directory keeps them all.
-const MAX_DIAGNOSTICS: usize = 32;
+/// Diagnostics kept for the panel (collapsed there); the run directory keeps them all.
+const MAX_DIAGNOSTICS: usize = 256;
 
 impl App {
     pub fn on_event(&mut self, event: Event) {
@@ -58,6 +58,7 @@ impl App {
                 self.clamp_layers();
             }
             Event::DataView(view) => self.data_view = Some(*view),
+            Event::Autopilot { on } => self.advice.is_autopilot_on = on,
             Event::CheckpointSaved { iteration, path } => {
                 self.last_checkpoint = Some(iteration);
                 let text = format!(
