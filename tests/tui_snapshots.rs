@@ -191,6 +191,7 @@ fn events() -> Vec<Event> {
         title: "validation loss has plateaued".into(),
         evidence: "val loss 0.52 → 0.51 over the last 2 evaluations".into(),
         suggestion: "halve the learning rate".into(),
+        action: None,
     }));
     let weights: Vec<f32> = (0..8 * 25).map(|_| rng.next_f32() - 0.5).collect();
     let grads: Vec<f32> = (0..8 * 25).map(|_| (rng.next_f32() - 0.5) * 1e-3).collect();

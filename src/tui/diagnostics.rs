@@ -136,14 +136,13 @@ pub fn render_diagnostics(app: &App, area: Rect, buf: &mut Buffer) {
         render_detail(app, &list[selected], inner, buf);
         return;
     }
+    let width = inner.width.max(1) as usize;
     let mut lines: Vec<Line> = Vec::new();
-    let mut selected_line = 0;
+    let mut selected_rows = (0, 0);
     for (i, e) in list.iter().enumerate() {
         let d = e.latest;
         let is_selected = i == selected;
-        if is_selected {
-            selected_line = lines.len();
-        }
+        let start = lines.len();
         let icon = match (e.is_active, d.severity) {
             (false, _) => "✓",
             (_, Severity::Info) => "i",
@@ -158,31 +157,80 @@ pub fn render_diagnostics(app: &App, area: Rect, buf: &mut Buffer) {
             t.dim()
         };
         let repeat = if e.count > 1 {
-            format!(" ×{}, latest @{}", e.count, theme::count(d.iteration))
+            format!("×{}, latest @{}", e.count, theme::count(d.iteration))
         } else {
-            format!(" @{}", theme::count(d.iteration))
+            format!("@{}", theme::count(d.iteration))
         };
-        lines.push(t.line(vec![
-            Span::styled(format!("{icon} {}", d.title), style),
-            Span::styled(repeat, t.dim()),
-        ]));
+        for row in wrap(&format!("{icon} {}", d.title), width) {
+            lines.push(t.line(vec![Span::styled(row, style)]));
+        }
+        for row in wrap(&format!("  {repeat}"), width) {
+            lines.push(t.line(vec![Span::styled(row, t.dim())]));
+        }
         if is_selected {
             let advice = match &d.action {
                 Some(a) => format!("  a: {}", describe(a)),
                 None => format!("  → {}", d.suggestion),
             };
-            lines.push(t.line(vec![Span::styled(advice, t.good())]));
+            for row in wrap(&advice, width) {
+                lines.push(t.line(vec![Span::styled(row, t.good())]));
+            }
+            selected_rows = (start, lines.len());
         }
     }
-    let footer = "j/k select · v details · a apply · A autopilot";
-    let height = inner.height.saturating_sub(1) as usize;
-    // Scroll so that the selected entry and its advice line stay in view.
-    let top = (selected_line + 2).saturating_sub(height);
+    let footer = wrap("j/k v:full a:apply A:autopilot", width);
+    let height = (inner.height as usize).saturating_sub(footer.len()).max(1);
+    // Scroll so that the whole selected entry stays in view (its first line if it is taller).
+    let (first, end) = selected_rows;
+    let top = end.saturating_sub(height).min(first);
     let mut shown: Vec<Line> = lines.into_iter().skip(top).take(height).collect();
-    if inner.height > 1 {
-        shown.push(t.line(vec![Span::styled(footer, t.dim())]));
+    if inner.height as usize > footer.len() {
+        shown.extend(
+            footer
+                .into_iter()
+                .map(|f| t.line(vec![Span::styled(f, t.dim())])),
+        );
     }
     Paragraph::new(shown).render(inner, buf);
+}
+
+/// Splits `text` into rows of at most `width` characters at spaces (long words are cut).
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let indent: String = text.chars().take_while(|c| *c == ' ').collect();
+    let mut rows: Vec<String> = Vec::new();
+    let mut row = String::new();
+    for word in text.split_whitespace() {
+        let mut word: String = word.to_string();
+        loop {
+            let len = row.chars().count();
+            let needed = word.chars().count() + usize::from(len > 0);
+            if len + needed <= width {
+                if len > 0 {
+                    row.push(' ');
+                } else if rows.is_empty() && indent.len() + word.chars().count() <= width {
+                    row.push_str(&indent);
+                }
+                row.push_str(&word);
+                break;
+            }
+            if len > 0 {
+                rows.push(std::mem::take(&mut row));
+                continue;
+            }
+            // A word longer than the row: cut it.
+            let head: String = word.chars().take(width).collect();
+            word = word.chars().skip(width).collect();
+            rows.push(head);
+            if word.is_empty() {
+                break;
+            }
+        }
+    }
+    if !row.is_empty() || rows.is_empty() {
+        rows.push(row);
+    }
+    rows
 }
 
 /// The selected entry in full: title, count, evidence, advice, the action a applies.
@@ -212,4 +260,16 @@ fn render_detail(app: &App, e: &Entry, area: Rect, buf: &mut Buffer) {
     Paragraph::new(lines)
         .wrap(Wrap { trim: false })
         .render(area, buf);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    #[test]
+    fn wrap_keeps_words_and_indent() {
+        assert_eq!(wrap("  a: roll back now", 10), ["  a: roll", "back now"]);
+        assert_eq!(wrap("abcdefghij", 4), ["abcd", "efgh", "ij"]);
+        assert_eq!(wrap("", 4), [""]);
+    }
 }

@@ -31,9 +31,17 @@ pub struct Outcome {
     pub final_val: f32,
     pub is_diverged: bool,
     pub secs: f32,
+    /// Images in the validation split.
+    pub val_size: usize,
 }
 
 impl Outcome {
+    /// One standard error of the final accuracy on this validation split: less is noise.
+    pub fn noise(&self) -> f32 {
+        let p = self.final_val.clamp(0.0, 1.0);
+        (p * (1.0 - p) / self.val_size as f32).sqrt()
+    }
+
     pub fn first(&self, kind: DiagnosticKind) -> Option<&Diagnostic> {
         self.diagnostics.iter().find(|d| d.kind == kind)
     }
@@ -58,6 +66,7 @@ pub fn run(mut cfg: TrainConfig, autopilot: bool) -> Outcome {
         final_val: 0.1,
         is_diverged: false,
         secs: 0.0,
+        val_size: 1,
     };
     let deadline = Instant::now() + Duration::from_secs(1800);
     let mut has_asked_stop = false;
@@ -66,6 +75,7 @@ pub fn run(mut cfg: TrainConfig, autopilot: bool) -> Outcome {
             continue;
         };
         match ev {
+            Event::Started(info) => out.val_size = info.val_size.max(1),
             Event::Diagnostic(d) => out.diagnostics.push(d),
             Event::Evaluation(e) => out.final_val = e.val_accuracy,
             Event::KnobChanged(k) if k.source == KnobSource::Autopilot => {
