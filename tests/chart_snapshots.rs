@@ -133,6 +133,7 @@ fn events(s: &Script) -> Vec<Event> {
                     title: "overfitting: validation loss rises while training loss falls".into(),
                     evidence: format!("val loss {best:.3} → {val:.3}"),
                     suggestion: "raise λ ×3".into(),
+                    action: None,
                 }));
             }
         }
