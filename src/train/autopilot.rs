@@ -42,6 +42,9 @@ pub struct Autopilot {
     /// The knob and direction of the last change it made.
     last_move: Option<(Knob, Option<Direction>)>,
     pending: Option<Pending>,
+    /// A move that was reverted is not tried again: the learning rate in that direction, another
+    /// knob at all.
+    banned: Option<(Knob, Option<Direction>)>,
 }
 
 impl Autopilot {
@@ -53,6 +56,7 @@ impl Autopilot {
             last_change_eval: None,
             last_move: None,
             pending: None,
+            banned: None,
         }
     }
 
@@ -85,6 +89,12 @@ impl Autopilot {
                 return None;
             }
             let dir = lr_direction(&action, lr);
+            if action
+                .knob
+                .is_some_and(|k| self.banned == Some((k.knob, dir)))
+            {
+                return None;
+            }
             if let (Some(k), Some((last_k, last_dir))) = (action.knob, self.last_move)
                 && k.knob == last_k
                 && dir.is_some()
@@ -133,10 +143,11 @@ impl Autopilot {
         None
     }
 
-    /// A revert is itself a change: the budget starts again and the reverted move may not repeat.
+    /// A revert is itself a change: the budget starts again and the reverted move is not repeated.
     pub fn record_revert(&mut self) {
         self.last_change_eval = Some(self.evals);
         self.pending = None;
+        self.banned = self.last_move;
     }
 }
 
