@@ -133,7 +133,7 @@ fn pool_relu(c: &mut Criterion) {
         ow: 16,
     });
     g.bench_function("maxpool2_forward", |b| {
-        b.iter(|| black_box(pool.forward(&x)))
+        b.iter(|| black_box(pool.forward(&x, true)))
     });
     let dpool = random((64, 32, 16, 16), 5);
     g.bench_function("maxpool2_backward", |b| {

@@ -85,3 +85,43 @@ fn presets_whole_network() {
     assert_checks_within("cifar", [3, 32, 32], MAX_REL_DEEP);
     assert_checks_within("seed", [3, 32, 32], MAX_REL_DEEP);
 }
+
+#[test]
+fn local_response_norm() {
+    // α large enough that the normalisation bends the output (α·Σx²/n ~ 1, not ~1e-4)
+    assert_checks("conv6k3p1 norm3a0.5b0.75k1 fc3", [2, 5, 6]);
+    // an even window (W(c) = c − 2 ..= c + 1), β ≠ 0.75 (the powf path), a window wider than
+    // the channels
+    assert_checks("conv5k3p1 norm4a0.3b0.6k1.5 fc3", [1, 4, 5]);
+    assert_checks("conv3k1 norm7a2b1k2 fc2", [2, 3, 3]);
+    // Krizhevsky's defaults after a ReLU
+    assert_checks("conv6k3p1 relu norm fc3", [2, 5, 6]);
+}
+
+#[test]
+fn dropout_with_its_fixed_mask() {
+    // the training pass's mask depends only on the step seed, so every difference quotient
+    // and the analytic gradient see the same mask
+    assert_checks("fc8 dropout0.5 fc3", [2, 3, 4]);
+    assert_checks("conv4k3p1 relu dropout0.3 fc3", [2, 5, 6]);
+}
+
+#[test]
+fn fully_connected_stack() {
+    assert_checks("fc12 relu dropout0.5 fc10", [2, 3, 4]);
+    assert_checks("conv4k3p1 relu pool2 fc16 relu dropout0.5 fc12 relu fc5", [3, 6, 6]);
+}
+
+#[test]
+fn ceil_mode_pooling() {
+    // k3 s2 ceil on 6×6: ⌈(6 − 3)/2⌉ + 1 = 3 (floor: 2), the last window covers 2 of 3
+    assert_checks("conv3k3p1 pool3s2ceil fc3", [1, 6, 6]);
+    assert_checks("conv3k3p1 avgpool3s2ceil fc3", [1, 6, 6]);
+    // non-square: h ⌈(7 − 2)/2⌉ + 1 = 4 (floor 3), w ⌈(4 − 2)/2⌉ + 1 = 2
+    assert_checks("conv2k1 avgpool2s2ceil fc3", [2, 7, 4]);
+}
+
+#[test]
+fn cudaconvnet_whole_network() {
+    assert_checks_within("cudaconvnet", [3, 32, 32], MAX_REL_DEEP);
+}

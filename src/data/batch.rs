@@ -100,6 +100,11 @@ impl Batcher {
         self.position
     }
 
+    /// The seed both streams were drawn from (restored with the rest on resume).
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
     pub fn epoch_len(&self) -> usize {
         self.order.len()
     }

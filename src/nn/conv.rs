@@ -229,13 +229,31 @@ impl<F: Float> Conv2d<F> {
     /// - x:   (n, c_in, h, w)
     /// - out: (n, c_out, oh, ow), oh = ⌊(h + 2·pad − kh)/stride⌋ + 1
     pub fn forward(&mut self, x: Array4<F>) -> Array4<F> {
-        let g = self.geom;
-        let (n, k, p, c_out) = (x.dim().0, g.k(), g.p(), self.c_out);
-        self.x = if x.is_standard_layout() {
+        self.forward_mode(x, true)
+    }
+
+    /// `forward` that, with `keep` false (evaluation), leaves what the last training forward
+    /// saved for backward as it was and saves nothing of its own.
+    pub fn forward_mode(&mut self, x: Array4<F>, keep: bool) -> Array4<F> {
+        let x = if x.is_standard_layout() {
             x
         } else {
             x.as_standard_layout().into_owned()
         };
+        if keep {
+            self.x = x;
+            return self.forward_saved(true);
+        }
+        let (trained_x, cols_n) = (std::mem::replace(&mut self.x, x), self.cols_n);
+        let out = self.forward_saved(false);
+        (self.x, self.cols_n) = (trained_x, cols_n);
+        out
+    }
+
+    /// The forward of `self.x`; `may_save_cols`: keep the batch's columns for backward.
+    fn forward_saved(&mut self, may_save_cols: bool) -> Array4<F> {
+        let g = self.geom;
+        let (n, k, p, c_out) = (self.x.dim().0, g.k(), g.p(), self.c_out);
         self.ensure_scratch();
         // out starts as the bias, then GEMM adds W·col (beta = 1)
         let mut out = super::zeros_par::<F>((n, c_out, g.oh, g.ow));
@@ -255,7 +273,7 @@ impl<F: Float> Conv2d<F> {
             }
             gemm(c_out, k, p, ws, Op::N, col, Op::N, F::one(), out_img);
         };
-        if n * k * p * std::mem::size_of::<F>() <= SAVED_COLS_MAX_BYTES {
+        if may_save_cols && n * k * p * std::mem::size_of::<F>() <= SAVED_COLS_MAX_BYTES {
             self.cols.resize(n * k * p, F::zero());
             out_s
                 .par_chunks_mut(c_out * p)

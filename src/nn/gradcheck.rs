@@ -7,7 +7,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::error::NnError;
 use super::loss::softmax_cross_entropy;
-use super::net::Network;
+use super::net::{Mode, Network};
 
 /// Step of the central difference: the O(h²) truncation error (~1e-10) and the round-off of the
 /// loss (~1e-16/h ≈ 1e-11) both stay far below the gradients checked.
@@ -51,7 +51,9 @@ fn total_loss(
     labels: &[usize],
     lambda: f64,
 ) -> Result<f64, NnError> {
-    Ok(net.evaluate(x, labels)?.loss + net.reg_loss(lambda))
+    // the training pass, whose dropout masks depend only on the step seed: one fixed mask
+    // for every difference quotient and for the analytic gradient
+    Ok(net.evaluate_mode(x, labels, Mode::Train)?.loss + net.reg_loss(lambda))
 }
 
 /// |a − n| / max(|a|, |n|), with gradients below TINY treated as TINY (their difference is round-off).

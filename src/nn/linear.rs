@@ -34,17 +34,19 @@ impl<F: Float> Linear<F> {
     /// # Shapes
     /// - x:   (n, c, h, w) with c·h·w = d_in
     /// - out: (n, d_out, 1, 1)
-    pub fn forward(&mut self, x: &Array4<F>) -> Array4<F> {
+    ///
+    /// With `keep` (training) x is saved for backward; without (evaluation) nothing is.
+    pub fn forward(&mut self, x: &Array4<F>, keep: bool) -> Array4<F> {
         let n = x.dim().0;
-        self.in_shape = x.dim();
-        self.x = x.as_standard_layout().iter().copied().collect();
+        let x_std = x.as_standard_layout();
+        let xs = x_std.as_slice().expect("standard layout is contiguous");
         let mut out = vec![F::zero(); n * self.d_out];
         let ws = self.w.as_slice().expect("parameters are contiguous");
         gemm(
             n,
             self.d_in,
             self.d_out,
-            &self.x,
+            xs,
             Op::N,
             ws,
             Op::T,
@@ -55,6 +57,11 @@ impl<F: Float> Linear<F> {
             row.iter_mut()
                 .zip(self.b.iter())
                 .for_each(|(o, b)| *o += *b);
+        }
+        if keep {
+            self.in_shape = x.dim();
+            self.x.clear();
+            self.x.extend_from_slice(xs);
         }
         Array4::from_shape_vec((n, self.d_out, 1, 1), out).expect("n·d_out values")
     }

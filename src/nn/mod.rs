@@ -5,6 +5,7 @@
 //! gradients, which `Network::zero_grad` clears.
 
 pub mod conv;
+pub mod dropout;
 pub mod error;
 pub mod gemm;
 pub mod gradcheck;
@@ -12,6 +13,7 @@ pub mod init;
 pub mod kernel;
 pub mod linear;
 pub mod loss;
+pub mod lrn;
 pub mod net;
 pub mod optim;
 pub mod pool;
@@ -21,7 +23,7 @@ pub mod spec;
 
 pub use error::NnError;
 pub use gemm::Float;
-pub use net::{BatchLoss, Layer, Network, ParamMut};
+pub use net::{BatchLoss, Layer, Mode, Network, ParamMut};
 pub use optim::{ParamUpdate, Sgd, SgdConfig};
 pub use spec::{LayerInfo, PRESETS, Plan, Preset, parse, plan, preset};
 

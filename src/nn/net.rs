@@ -7,11 +7,13 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::conv::{Conv2d, ConvGeom};
+use super::dropout::Dropout;
 use super::error::NnError;
 use super::gemm::Float;
 use super::init::{Init, fill_normal};
 use super::linear::Linear;
 use super::loss::{SoftmaxLoss, softmax_cross_entropy};
+use super::lrn::LocalResponseNorm;
 use super::pool::{AvgPool2d, MaxPool2d, PoolGeom};
 use super::relu::Relu;
 use super::spec::{LayerInfo, LayerSpec, Plan, parse, plan};
@@ -30,6 +32,16 @@ pub enum Layer<F: Float> {
     AvgPool(AvgPool2d),
     Relu(Relu<F>),
     Linear(Linear<F>),
+    Norm(LocalResponseNorm<F>),
+    Dropout(Dropout<F>),
+}
+
+/// What a forward pass is for: training keeps what backward reads and draws dropout masks from
+/// the step's seed; evaluation keeps nothing and passes dropout through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Train,
+    Eval,
 }
 
 /// One parameter tensor with its gradient and its L2 multiplier (1 for weights, 0 for biases).
@@ -56,6 +68,16 @@ pub struct Network<F: Float = f32> {
     pub spec: String,
     pub plan: Plan,
     pub layers: Vec<Layer<F>>,
+    /// The current training step's random seed (dropout masks): see `set_step`.
+    step_seed: u64,
+}
+
+/// SplitMix64's finaliser: neighbouring (seed, step) pairs give unrelated seeds.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 fn contiguous_mut<F: Float, D: ndarray::Dimension>(a: &mut ndarray::Array<F, D>) -> &mut [F] {
@@ -108,7 +130,7 @@ impl<F: Float> Network<F> {
                     Layer::Conv(conv)
                 }
                 LayerSpec::Relu => Layer::Relu(Relu::default()),
-                LayerSpec::MaxPool { k, stride } => Layer::MaxPool(MaxPool2d::new(PoolGeom {
+                LayerSpec::MaxPool { k, stride, .. } => Layer::MaxPool(MaxPool2d::new(PoolGeom {
                     c,
                     h,
                     w,
@@ -117,7 +139,7 @@ impl<F: Float> Network<F> {
                     oh,
                     ow,
                 })),
-                LayerSpec::AvgPool { k, stride } => Layer::AvgPool(AvgPool2d::new(PoolGeom {
+                LayerSpec::AvgPool { k, stride, .. } => Layer::AvgPool(AvgPool2d::new(PoolGeom {
                     c,
                     h,
                     w,
@@ -126,6 +148,10 @@ impl<F: Float> Network<F> {
                     oh,
                     ow,
                 })),
+                LayerSpec::Norm { n, k, alpha, beta } => {
+                    Layer::Norm(LocalResponseNorm::new(n, k, alpha, beta))
+                }
+                LayerSpec::Dropout { p } => Layer::Dropout(Dropout::new(p)),
                 LayerSpec::Fc { d_out } => {
                     let mut fc = Linear::new(c * h * w, d_out);
                     let is_classifier = layers.len() + 1 == plan.layers.len();
@@ -147,7 +173,19 @@ impl<F: Float> Network<F> {
             spec: spec.to_string(),
             plan,
             layers,
+            step_seed: mix(seed),
         })
+    }
+
+    /// Sets the random seed of the next training steps from the run's seed and the iteration,
+    /// so a run resumed at iteration t draws the dropout masks an unbroken run draws there.
+    pub fn set_step(&mut self, run_seed: u64, iteration: u64) {
+        self.step_seed = mix(run_seed ^ mix(iteration));
+    }
+
+    /// Layer i's dropout seed in a training pass.
+    fn layer_seed(&self, mode: Mode, i: usize) -> Option<u64> {
+        (mode == Mode::Train).then(|| mix(self.step_seed ^ i as u64))
     }
 
     pub fn input_shape(&self) -> [usize; 3] {
@@ -175,34 +213,48 @@ impl<F: Float> Network<F> {
         Ok(())
     }
 
-    /// x: (n, c, h, w) -> logits (n, classes, 1, 1). Saves what backward needs.
+    /// x: (n, c, h, w) -> logits (n, classes, 1, 1), a training pass: saves what backward
+    /// needs and applies dropout.
     pub fn forward(&mut self, x: &Array4<F>) -> Result<Array4<F>, NnError> {
+        self.forward_mode(x, Mode::Train)
+    }
+
+    /// x: (n, c, h, w) -> logits (n, classes, 1, 1), an evaluation pass: keeps no activation,
+    /// so its memory is about two layers' outputs, and dropout passes its input through.
+    pub fn infer(&mut self, x: &Array4<F>) -> Result<Array4<F>, NnError> {
+        self.forward_mode(x, Mode::Eval)
+    }
+
+    pub fn forward_mode(&mut self, x: &Array4<F>, mode: Mode) -> Result<Array4<F>, NnError> {
         self.check_input(x)?;
         let mut a = x.to_owned();
         let mut i = 0;
         while i < self.layers.len() {
+            let next_seed = self.layer_seed(mode, i + 1);
             // a ReLU whose output the next layer only borrows keeps it instead of copying it
-            if let [Layer::Relu(relu), next, ..] = &mut self.layers[i..]
+            if mode == Mode::Train
+                && let [Layer::Relu(relu), next, ..] = &mut self.layers[i..]
                 && borrows_input(next)
             {
                 relu.forward_keep(a);
-                a = forward_layer_ref(next, relu.output());
+                a = forward_layer_ref(next, relu.output(), next_seed);
                 i += 2;
                 continue;
             }
-            a = forward_layer(&mut self.layers[i], a);
+            let seed = self.layer_seed(mode, i);
+            a = forward_layer(&mut self.layers[i], a, mode, seed);
             i += 1;
         }
         Ok(a)
     }
 
-    /// Like `forward`, also returning every layer's output (for activation maps).
+    /// Like `infer`, also returning every layer's output (for activation maps).
     pub fn forward_collect(&mut self, x: &Array4<F>) -> Result<Vec<Array4<F>>, NnError> {
         self.check_input(x)?;
         let mut outs = Vec::with_capacity(self.layers.len());
         let mut a = x.to_owned();
         for layer in &mut self.layers {
-            a = forward_layer(layer, a);
+            a = forward_layer(layer, a, Mode::Eval, None);
             outs.push(a.clone());
         }
         Ok(outs)
@@ -221,6 +273,8 @@ impl<F: Float> Network<F> {
                 Layer::AvgPool(l) => l.backward(&d),
                 Layer::Relu(l) => l.backward(&d),
                 Layer::Linear(l) => l.backward(&d),
+                Layer::Norm(l) => l.backward(&d),
+                Layer::Dropout(l) => l.backward(&d),
             };
         }
         d
@@ -255,10 +309,20 @@ impl<F: Float> Network<F> {
         Ok(())
     }
 
-    /// Forward and loss only (evaluation).
+    /// Forward and loss only (evaluation: nothing kept, no dropout).
     pub fn evaluate(&mut self, x: &Array4<F>, labels: &[usize]) -> Result<SoftmaxLoss<F>, NnError> {
+        self.evaluate_mode(x, labels, Mode::Eval)
+    }
+
+    /// Forward and loss in either mode (gradient checks need the training pass's loss).
+    pub fn evaluate_mode(
+        &mut self,
+        x: &Array4<F>,
+        labels: &[usize],
+        mode: Mode,
+    ) -> Result<SoftmaxLoss<F>, NnError> {
         self.check_labels(x.dim().0, labels)?;
-        let logits = self.forward(x)?;
+        let logits = self.forward_mode(x, mode)?;
         Ok(softmax_cross_entropy(
             contiguous(&logits),
             self.num_classes(),
@@ -341,22 +405,32 @@ fn borrows_input<F: Float>(layer: &Layer<F>) -> bool {
     )
 }
 
-fn forward_layer_ref<F: Float>(layer: &mut Layer<F>, x: &Array4<F>) -> Array4<F> {
+/// A training forward from a borrowed input: in place for the layers `borrows_input` names,
+/// through a copy for the others.
+fn forward_layer_ref<F: Float>(layer: &mut Layer<F>, x: &Array4<F>, seed: Option<u64>) -> Array4<F> {
     match layer {
-        Layer::MaxPool(l) => l.forward(x),
-        Layer::AvgPool(l) => l.forward(x),
-        Layer::Linear(l) => l.forward(x),
-        Layer::Conv(l) => l.forward(x.clone()),
-        Layer::Relu(l) => l.forward(x.clone()),
+        Layer::MaxPool(l) => l.forward(x, true),
+        Layer::AvgPool(l) => l.forward(x, true),
+        Layer::Linear(l) => l.forward(x, true),
+        _ => forward_layer(layer, x.clone(), Mode::Train, seed),
     }
 }
 
-fn forward_layer<F: Float>(layer: &mut Layer<F>, a: Array4<F>) -> Array4<F> {
+/// `seed`: the layer's dropout seed in training, None in evaluation.
+fn forward_layer<F: Float>(
+    layer: &mut Layer<F>,
+    a: Array4<F>,
+    mode: Mode,
+    seed: Option<u64>,
+) -> Array4<F> {
+    let keep = mode == Mode::Train;
     match layer {
-        Layer::Conv(l) => l.forward(a),
-        Layer::MaxPool(l) => l.forward(&a),
-        Layer::AvgPool(l) => l.forward(&a),
-        Layer::Relu(l) => l.forward(a),
-        Layer::Linear(l) => l.forward(&a),
+        Layer::Conv(l) => l.forward_mode(a, keep),
+        Layer::MaxPool(l) => l.forward(&a, keep),
+        Layer::AvgPool(l) => l.forward(&a, keep),
+        Layer::Relu(l) => l.forward_mode(a, keep),
+        Layer::Linear(l) => l.forward(&a, keep),
+        Layer::Norm(l) => l.forward(a, keep),
+        Layer::Dropout(l) => l.forward(a, seed),
     }
 }

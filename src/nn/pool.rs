@@ -1,5 +1,7 @@
 //! Max and average pooling over k×k windows with stride s and no padding, each (image, channel)
-//! plane independently; planes are processed in parallel.
+//! plane independently; planes are processed in parallel. In ceil mode (Caffe, cuda-convnet) the
+//! last window of a row or column may hang over the edge: it pools the inputs it covers, and an
+//! average divides by their count (as Caffe and PyTorch's `ceil_mode` do without padding).
 //!
 //! n = batch, c = channels, h w = input size, oh ow = output size.
 
@@ -32,6 +34,17 @@ pub struct AvgPool2d {
     n: usize,
 }
 
+impl PoolGeom {
+    /// The rows (or columns) of the window starting at `start` that lie inside `size`.
+    fn span(&self, start: usize, size: usize) -> usize {
+        self.k.min(size - start)
+    }
+    /// Whether every window lies inside the input (floor mode, or a ceil that rounded nothing).
+    fn is_inside(&self) -> bool {
+        (self.oh - 1) * self.stride + self.k <= self.h && (self.ow - 1) * self.stride + self.k <= self.w
+    }
+}
+
 fn contiguous<F: Float>(x: &Array4<F>) -> std::borrow::Cow<'_, [F]> {
     match x.as_slice() {
         Some(s) => std::borrow::Cow::Borrowed(s),
@@ -50,31 +63,38 @@ impl MaxPool2d {
 
     /// # Shapes
     /// - x:   (n, c, h, w)
-    /// - out: (n, c, oh, ow), oh = ⌊(h − k)/s⌋ + 1
-    pub fn forward<F: Float>(&mut self, x: &Array4<F>) -> Array4<F> {
+    /// - out: (n, c, oh, ow), oh = ⌊(h − k)/s⌋ + 1 (ceil mode: ⌈(h − k)/s⌉ + 1)
+    ///
+    /// With `keep` false (evaluation) the arg-max indices are not kept.
+    pub fn forward<F: Float>(&mut self, x: &Array4<F>, keep: bool) -> Array4<F> {
         let g = self.geom;
         let n = x.dim().0;
         let xs = contiguous(x);
         let (plane_in, plane_out) = (g.h * g.w, g.oh * g.ow);
         let mut out = super::zeros_par::<F>((n, g.c, g.oh, g.ow));
-        self.argmax.resize(n * g.c * plane_out, 0);
-        self.n = n;
+        // evaluation leaves the last training forward's indices as they were
+        let mut argmax = if keep {
+            std::mem::take(&mut self.argmax)
+        } else {
+            Vec::new()
+        };
+        argmax.resize(n * g.c * plane_out, 0);
         out.as_slice_mut()
             .expect("fresh array is contiguous")
             .par_chunks_mut(plane_out)
-            .zip(self.argmax.par_chunks_mut(plane_out))
+            .zip(argmax.par_chunks_mut(plane_out))
             .zip(xs.par_chunks(plane_in))
             .for_each(|((o, a), xp)| {
-                if g.k == 2 && g.stride == 2 {
+                if g.k == 2 && g.stride == 2 && g.is_inside() {
                     return max_pool_2x2(&g, xp, o, a);
                 }
                 for oy in 0..g.oh {
                     for ox in 0..g.ow {
                         let (y0, x0) = (oy * g.stride, ox * g.stride);
                         let mut best = y0 * g.w + x0;
-                        for ky in 0..g.k {
+                        for ky in 0..g.span(y0, g.h) {
                             let row = (y0 + ky) * g.w;
-                            for kx in 0..g.k {
+                            for kx in 0..g.span(x0, g.w) {
                                 // strict > keeps the first maximum on ties
                                 if xp[row + x0 + kx] > xp[best] {
                                     best = row + x0 + kx;
@@ -86,6 +106,9 @@ impl MaxPool2d {
                     }
                 }
             });
+        if keep {
+            (self.argmax, self.n) = (argmax, n);
+        }
         out
     }
 
@@ -143,13 +166,14 @@ impl AvgPool2d {
 
     /// # Shapes
     /// - x:   (n, c, h, w)
-    /// - out: (n, c, oh, ow), the mean of each k×k window
-    pub fn forward<F: Float>(&mut self, x: &Array4<F>) -> Array4<F> {
+    /// - out: (n, c, oh, ow), the mean of each k×k window (of its inside part in ceil mode)
+    pub fn forward<F: Float>(&mut self, x: &Array4<F>, keep: bool) -> Array4<F> {
         let g = self.geom;
         let n = x.dim().0;
-        self.n = n;
+        if keep {
+            self.n = n;
+        }
         let xs = contiguous(x);
-        let scale = F::of(1.0 / (g.k * g.k) as f64);
         let mut out = super::zeros_par::<F>((n, g.c, g.oh, g.ow));
         out.as_slice_mut()
             .expect("fresh array is contiguous")
@@ -158,23 +182,24 @@ impl AvgPool2d {
             .for_each(|(o, xp)| {
                 for oy in 0..g.oh {
                     for ox in 0..g.ow {
+                        let (y0, x0) = (oy * g.stride, ox * g.stride);
+                        let (ky, kx) = (g.span(y0, g.h), g.span(x0, g.w));
                         let mut s = F::zero();
-                        for ky in 0..g.k {
-                            let row = (oy * g.stride + ky) * g.w + ox * g.stride;
-                            s += xp[row..row + g.k].iter().copied().sum::<F>();
+                        for r in 0..ky {
+                            let row = (y0 + r) * g.w + x0;
+                            s += xp[row..row + kx].iter().copied().sum::<F>();
                         }
-                        o[oy * g.ow + ox] = s * scale;
+                        o[oy * g.ow + ox] = s / F::of((ky * kx) as f64);
                     }
                 }
             });
         out
     }
 
-    /// dout: (n, c, oh, ow) -> dx: (n, c, h, w); each window's inputs get dout / k².
+    /// dout: (n, c, oh, ow) -> dx: (n, c, h, w); each window's inputs get dout / (its count).
     pub fn backward<F: Float>(&mut self, dout: &Array4<F>) -> Array4<F> {
         let g = self.geom;
         let ds = contiguous(dout);
-        let scale = F::of(1.0 / (g.k * g.k) as f64);
         let mut dx = super::zeros_par::<F>((self.n, g.c, g.h, g.w));
         dx.as_slice_mut()
             .expect("fresh array is contiguous")
@@ -183,10 +208,12 @@ impl AvgPool2d {
             .for_each(|(dxp, dp)| {
                 for oy in 0..g.oh {
                     for ox in 0..g.ow {
-                        let d = dp[oy * g.ow + ox] * scale;
-                        for ky in 0..g.k {
-                            let row = (oy * g.stride + ky) * g.w + ox * g.stride;
-                            dxp[row..row + g.k].iter_mut().for_each(|v| *v += d);
+                        let (y0, x0) = (oy * g.stride, ox * g.stride);
+                        let (ky, kx) = (g.span(y0, g.h), g.span(x0, g.w));
+                        let d = dp[oy * g.ow + ox] / F::of((ky * kx) as f64);
+                        for r in 0..ky {
+                            let row = (y0 + r) * g.w + x0;
+                            dxp[row..row + kx].iter_mut().for_each(|v| *v += d);
                         }
                     }
                 }
@@ -219,7 +246,7 @@ mod tests {
             ow: 2,
         };
         let mut pool = MaxPool2d::new(g);
-        let out = pool.forward(&x);
+        let out = pool.forward(&x, true);
         assert_eq!(
             out.iter().copied().collect::<Vec<_>>(),
             vec![4., 5., 7., 9.]
@@ -247,7 +274,7 @@ mod tests {
             ow: 2,
         };
         let mut pool = AvgPool2d::new(g);
-        let out = pool.forward(&x);
+        let out = pool.forward(&x, true);
         // (1+2+4+5)/4 = 3, (2+3+5+6)/4 = 4, (4+5+7+8)/4 = 6, (5+6+8+9)/4 = 7
         assert_eq!(
             out.iter().copied().collect::<Vec<_>>(),
@@ -257,5 +284,44 @@ mod tests {
         // the centre is in all four windows: 4 · 1/4 = 1; corners in one: 0.25
         assert_eq!(dx[[0, 0, 1, 1]], 1.0);
         assert_eq!(dx[[0, 0, 0, 0]], 0.25);
+    }
+
+    #[test]
+    fn ceil_mode_pools_the_inside_of_the_last_window() {
+        // 1×1×4×4, k3 s2 ceil: ⌈(4 − 3)/2⌉ + 1 = 2; the second window starts at 2 and covers
+        // rows/columns 2..4 (two of its three)
+        let x = Array4::<f32>::from_shape_vec((1, 1, 4, 4), (1..=16).map(|v| v as f32).collect())
+            .unwrap();
+        let g = PoolGeom {
+            c: 1,
+            h: 4,
+            w: 4,
+            k: 3,
+            stride: 2,
+            oh: 2,
+            ow: 2,
+        };
+        let mut avg = AvgPool2d::new(g);
+        let out = avg.forward(&x, true);
+        // top-left 3×3: (1+2+3 + 5+6+7 + 9+10+11)/9 = 54/9 = 6
+        // top-right 3×2: (3+4 + 7+8 + 11+12)/6 = 45/6 = 7.5
+        // bottom-left 2×3: (9+10+11 + 13+14+15)/6 = 72/6 = 12
+        // bottom-right 2×2: (11+12 + 15+16)/4 = 54/4 = 13.5
+        assert_eq!(
+            out.iter().copied().collect::<Vec<_>>(),
+            vec![6., 7.5, 12., 13.5]
+        );
+        let dx = avg.backward(&Array4::<f32>::ones((1, 1, 2, 2)));
+        // (3, 3) is only in the 2×2 window: 1/4; (0, 0) only in the 3×3: 1/9;
+        // (2, 2) in all four: 1/9 + 1/6 + 1/6 + 1/4
+        assert_eq!(dx[[0, 0, 3, 3]], 0.25);
+        assert!((dx[[0, 0, 0, 0]] - 1.0 / 9.0).abs() < 1e-7);
+        assert!((dx[[0, 0, 2, 2]] - (1.0 / 9.0 + 1.0 / 3.0 + 0.25)).abs() < 1e-6);
+        let mut max = MaxPool2d::new(g);
+        // maxima of the same windows: 11, 12, 15, 16
+        assert_eq!(
+            max.forward(&x, true).iter().copied().collect::<Vec<_>>(),
+            vec![11., 12., 15., 16.]
+        );
     }
 }

@@ -31,6 +31,16 @@ impl<F: Float> Relu<F> {
         x
     }
 
+    /// `forward`, or with `keep` false (evaluation) in place, leaving the kept output (and so
+    /// `dead_fraction`) as the last training forward left it.
+    pub fn forward_mode(&mut self, mut x: Array4<F>, keep: bool) -> Array4<F> {
+        if keep {
+            return self.forward(x);
+        }
+        x.par_mapv_inplace(|v| v.max(F::zero()));
+        x
+    }
+
     /// Like `forward`, but keeps the output for the next layer to borrow through `output`
     /// instead of returning a copy.
     pub fn forward_keep(&mut self, mut x: Array4<F>) {

@@ -5,20 +5,25 @@
 //! item   := layer | "(" spec ")x" N            a group repeated N times
 //! layer  := "conv" F ["k" K ["x" K]] ["s" S] ["p" P]    F filters, K×K kernel (default 3), stride (1), pad (0)
 //!         | "relu"
-//!         | ("pool" | "maxpool") K ["s" S]     max pooling, stride defaults to K
-//!         | "avgpool" K ["s" S]                average pooling
+//!         | ("pool" | "maxpool") K ["s" S] ["ceil"]   max pooling, stride defaults to K
+//!         | "avgpool" K ["s" S] ["ceil"]       average pooling; `ceil` rounds the output size up
+//!         | "norm" [N] ["a" A] ["b" B] ["k" K]  local response normalisation across N channels
+//!         | "dropout" [P]                      inverted dropout of a fraction P (default 0.5)
 //!         | "fc" N                             fully connected; the last layer sets the class count
 //! ```
-//! Example: `conv8k5p2 relu pool2 conv16k5p2 relu pool3 fc10`.
+//! Example: `conv8k5p2 relu pool2 conv16k5p2 relu pool3 fc10`. `norm` defaults to Krizhevsky's
+//! N = 5, A = 1e-4, B = 0.75, K = 2 (A divided by N as in PyTorch and Caffe: see `lrn`); A, B,
+//! K and P are decimals (`norm3a5e-5b0.75`, `dropout0.5`).
 
 use serde::{Deserialize, Serialize};
 
 use super::error::NnError;
 
 mod plan;
+mod real;
 pub use plan::{Plan, PlannedLayer, plan};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum LayerSpec {
     Conv {
         c_out: usize,
@@ -31,10 +36,23 @@ pub enum LayerSpec {
     MaxPool {
         k: usize,
         stride: usize,
+        is_ceil: bool,
     },
     AvgPool {
         k: usize,
         stride: usize,
+        is_ceil: bool,
+    },
+    /// out_c = x_c / (k + alpha/n · Σ x_j²)^beta over the n channels around c.
+    Norm {
+        n: usize,
+        k: f64,
+        alpha: f64,
+        beta: f64,
+    },
+    /// Inverted dropout of a fraction p of the units, in training only.
+    Dropout {
+        p: f64,
     },
     Fc {
         d_out: usize,
@@ -49,7 +67,7 @@ pub struct Preset {
     pub about: &'static str,
 }
 
-pub const PRESETS: [Preset; 4] = [
+pub const PRESETS: [Preset; 6] = [
     Preset {
         name: "mnist",
         spec: "conv8k5p2 relu pool2 conv16k5p2 relu pool3 fc10",
@@ -74,6 +92,21 @@ pub const PRESETS: [Preset; 4] = [
                conv128k3p1 relu conv128k3p1 relu pool2 fc10",
         input: [3, 32, 32],
         about: "as seed with 32,32 / 64,64 / 128,128 filters",
+    },
+    Preset {
+        name: "cudaconvnet",
+        spec: "conv32k5p2 pool3s2ceil relu norm3a5e-5b0.75k1 conv32k5p2 relu avgpool3s2ceil \
+               norm3a5e-5b0.75k1 conv64k5p2 relu avgpool3s2ceil fc10",
+        input: [3, 32, 32],
+        about: "Krizhevsky's layers-18pct / Caffe's cifar10_full: conv-pool-norm ×2, conv-pool, fc10",
+    },
+    Preset {
+        name: "alexnet",
+        spec: "conv96k11s4 relu norm5 pool3s2 conv256k5p2 relu norm5 pool3s2 \
+               conv384k3p1 relu conv384k3p1 relu conv256k3p1 relu pool3s2 \
+               fc4096 relu dropout0.5 fc4096 relu dropout0.5 fc1000",
+        input: [3, 227, 227],
+        about: "Krizhevsky 2012 on one device, for 227×227 folder data (--resize 227x227)",
     },
 ];
 
@@ -142,6 +175,14 @@ fn split_token(tok: &str) -> Option<TokenParts<'_>> {
 
 fn parse_layer(tok: &str, position: usize) -> Result<LayerSpec, NnError> {
     let lower = tok.to_ascii_lowercase();
+    if let Some(layer) = real::parse_real(&lower).map_err(|p| spec_err(tok, position, p))? {
+        return Ok(layer);
+    }
+    // `ceil` ends a pooling token: pool3s2ceil
+    let (lower, is_ceil) = match lower.strip_suffix("ceil") {
+        Some(head) if head.contains("pool") => (head.to_string(), true),
+        _ => (lower, false),
+    };
     let Some((head, first, pairs)) = split_token(&lower) else {
         return Err(spec_err(
             tok,
@@ -196,9 +237,9 @@ fn parse_layer(tok: &str, position: usize) -> Result<LayerSpec, NnError> {
                 return Err(zero("window size and stride"));
             }
             if head == "avgpool" {
-                LayerSpec::AvgPool { k, stride }
+                LayerSpec::AvgPool { k, stride, is_ceil }
             } else {
-                LayerSpec::MaxPool { k, stride }
+                LayerSpec::MaxPool { k, stride, is_ceil }
             }
         }
         "fc" if pairs.is_empty() => {
@@ -212,7 +253,8 @@ fn parse_layer(tok: &str, position: usize) -> Result<LayerSpec, NnError> {
             return Err(spec_err(
                 tok,
                 position,
-                "unknown layer; expected convF[kK][sS][pP], relu, poolK[sS], avgpoolK[sS], fcN or (…)xN",
+                "unknown layer; expected convF[kK][sS][pP], relu, poolK[sS][ceil], \
+                 avgpoolK[sS][ceil], norm[N][aA][bB][kK], dropout[P], fcN or (…)xN",
             ));
         }
     };

@@ -3,7 +3,7 @@
 
 use super::{LayerInfo, LayerSpec};
 use crate::nn::error::NnError;
-use crate::nn::shape::out_size;
+use crate::nn::shape::{AxisOut, formula_ceil, out_size, out_size_ceil};
 
 /// A layer with its geometry resolved against the input.
 #[derive(Debug, Clone)]
@@ -55,7 +55,7 @@ pub fn plan(layers: &[LayerSpec], input: [usize; 3]) -> Result<Plan, NnError> {
             });
         }
     }
-    let mut counts = [0usize; 4];
+    let mut counts = [0usize; 6];
     let mut shape = input;
     let mut planned = Vec::with_capacity(layers.len());
     let mut warnings = Vec::new();
@@ -66,18 +66,31 @@ pub fn plan(layers: &[LayerSpec], input: [usize; 3]) -> Result<Plan, NnError> {
             LayerSpec::Relu => 1,
             LayerSpec::MaxPool { .. } | LayerSpec::AvgPool { .. } => 2,
             LayerSpec::Fc { .. } => 3,
+            LayerSpec::Norm { .. } => 4,
+            LayerSpec::Dropout { .. } => 5,
         };
         counts[slot] += 1;
-        let name = format!("{}{}", ["conv", "relu", "pool", "fc"][slot], counts[slot]);
+        let kinds = ["conv", "relu", "pool", "fc", "norm", "dropout"];
+        let name = format!("{}{}", kinds[slot], counts[slot]);
         let mut window = |kh: usize,
                           kw: usize,
                           s: usize,
                           p: usize,
+                          is_ceil: bool,
                           what: &str|
          -> Result<(usize, usize, String), NnError> {
-            let fh = crate::nn::shape::formula(h, kh, s, p);
-            let fw = crate::nn::shape::formula(w, kw, s, p);
-            let (Some(oy), Some(ox)) = (out_size(h, kh, s, p), out_size(w, kw, s, p)) else {
+            let axis = |input: usize, k: usize| -> (Option<AxisOut>, String) {
+                if is_ceil {
+                    (out_size_ceil(input, k, s), formula_ceil(input, k, s))
+                } else {
+                    (
+                        out_size(input, k, s, p),
+                        crate::nn::shape::formula(input, k, s, p),
+                    )
+                }
+            };
+            let ((oy, fh), (ox, fw)) = (axis(h, kh), axis(w, kw));
+            let (Some(oy), Some(ox)) = (oy, ox) else {
                 return Err(NnError::Impossible {
                     layer: name.clone(),
                     problem: format!(
@@ -110,7 +123,7 @@ pub fn plan(layers: &[LayerSpec], input: [usize; 3]) -> Result<Plan, NnError> {
                 stride,
                 pad,
             } => {
-                let (oh, ow, formula) = window(kh, kw, stride, pad, "kernel")?;
+                let (oh, ow, formula) = window(kh, kw, stride, pad, false, "kernel")?;
                 let k = c * kh * kw;
                 let flops = 2 * (c_out * oh * ow * k) as u64;
                 (
@@ -122,21 +135,28 @@ pub fn plan(layers: &[LayerSpec], input: [usize; 3]) -> Result<Plan, NnError> {
                 )
             }
             LayerSpec::Relu => (shape, "relu".to_string(), String::new(), 0, 0),
-            LayerSpec::MaxPool { k, stride } | LayerSpec::AvgPool { k, stride } => {
-                let (oh, ow, formula) = window(k, k, stride, 0, "pooling window")?;
+            LayerSpec::MaxPool { k, stride, is_ceil }
+            | LayerSpec::AvgPool { k, stride, is_ceil } => {
+                let (oh, ow, formula) = window(k, k, stride, 0, is_ceil, "pooling window")?;
                 let what = if matches!(spec, LayerSpec::MaxPool { .. }) {
                     "maxpool"
                 } else {
                     "avgpool"
                 };
+                let ceil = if is_ceil { " ceil" } else { "" };
                 (
                     [c, oh, ow],
-                    format!("{what} {k}×{k} s{stride}"),
+                    format!("{what} {k}×{k} s{stride}{ceil}"),
                     formula,
                     0,
                     0,
                 )
             }
+            LayerSpec::Norm { n, k, alpha, beta } => {
+                let formula = format!("x / ({k} + {alpha:e}/{n} · Σ{n} x²)^{beta}");
+                (shape, format!("norm {n} channels"), formula, 0, 0)
+            }
+            LayerSpec::Dropout { p } => (shape, format!("dropout {p}"), String::new(), 0, 0),
             LayerSpec::Fc { d_out } => {
                 let d_in = c * h * w;
                 let formula = format!("{c}·{h}·{w} = {d_in} → {d_out}");

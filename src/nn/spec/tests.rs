@@ -16,7 +16,11 @@ fn parses_the_mnist_preset() {
             pad: 2
         }
     );
-    assert_eq!(layers[5], LayerSpec::MaxPool { k: 3, stride: 3 });
+    assert_eq!(layers[5], LayerSpec::MaxPool {
+            k: 3,
+            stride: 3,
+            is_ceil: false
+        });
     assert_eq!(layers[6], LayerSpec::Fc { d_out: 10 });
 }
 
@@ -95,4 +99,106 @@ fn impossible_specs_name_layer_numbers_and_formula() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("fcN"), "{e}");
+}
+
+#[test]
+fn cudaconvnet_shapes_params_and_flops() {
+    let p = plan(&parse("cudaconvnet").unwrap(), [3, 32, 32]).unwrap();
+    let shapes: Vec<[usize; 3]> = p.layers.iter().map(|l| l.info.out_shape).collect();
+    // conv 5×5 p2 keeps 32; pool 3 s2 ceil: ⌈(32 − 3)/2⌉ + 1 = 16; then 16 → 8 → 4
+    assert_eq!(
+        shapes,
+        vec![
+            [32, 32, 32],
+            [32, 16, 16],
+            [32, 16, 16],
+            [32, 16, 16],
+            [32, 16, 16],
+            [32, 16, 16],
+            [32, 8, 8],
+            [32, 8, 8],
+            [64, 8, 8],
+            [64, 8, 8],
+            [64, 4, 4],
+            [10, 1, 1],
+        ]
+    );
+    assert!(p.layers[1].info.formula.contains("⌈(32 − 3)/2⌉ + 1 = 16"));
+    assert_eq!(p.layers[3].info.name, "norm1");
+    assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+    // params: conv1 32·3·25 + 32 = 2,432; conv2 32·32·25 + 32 = 25,632;
+    // conv3 64·32·25 + 64 = 51,264; fc 10·(64·4·4) + 10 = 10,250; total 89,578
+    assert_eq!(p.params(), 2_432 + 25_632 + 51_264 + 10_250);
+    assert_eq!(p.params(), 89_578);
+    // flops: 2·32·1024·75 + 2·32·256·800 + 2·64·64·800 + 2·1024·10
+    //      = 4,915,200 + 13,107,200 + 6,553,600 + 20,480 = 24,596,480
+    assert_eq!(p.flops(), 24_596_480);
+}
+
+#[test]
+fn alexnet_shapes_params_and_flops() {
+    let p = plan(&parse("alexnet").unwrap(), [3, 227, 227]).unwrap();
+    let shape = |name: &str| {
+        p.layers
+            .iter()
+            .find(|l| l.info.name == name)
+            .map(|l| l.info.out_shape)
+            .unwrap()
+    };
+    // conv1 11×11 s4: (227 − 11)/4 + 1 = 55 → 96×55×55; pool 3 s2: (55 − 3)/2 + 1 = 27
+    assert_eq!(shape("conv1"), [96, 55, 55]);
+    assert_eq!(shape("pool1"), [96, 27, 27]);
+    // conv2 5×5 p2 keeps 27; pool (27 − 3)/2 + 1 = 13; conv3–5 3×3 p1 keep 13; pool → 6
+    assert_eq!(shape("conv2"), [256, 27, 27]);
+    assert_eq!(shape("pool2"), [256, 13, 13]);
+    assert_eq!(shape("conv3"), [384, 13, 13]);
+    assert_eq!(shape("conv5"), [256, 13, 13]);
+    assert_eq!(shape("pool3"), [256, 6, 6]);
+    assert_eq!(shape("fc1"), [4096, 1, 1]);
+    assert_eq!(shape("dropout2"), [4096, 1, 1]);
+    assert_eq!(shape("fc3"), [1000, 1, 1]);
+    // params (one device, no groups):
+    // conv1 96·3·121 + 96 = 34,944; conv2 256·96·25 + 256 = 614,656;
+    // conv3 384·256·9 + 384 = 885,120; conv4 384·384·9 + 384 = 1,327,488;
+    // conv5 256·384·9 + 256 = 884,992; fc1 4096·9216 + 4096 = 37,752,832;
+    // fc2 4096·4096 + 4096 = 16,781,312; fc3 1000·4096 + 1000 = 4,097,000
+    let params = 34_944
+        + 614_656
+        + 885_120
+        + 1_327_488
+        + 884_992
+        + 37_752_832
+        + 16_781_312
+        + 4_097_000;
+    assert_eq!(params, 62_378_344);
+    assert_eq!(p.params(), params);
+    // flops = 2 · multiply-adds: conv1 96·3025·363 = 105,415,200; conv2 256·729·2400 =
+    // 447,897,600; conv3 384·169·2304 = 149,520,384; conv4 384·169·3456 = 224,280,576;
+    // conv5 256·169·3456 = 149,520,384; fc 9216·4096 + 4096·4096 + 4096·1000 = 58,621,952
+    let macs: u64 =
+        105_415_200 + 447_897_600 + 149_520_384 + 224_280_576 + 149_520_384 + 58_621_952;
+    assert_eq!(p.flops(), 2 * macs);
+}
+
+#[test]
+fn new_layer_tokens_are_parsed_and_named() {
+    let p = plan(
+        &parse("conv4k3p1 relu norm3a5e-5b0.75 pool3s2ceil fc8 relu dropout0.5 fc10").unwrap(),
+        [3, 8, 8],
+    )
+    .unwrap();
+    let names: Vec<&str> = p.layers.iter().map(|l| l.info.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["conv1", "relu1", "norm1", "pool1", "fc1", "relu2", "dropout1", "fc2"]
+    );
+    assert_eq!(p.layers[2].info.kind, "norm 3 channels");
+    assert_eq!(p.layers[3].info.kind, "maxpool 3×3 s2 ceil");
+    // ⌈(8 − 3)/2⌉ + 1 = 4
+    assert_eq!(p.layers[3].info.out_shape, [4, 4, 4]);
+    assert_eq!(p.layers[6].info.kind, "dropout 0.5");
+    let e = parse("conv4 dropout1.5 fc10").unwrap_err().to_string();
+    assert!(e.contains("[0, 1)") && e.contains("dropout1.5"), "{e}");
+    let e = parse("norm3q2 fc10").unwrap_err().to_string();
+    assert!(e.contains("unknown option `q`"), "{e}");
 }

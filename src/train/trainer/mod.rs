@@ -293,6 +293,8 @@ impl Trainer {
             &mut self.x,
             &mut self.labels,
         );
+        // dropout masks from (seed, iteration): checkpointed, so a resumed run draws the same
+        run.net.set_step(run.batcher.seed(), run.iteration);
         let loss = run.net.train_batch(&self.x, &self.labels, knobs.lambda)?;
         let n = self.labels.len();
         let is_finite = loss.data_loss.is_finite() && loss.reg_loss.is_finite();

@@ -1,0 +1,173 @@
+//! Fixed values of the normalisation, worked out by hand and taken from PyTorch.
+
+use ndarray::Array4;
+
+use super::LocalResponseNorm;
+
+fn close(got: &[f64], want: &[f64], tol: f64) {
+    assert_eq!(got.len(), want.len());
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!((g - w).abs() <= tol * w.abs().max(1.0), "{i}: {g} vs {w}");
+    }
+}
+
+fn column(values: &[f64]) -> Array4<f64> {
+    Array4::from_shape_vec((1, values.len(), 1, 1), values.to_vec()).unwrap()
+}
+
+#[test]
+fn alpha_is_divided_by_the_window() {
+    // size 3, k 1, α 3, β 1: α/size = 1, so s_c = 1 + Σ x² over W(c) = c−1 ..= c+1
+    // x = [1, 2, 3]: s = [1 + 1 + 4, 1 + 1 + 4 + 9, 1 + 4 + 9] = [6, 15, 14]
+    // (with α undivided, as the 2012 paper writes it, s would be [16, 43, 40])
+    let mut lrn = LocalResponseNorm::<f64>::new(3, 1.0, 3.0, 1.0);
+    let out = lrn.forward(column(&[1.0, 2.0, 3.0]), true);
+    close(
+        out.as_slice().unwrap(),
+        &[1.0 / 6.0, 2.0 / 15.0, 3.0 / 14.0],
+        1e-15,
+    );
+}
+
+#[test]
+fn even_windows_lean_back_as_in_pytorch() {
+    // size 2: W(c) = c − 1 ..= c (PyTorch pads size/2 = 1 channel before, (size−1)/2 = 0 after)
+    // k 1, α 2 (α/size = 1), β 1, x = [1, 2, 3]: s = [1 + 1, 1 + 1 + 4, 1 + 4 + 9] = [2, 6, 14]
+    let mut lrn = LocalResponseNorm::<f64>::new(2, 1.0, 2.0, 1.0);
+    let out = lrn.forward(column(&[1.0, 2.0, 3.0]), true);
+    close(
+        out.as_slice().unwrap(),
+        &[1.0 / 2.0, 2.0 / 6.0, 3.0 / 14.0],
+        1e-15,
+    );
+}
+
+#[test]
+fn krizhevsky_defaults() {
+    // size 5, k 2, α 1e-4, β 0.75 on three channels: every window holds all three,
+    // s = 2 + 1e-4/5 · (1 + 4 + 9) = 2.00028, out = x / 2.00028^0.75 (the two-sqrt path)
+    let mut lrn = LocalResponseNorm::<f64>::new(5, 2.0, 1e-4, 0.75);
+    let out = lrn.forward(column(&[1.0, 2.0, 3.0]), true);
+    let d = 2.00028f64.powf(0.75);
+    close(out.as_slice().unwrap(), &[1.0 / d, 2.0 / d, 3.0 / d], 1e-14);
+}
+
+/// x (1, 6, 1, 2) = arange(12)·0.75 − 4, as in the PyTorch snippet below.
+fn pytorch_input() -> Array4<f64> {
+    Array4::from_shape_fn((1, 6, 1, 2), |(_, c, _, w)| {
+        (c * 2 + w) as f64 * 0.75 - 4.0
+    })
+}
+
+// Produced with PyTorch 2 (float64):
+//   x = torch.arange(12, dtype=torch.float64).reshape(1,6,1,2) * 0.75 - 4.0
+//   torch.nn.LocalResponseNorm(size=S, alpha=A, beta=B, k=K)(x)
+#[test]
+fn same_numbers_as_pytorch() {
+    let cases: [(usize, f64, f64, f64, [f64; 12]); 3] = [
+        (
+            5,
+            1e-4,
+            0.75,
+            2.0,
+            [
+                -2.377999578379e+00,
+                -1.932263206378e+00,
+                -1.486246950422e+00,
+                -1.040437227888e+00,
+                -5.944809500197e-01,
+                -1.486254612129e-01,
+                2.972488328740e-01,
+                7.430855174289e-01,
+                1.189051055465e+00,
+                1.634825677011e+00,
+                2.080854950765e+00,
+                2.526549957560e+00,
+            ],
+        ),
+        (
+            3,
+            0.5,
+            0.75,
+            1.0,
+            [
+                -1.251438725503e+00,
+                -1.336255635184e+00,
+                -7.620071451797e-01,
+                -7.178084361274e-01,
+                -5.443310539518e-01,
+                -1.621423080026e-01,
+                3.120463092428e-01,
+                6.228862335213e-01,
+                7.421753823237e-01,
+                7.624567749847e-01,
+                1.309736620515e+00,
+                1.221741896652e+00,
+            ],
+        ),
+        (
+            4,
+            0.3,
+            0.6,
+            1.5,
+            [
+                -2.002291046313e+00,
+                -1.865731857212e+00,
+                -1.233989838831e+00,
+                -1.003506110076e+00,
+                -4.918919189323e-01,
+                -1.395107835315e-01,
+                2.985017723066e-01,
+                7.357926133027e-01,
+                1.075411006397e+00,
+                1.287226132853e+00,
+                1.912738359574e+00,
+                1.990929999495e+00,
+            ],
+        ),
+    ];
+    for (size, alpha, beta, k, want) in cases {
+        let mut lrn = LocalResponseNorm::<f64>::new(size, k, alpha, beta);
+        let out = lrn.forward(pytorch_input(), true);
+        close(out.as_slice().unwrap(), &want, 1e-11);
+    }
+}
+
+// PyTorch's input gradient for size 4, α 0.3, β 0.6, k 1.5 and
+//   dout = torch.arange(12, dtype=torch.float64).reshape(1,6,1,2) * 0.1 - 0.5
+#[test]
+fn same_gradient_as_pytorch() {
+    let mut lrn = LocalResponseNorm::<f64>::new(4, 1.5, 0.3, 0.6);
+    lrn.forward(pytorch_input(), true);
+    let dout = Array4::from_shape_fn((1, 6, 1, 2), |(_, c, _, w)| {
+        (c * 2 + w) as f64 * 0.1 - 0.5
+    });
+    let dx = lrn.backward(&dout);
+    let want = [
+        -9.003355612641e-02,
+        -1.198345060855e-01,
+        -4.507789122359e-02,
+        -4.598413474286e-02,
+        -2.609979289020e-02,
+        6.425382939630e-03,
+        3.757019801193e-02,
+        5.656380238183e-02,
+        7.550491161122e-02,
+        5.267425740883e-02,
+        1.270665668533e-01,
+        9.638979730617e-02,
+    ];
+    close(dx.as_slice().unwrap(), &want, 1e-10);
+}
+
+#[test]
+fn f32_matches_f64() {
+    let x64 = pytorch_input();
+    let x32 = x64.mapv(|v| v as f32);
+    let mut a = LocalResponseNorm::<f64>::new(5, 2.0, 0.1, 0.75);
+    let mut b = LocalResponseNorm::<f32>::new(5, 2.0, 0.1, 0.75);
+    let (oa, ob) = (a.forward(x64, true), b.forward(x32, true));
+    for (p, q) in oa.iter().zip(ob.iter()) {
+        assert!((p - *q as f64).abs() < 1e-6);
+    }
+}
