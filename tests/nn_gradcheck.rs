@@ -109,7 +109,10 @@ fn dropout_with_its_fixed_mask() {
 #[test]
 fn fully_connected_stack() {
     assert_checks("fc12 relu dropout0.5 fc10", [2, 3, 4]);
-    assert_checks("conv4k3p1 relu pool2 fc16 relu dropout0.5 fc12 relu fc5", [3, 6, 6]);
+    assert_checks(
+        "conv4k3p1 relu pool2 fc16 relu dropout0.5 fc12 relu fc5",
+        [3, 6, 6],
+    );
 }
 
 #[test]

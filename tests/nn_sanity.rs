@@ -106,3 +106,22 @@ fn wrong_input_shape_and_labels_are_errors() {
     let e = net.evaluate(&x, &[0, 12]).unwrap_err().to_string();
     assert!(e.contains("label 12"), "{e}");
 }
+
+#[test]
+fn dropout_masks_follow_the_step_and_evaluation_has_none() {
+    let mut net = Network::<f32>::build("fc64 relu dropout0.5 fc10", [1, 4, 4], 3).unwrap();
+    let x = Array4::from_shape_fn((8, 1, 4, 4), |(n, _, y, x)| {
+        ((n * 16 + y * 4 + x) as f32 * 0.37).sin()
+    });
+    let mut at = |step: u64| {
+        net.set_step(1, step);
+        net.forward(&x).unwrap()
+    };
+    let (a, a_again, b) = (at(5), at(5), at(6));
+    assert_eq!(a, a_again, "the same step draws the same mask");
+    assert_ne!(a, b, "the next step draws another");
+    // evaluation: no dropout, so two calls agree and differ from a training pass
+    let (e1, e2) = (net.infer(&x).unwrap(), net.infer(&x).unwrap());
+    assert_eq!(e1, e2);
+    assert_ne!(e1, a);
+}

@@ -187,15 +187,22 @@ fn step_losses(h: &TrainerHandle, steps: usize) -> Vec<(u64, f32)> {
     out
 }
 
-#[test]
-fn a_resumed_run_matches_an_uninterrupted_one() {
+/// Runs `steps` steps straight through, then half of them, a stop, a resume and the other half,
+/// and compares the losses step by step.
+fn assert_resume_is_exact(cfg: impl Fn(&Path) -> TrainConfig, steps: usize) {
     let dir = tempfile::tempdir().unwrap();
-    let a = start(&dir.path().join("a"), true);
-    let whole = step_losses(&a, 200);
+    let start_with = |d: &Path| {
+        let mut run = train::new_run(cfg(d)).unwrap();
+        run.is_start_paused = true;
+        train::spawn(run).unwrap()
+    };
+    let a = start_with(&dir.path().join("a"));
+    let whole = step_losses(&a, steps);
     stop(a);
 
-    let b = start(&dir.path().join("b"), true);
-    let first = step_losses(&b, 100);
+    let half = steps / 2;
+    let b = start_with(&dir.path().join("b"));
+    let first = step_losses(&b, half);
     let info_dir = dir
         .path()
         .join("b")
@@ -206,14 +213,14 @@ fn a_resumed_run_matches_an_uninterrupted_one() {
         .unwrap()
         .path();
     stop(b);
-    assert_eq!(&first[..], &whole[..100]);
+    assert_eq!(&first[..], &whole[..half]);
 
     let mut run = train::resume_run(&info_dir, None).unwrap();
     run.is_start_paused = true;
     let c = train::spawn(run).unwrap();
-    let rest = step_losses(&c, 100);
+    let rest = step_losses(&c, steps - half);
     stop(c);
-    for ((ia, la), (ib, lb)) in whole[100..].iter().zip(&rest) {
+    for ((ia, la), (ib, lb)) in whole[half..].iter().zip(&rest) {
         assert_eq!(ia, ib);
         let rel = (la - lb).abs() / la.abs().max(1e-12);
         assert!(
@@ -221,6 +228,24 @@ fn a_resumed_run_matches_an_uninterrupted_one() {
             "iteration {ia}: {la} uninterrupted, {lb} resumed"
         );
     }
+}
+
+#[test]
+fn a_resumed_run_matches_an_uninterrupted_one() {
+    assert_resume_is_exact(config, 200);
+}
+
+#[test]
+fn a_resumed_run_with_dropout_draws_the_same_masks() {
+    // the masks come from (seed, iteration), both in the checkpoint: a resumed run's losses
+    // match step for step; a mask drawn from a fresh generator would not
+    assert_resume_is_exact(
+        |d| TrainConfig {
+            net: "conv8k5p2 relu pool2 norm fc32 relu dropout0.5 fc10".into(),
+            ..config(d)
+        },
+        60,
+    );
 }
 
 #[test]

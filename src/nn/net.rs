@@ -407,7 +407,11 @@ fn borrows_input<F: Float>(layer: &Layer<F>) -> bool {
 
 /// A training forward from a borrowed input: in place for the layers `borrows_input` names,
 /// through a copy for the others.
-fn forward_layer_ref<F: Float>(layer: &mut Layer<F>, x: &Array4<F>, seed: Option<u64>) -> Array4<F> {
+fn forward_layer_ref<F: Float>(
+    layer: &mut Layer<F>,
+    x: &Array4<F>,
+    seed: Option<u64>,
+) -> Array4<F> {
     match layer {
         Layer::MaxPool(l) => l.forward(x, true),
         Layer::AvgPool(l) => l.forward(x, true),

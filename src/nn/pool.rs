@@ -41,7 +41,8 @@ impl PoolGeom {
     }
     /// Whether every window lies inside the input (floor mode, or a ceil that rounded nothing).
     fn is_inside(&self) -> bool {
-        (self.oh - 1) * self.stride + self.k <= self.h && (self.ow - 1) * self.stride + self.k <= self.w
+        (self.oh - 1) * self.stride + self.k <= self.h
+            && (self.ow - 1) * self.stride + self.k <= self.w
     }
 }
 

@@ -54,9 +54,7 @@ fn krizhevsky_defaults() {
 
 /// x (1, 6, 1, 2) = arange(12)·0.75 − 4, as in the PyTorch snippet below.
 fn pytorch_input() -> Array4<f64> {
-    Array4::from_shape_fn((1, 6, 1, 2), |(_, c, _, w)| {
-        (c * 2 + w) as f64 * 0.75 - 4.0
-    })
+    Array4::from_shape_fn((1, 6, 1, 2), |(_, c, _, w)| (c * 2 + w) as f64 * 0.75 - 4.0)
 }
 
 // Produced with PyTorch 2 (float64):
@@ -139,9 +137,7 @@ fn same_numbers_as_pytorch() {
 fn same_gradient_as_pytorch() {
     let mut lrn = LocalResponseNorm::<f64>::new(4, 1.5, 0.3, 0.6);
     lrn.forward(pytorch_input(), true);
-    let dout = Array4::from_shape_fn((1, 6, 1, 2), |(_, c, _, w)| {
-        (c * 2 + w) as f64 * 0.1 - 0.5
-    });
+    let dout = Array4::from_shape_fn((1, 6, 1, 2), |(_, c, _, w)| (c * 2 + w) as f64 * 0.1 - 0.5);
     let dx = lrn.backward(&dout);
     let want = [
         -9.003355612641e-02,

@@ -16,11 +16,14 @@ fn parses_the_mnist_preset() {
             pad: 2
         }
     );
-    assert_eq!(layers[5], LayerSpec::MaxPool {
+    assert_eq!(
+        layers[5],
+        LayerSpec::MaxPool {
             k: 3,
             stride: 3,
             is_ceil: false
-        });
+        }
+    );
     assert_eq!(layers[6], LayerSpec::Fc { d_out: 10 });
 }
 
@@ -162,14 +165,8 @@ fn alexnet_shapes_params_and_flops() {
     // conv3 384·256·9 + 384 = 885,120; conv4 384·384·9 + 384 = 1,327,488;
     // conv5 256·384·9 + 256 = 884,992; fc1 4096·9216 + 4096 = 37,752,832;
     // fc2 4096·4096 + 4096 = 16,781,312; fc3 1000·4096 + 1000 = 4,097,000
-    let params = 34_944
-        + 614_656
-        + 885_120
-        + 1_327_488
-        + 884_992
-        + 37_752_832
-        + 16_781_312
-        + 4_097_000;
+    let params =
+        34_944 + 614_656 + 885_120 + 1_327_488 + 884_992 + 37_752_832 + 16_781_312 + 4_097_000;
     assert_eq!(params, 62_378_344);
     assert_eq!(p.params(), params);
     // flops = 2 · multiply-adds: conv1 96·3025·363 = 105,415,200; conv2 256·729·2400 =
@@ -190,7 +187,9 @@ fn new_layer_tokens_are_parsed_and_named() {
     let names: Vec<&str> = p.layers.iter().map(|l| l.info.name.as_str()).collect();
     assert_eq!(
         names,
-        ["conv1", "relu1", "norm1", "pool1", "fc1", "relu2", "dropout1", "fc2"]
+        [
+            "conv1", "relu1", "norm1", "pool1", "fc1", "relu2", "dropout1", "fc2"
+        ]
     );
     assert_eq!(p.layers[2].info.kind, "norm 3 channels");
     assert_eq!(p.layers[3].info.kind, "maxpool 3×3 s2 ceil");
