@@ -97,7 +97,8 @@ fn parse_norm(rest: &str) -> Result<LayerSpec, String> {
     if n == 0 {
         return Err("the norm window must span at least 1 channel".into());
     }
-    if !(k > 0.0 && k.is_finite()) || !(alpha >= 0.0 && alpha.is_finite()) {
+    let is_valid = k > 0.0 && k.is_finite() && alpha >= 0.0 && alpha.is_finite();
+    if !is_valid {
         return Err(format!(
             "norm needs k > 0 and α ≥ 0 (got k = {k}, α = {alpha}) so the divisor stays positive"
         ));
