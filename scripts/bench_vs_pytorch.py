@@ -2,6 +2,8 @@
 backward, SGD momentum 0.9 with weight decay) at each batch size and evaluation at --eval-batch.
 
 Usage (through bench_vs_pytorch.sh): python bench_vs_pytorch.py [--nets mnist,cifar,vggish]
+  (also cudaconvnet, cudaconvnet-nonorm: the same without its norm layers, whose step time
+  against cudaconvnet's is what norm costs, and fcdrop: two fc layers with dropout)
   [--batches 20,64,128] [--eval-batch 256] [--threads 2] [--seconds 2] [--rounds 2]
   [--convtop "target/release/convtop bench"]
 """
@@ -21,11 +23,26 @@ PRESETS = {
     "cifar": ("conv16k5p2 relu pool2 conv20k5p2 relu pool2 conv20k5p2 relu pool2 fc10", (3, 32, 32)),
     "vggish": ("conv32k3p1 relu conv32k3p1 relu pool2 conv64k3p1 relu conv64k3p1 relu pool2 "
                "conv128k3p1 relu conv128k3p1 relu pool2 fc10", (3, 32, 32)),
+    "cudaconvnet": ("conv32k5p2 pool3s2ceil relu norm3a5e-5b0.75k1 conv32k5p2 relu avgpool3s2ceil "
+                    "norm3a5e-5b0.75k1 conv64k5p2 relu avgpool3s2ceil fc10", (3, 32, 32)),
+    "cudaconvnet-nonorm": ("conv32k5p2 pool3s2ceil relu conv32k5p2 relu avgpool3s2ceil "
+                           "conv64k5p2 relu avgpool3s2ceil fc10", (3, 32, 32)),
+    "fcdrop": ("conv32k5p2 relu pool2 conv32k5p2 relu pool2 fc256 relu dropout0.5 fc256 relu "
+               "dropout0.5 fc10", (3, 32, 32)),
 }
 
 
+def pooled(n, k, s, ceil):
+    """convtop's rule (shape.rs): floor, or ceil less one when the last window starts past n."""
+    if not ceil:
+        return (n - k) // s + 1
+    out = -(-(n - k) // s) + 1
+    return out - 1 if (out - 1) * s >= n else out
+
+
 def build(spec, input_shape):
-    """The preset grammar's subset: convNkK[sS][pP], relu, poolK[sS], fcN."""
+    """The preset grammar's subset: convNkK[sS][pP], relu, [max|avg]poolK[sS][ceil],
+    norm[N][aA][bB][kK] (nn.LocalResponseNorm: the same α/size convention), dropout[P], fcN."""
     c, h, w = input_shape
     layers = []
     for tok in spec.split():
@@ -38,11 +55,23 @@ def build(spec, input_shape):
             layers.append(nn.Conv2d(c, c_out, k, stride=s, padding=p))
             c, h, w = c_out, (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
             continue
-        m = re.fullmatch(r"pool(\d+)(?:s(\d+))?", tok)
+        m = re.fullmatch(r"(max|avg)?pool(\d+)(?:s(\d+))?(ceil)?", tok)
         if m:
-            k, s = int(m[1]), int(m[2] or m[1])
-            layers.append(nn.MaxPool2d(k, s))
-            h, w = (h - k) // s + 1, (w - k) // s + 1
+            k, s, ceil = int(m[2]), int(m[3] or m[2]), m[4] is not None
+            pool = nn.AvgPool2d if m[1] == "avg" else nn.MaxPool2d
+            layers.append(pool(k, s, ceil_mode=ceil))
+            h, w = pooled(h, k, s, ceil), pooled(w, k, s, ceil)
+            continue
+        m = re.fullmatch(r"norm(\d*)((?:[abk][0-9.]+(?:e[-+]?\d+)?)*)", tok)
+        if m:
+            opts = dict(re.findall(r"([abk])([0-9.]+(?:e[-+]?\d+)?)", m[2]))
+            layers.append(nn.LocalResponseNorm(int(m[1] or 5), alpha=float(opts.get("a", 1e-4)),
+                                               beta=float(opts.get("b", 0.75)),
+                                               k=float(opts.get("k", 2.0))))
+            continue
+        m = re.fullmatch(r"dropout([0-9.]*)", tok)
+        if m:
+            layers.append(nn.Dropout(float(m[1] or 0.5)))
             continue
         m = re.fullmatch(r"fc(\d+)", tok)
         if m:
@@ -89,7 +118,7 @@ def torch_bench(name, batch, eval_batch, seconds):
 
 
 def convtop_bench(cmd, name, batch, eval_batch, threads, seconds):
-    argv = shlex.split(cmd) + ["--net", name, "--batch", str(batch), "--eval-batch",
+    argv = shlex.split(cmd) + ["--net", PRESETS[name][0], "--batch", str(batch), "--eval-batch",
                                str(eval_batch), "--threads", str(threads), "--seconds",
                                str(seconds), "--json"]
     out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
@@ -110,7 +139,7 @@ def main():
     torch.set_num_threads(a.threads)
     print(f"torch {torch.__version__}, {a.threads} thread(s), {a.seconds} s a measurement, "
           f"{a.rounds} alternation(s), medians")
-    print(f"{'net':<7} {'batch':>5} {'convtop im/s':>12} {'torch im/s':>10} {'ratio':>6} "
+    print(f"{'net':<18} {'batch':>5} {'convtop im/s':>12} {'torch im/s':>10} {'ratio':>6} "
           f"{'GFLOP/s':>8} | {'eval convtop':>12} {'eval torch':>10} {'ratio':>6}")
     for name in a.nets.split(","):
         for batch in [int(b) for b in a.batches.split(",")]:
@@ -121,7 +150,7 @@ def main():
                 t, e = torch_bench(name, batch, a.eval_batch, a.seconds)
                 tt.append(t); te.append(e)
             m = statistics.median
-            print(f"{name:<7} {batch:>5} {m(ct):>12.0f} {m(tt):>10.0f} {m(ct) / m(tt):>6.2f} "
+            print(f"{name:<18} {batch:>5} {m(ct):>12.0f} {m(tt):>10.0f} {m(ct) / m(tt):>6.2f} "
                   f"{m(cg):>8.1f} | {m(ce):>12.0f} {m(te):>10.0f} {m(ce) / m(te):>6.2f}", flush=True)
 
 
