@@ -31,8 +31,10 @@ const ITER_FLUSH: Duration = Duration::from_millis(50);
 const MAX_PENDING_ITERS: usize = 4096;
 /// Layer health (norms, update ratios, dead ReLUs) is measured this often.
 const LAYER_STATS_EVERY: u64 = 50;
-/// Evaluation batch size: large batches are cheaper per image, and nothing is stored for backward.
-const EVAL_BATCH: usize = 256;
+/// Evaluation batch size. Evaluation passes keep nothing for backward, so its memory is about two
+/// layers' outputs for this many images (vggish's first layers: 4 MB an image-batch of 32 at
+/// 32×32); convolutions run image by image, so a larger batch buys little speed.
+const EVAL_BATCH: usize = 64;
 
 /// The two ends a viewer holds, and the thread.
 pub struct TrainerHandle {
