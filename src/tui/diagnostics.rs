@@ -178,7 +178,7 @@ pub fn render_diagnostics(app: &App, area: Rect, buf: &mut Buffer) {
             selected_rows = (start, lines.len());
         }
     }
-    let footer = wrap("j/k v:full a:apply A:autopilot", width);
+    let footer = wrap("j/k v:full a:apply A:auto", width);
     let height = (inner.height as usize).saturating_sub(footer.len()).max(1);
     // Scroll so that the whole selected entry stays in view (its first line if it is taller).
     let (first, end) = selected_rows;
