@@ -1,113 +1,15 @@
 //! The real binary in a real terminal: tmux runs `convtop`, keys are typed with send-keys and the
 //! screen read with capture-pane.
 
+mod tmux;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-struct Tmux {
-    socket: String,
-    session: &'static str,
-}
-
-impl Tmux {
-    fn cmd(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("tmux runs");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-    fn screen(&self) -> String {
-        self.cmd(&["capture-pane", "-p", "-t", self.session])
-    }
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", self.session];
-        args.extend_from_slice(keys);
-        self.cmd(&args);
-    }
-    fn wait_screen(&self, what: &str, secs: u64, ok: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
-            let s = self.screen();
-            if ok(&s) {
-                return s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; screen:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .arg("kill-server")
-            .output();
-    }
-}
-
-fn has_tmux() -> bool {
-    Command::new("tmux")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-fn wait_file(path: &Path, secs: u64) -> String {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        if let Ok(s) = std::fs::read_to_string(path)
-            && !s.is_empty()
-        {
-            return s;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("{} never appeared", path.display());
-}
+use tmux::{Tmux, has_tmux, run_of, start, wait_file};
 
 fn metrics_of(runs: &Path) -> PathBuf {
-    let run = std::fs::read_dir(runs)
-        .expect("run dir")
-        .next()
-        .expect("one run")
-        .expect("entry")
-        .path();
-    run.join("metrics.jsonl")
-}
-
-/// Starts convtop in a fresh tmux server of `w`×`h`; the pane records the exit status and the
-/// terminal modes (`stty -a`) once convtop has returned.
-fn start(name: &str, dir: &Path, w: u32, h: u32, env: &str, args: &str) -> Tmux {
-    let tmux = Tmux {
-        socket: format!("convtop-e2e-{}-{name}", std::process::id()),
-        session: "e2e",
-    };
-    let bin = env!("CARGO_BIN_EXE_convtop");
-    let d = dir.display();
-    let script = format!(
-        "cd {d} && {env} {bin} --run-dir {d}/runs --epochs 100 {args}; echo $? > {d}/exit; stty -a > {d}/stty; sleep 600"
-    );
-    tmux.cmd(&[
-        "new-session",
-        "-d",
-        "-s",
-        tmux.session,
-        "-x",
-        &w.to_string(),
-        "-y",
-        &h.to_string(),
-        &script,
-    ]);
-    tmux
+    run_of(runs).join("metrics.jsonl")
 }
 
 fn is_loss_chart_drawn(s: &str) -> bool {

@@ -1,6 +1,9 @@
 //! Driving the real binary in tmux: a private server per test, keys with send-keys, the screen
 //! (with or without its escape codes) with capture-pane.
 
+// each test crate that includes this module uses a part of it
+#![allow(dead_code)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
