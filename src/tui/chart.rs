@@ -193,6 +193,10 @@ impl Plot {
                 -1
             };
             if dy < 0 || dy >= dh {
+                // a raw batch value outside the range is noise, not news: left out, not marked
+                if matches!(trace.pen, Pen::Points { .. }) {
+                    continue;
+                }
                 clipped.push(((dx / 2) as u16, dy < 0));
             }
             let dy = dy.clamp(0, dh - 1);
