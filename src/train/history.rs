@@ -2,6 +2,8 @@
 //! from `metrics.jsonl` records and live events, with the one smoothing and the one thinning used
 //! to draw it (dashboard, attach, replay, export, compare).
 
+mod labels;
+pub mod runs;
 pub mod scale;
 mod series;
 #[cfg(test)]
@@ -10,10 +12,11 @@ mod tests;
 use serde::{Deserialize, Serialize};
 
 use super::events::{
-    Diagnostic, DiagnosticKind, EvalStats, Event, IterStats, Knob, KnobChange, KnobSource,
+    Diagnostic, DiagnosticKind, EvalStats, Event, IterStats, KnobChange, KnobSource,
 };
 use super::rundir::Record;
 
+pub use labels::knob_change_label;
 pub use series::{Ema, MinMax, smooth, thin};
 
 /// The smoothing weight a history starts with: TensorBoard's default 0.6.
@@ -71,6 +74,10 @@ pub struct RunHistory {
     accuracy_ema: Ema,
     smoothed_loss: Vec<f32>,
     smoothed_accuracy: Vec<f32>,
+    /// Wall-clock seconds from the run's start to each point, summed from the recorded
+    /// throughput (the trainer times each iteration from the end of the one before, so pauses
+    /// and evaluations count).
+    elapsed: Vec<f64>,
     summaries: [MinMax; 4],
 }
 
@@ -94,6 +101,7 @@ impl RunHistory {
             accuracy_ema: Ema::new(smoothing),
             smoothed_loss: Vec::new(),
             smoothed_accuracy: Vec::new(),
+            elapsed: Vec::new(),
             summaries: Default::default(),
         }
     }
@@ -153,6 +161,16 @@ impl RunHistory {
         let accuracy = self.accuracy_ema.push(f64::from(s.batch_accuracy)) as f32;
         self.smoothed_loss.push(loss);
         self.smoothed_accuracy.push(accuracy);
+        // a thinned history (an attach backlog) stands for the iterations between its points
+        let gap = s.iteration - self.last.map_or(0, |l| l.iteration);
+        let per_iter = f64::from(s.knobs.batch_size as f32 / s.images_per_sec);
+        let per_iter = if per_iter.is_finite() && per_iter > 0.0 {
+            per_iter
+        } else {
+            0.0
+        };
+        let before = self.elapsed.last().copied().unwrap_or(0.0);
+        self.elapsed.push(before + gap as f64 * per_iter);
         for (summary, v) in
             self.summaries
                 .iter_mut()
@@ -262,6 +280,18 @@ impl RunHistory {
         }
     }
 
+    /// Wall-clock seconds from the run's start to point `index`.
+    pub fn elapsed_secs(&self, index: usize) -> Option<f64> {
+        self.elapsed.get(index).copied()
+    }
+
+    /// Wall-clock seconds from the run's start to `iteration` (its nearest point).
+    pub fn elapsed_at(&self, iteration: u64) -> f64 {
+        self.nearest(iteration)
+            .and_then(|i| self.elapsed_secs(i))
+            .unwrap_or(0.0)
+    }
+
     /// The index of the first point at or after `iteration`.
     pub fn index_at(&self, iteration: u64) -> usize {
         self.iters.partition_point(|s| s.iteration < iteration)
@@ -354,42 +384,5 @@ impl RunHistory {
             ));
         }
         out
-    }
-}
-
-/// `lr 0.01→0.005`: the knob and its old and new values.
-pub fn knob_change_label(knob: Knob, old: f64, new: f64) -> String {
-    let name = match knob {
-        Knob::LearningRate => "lr",
-        Knob::Lambda => "λ",
-        Knob::Momentum => "mom",
-        Knob::BatchSize => "batch",
-        Knob::AugmentCrop => "crop",
-        Knob::AugmentFlip => "flip",
-    };
-    if knob.is_switch() {
-        let on = |v: f64| if v >= 0.5 { "on" } else { "off" };
-        return format!("{name} {}→{}", on(old), on(new));
-    }
-    format!("{name} {}→{}", short(old), short(new))
-}
-
-/// A knob value in at most 5 characters: `0.005`, `1e-4`, `0.9`, `64`.
-fn short(v: f64) -> String {
-    let a = v.abs();
-    if a == 0.0 {
-        "0".into()
-    } else if (1e-3..1e4).contains(&a) {
-        let s = format!("{:.4}", v);
-        let s = s.trim_end_matches('0').trim_end_matches('.');
-        s.chars().take(6).collect()
-    } else {
-        let e = a.log10().floor() as i32;
-        let m = v / 10f64.powi(e);
-        if (m.round() - m).abs() < 0.05 {
-            format!("{}e{e}", m.round())
-        } else {
-            format!("{m:.1}e{e}")
-        }
     }
 }

@@ -63,6 +63,9 @@ pub struct App {
     pub(super) is_leaving: bool,
     /// This viewer sent the trainer its `Stop`.
     pub(super) has_stopped_trainer: bool,
+    /// The runs table (`o`) and the earlier runs drawn behind this one.
+    pub(super) runs: super::runs::RunsPicker,
+    pub(super) overlays: Vec<super::runs::Overlay>,
     /// The outcome of a running `x` export, as a status line.
     export: Option<std::sync::mpsc::Receiver<(Severity, String)>>,
     is_dirty: bool,
@@ -101,6 +104,8 @@ impl App {
             is_attached: false,
             is_leaving: false,
             has_stopped_trainer: false,
+            runs: Default::default(),
+            overlays: Vec::new(),
             export: None,
             is_dirty: true,
             is_data_dirty: false,
@@ -124,6 +129,7 @@ impl App {
             self.status = None;
             self.is_dirty = true;
         }
+        self.poll_runs();
         if self.is_trainer_gone || self.tab == Tab::Training {
             return None;
         }

@@ -11,13 +11,15 @@ use super::charts::RECENT_ITERATIONS;
 use super::keys::Action;
 use super::mode::Mode;
 use super::theme;
+use crate::train::history::runs::ValPoint;
 use crate::train::history::scale;
 use crate::train::history::{EvalPoint, RunHistory, Series};
 
 /// Cursor steps a window is divided into (about one chart column each).
 const CURSOR_STEPS: u64 = 100;
 
-/// The iterations on screen: point indices `lo..hi`, their x range in epochs.
+/// The iterations on screen: point indices `lo..hi`, their x range in epochs (or seconds on a
+/// wall-clock axis).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Window {
     pub lo: usize,
@@ -25,6 +27,8 @@ pub struct Window {
     pub x: (f64, f64),
     pub first_iteration: u64,
     pub last_iteration: u64,
+    /// x is wall-clock seconds since the run started, not epochs.
+    pub is_time: bool,
 }
 
 impl Window {
@@ -35,9 +39,42 @@ impl Window {
     pub fn evals<'a>(&'a self, h: &'a RunHistory) -> impl Iterator<Item = &'a EvalPoint> + 'a {
         h.evals.iter().filter(|e| self.contains(e.iteration))
     }
+
+    /// Where point `index` of `h` is on the x axis.
+    pub fn x_of(&self, h: &RunHistory, index: usize) -> f64 {
+        if self.is_time {
+            h.elapsed_secs(index).unwrap_or(0.0)
+        } else {
+            h.iters()[index].epoch
+        }
+    }
+
+    /// Where `iteration` is on the x axis.
+    pub fn x_at(&self, h: &RunHistory, iteration: u64) -> f64 {
+        if self.is_time {
+            h.elapsed_at(iteration)
+        } else {
+            h.epoch_at(iteration)
+        }
+    }
+
+    pub fn x_of_eval(&self, h: &RunHistory, e: &EvalPoint) -> f64 {
+        if self.is_time {
+            h.elapsed_at(e.iteration)
+        } else {
+            e.epoch
+        }
+    }
+
+    /// Where an earlier run's evaluation is on this x axis: the same epoch, or the same time
+    /// since its start.
+    pub fn x_of_val(&self, p: &ValPoint) -> f64 {
+        if self.is_time { p.secs } else { p.epoch }
+    }
 }
 
-/// The window shown: the whole run, or its last `RECENT_ITERATIONS` (`z`).
+/// The window shown: the whole run, or its last `RECENT_ITERATIONS` (`z`). The whole run's
+/// axis also reaches to the end of the earlier runs drawn behind it.
 pub fn window(app: &App) -> Option<Window> {
     let h = &app.history;
     let iters = h.iters();
@@ -49,19 +86,25 @@ pub fn window(app: &App) -> Option<Window> {
     };
     let lo = h.index_at(start);
     let hi = iters.len();
-    let (x0, x1) = (iters[lo].epoch, iters[hi - 1].epoch);
+    let mut w = Window {
+        lo,
+        hi,
+        x: (0.0, 0.0),
+        first_iteration: start,
+        last_iteration: last,
+        is_time: app.training.is_time_axis,
+    };
+    let (x0, mut x1) = (w.x_of(h, lo), w.x_of(h, hi - 1));
+    if app.training.is_whole_run {
+        let ends = app.overlays().iter().filter_map(|o| o.curve.last());
+        x1 = ends.map(|p| w.x_of_val(p)).fold(x1, f64::max);
+    }
     let x1 = if x1 > x0 { x1 } else { x0 + 1e-3 };
     // the axis ends at the next round value past the data (TensorBoard does the same), so a
     // live chart's columns stay put until the data reaches it
     let grid = scale::nice_step(0.0, x1 - x0, 20);
-    let x1 = x0 + ((x1 - x0) / grid).ceil() * grid;
-    Some(Window {
-        lo,
-        hi,
-        x: (x0, x1),
-        first_iteration: start,
-        last_iteration: last,
-    })
+    w.x = (x0, x0 + ((x1 - x0) / grid).ceil() * grid);
+    Some(w)
 }
 
 /// The iteration under the inspection cursor, when it is shown.
@@ -101,7 +144,17 @@ pub fn readout(app: &App) -> Option<Line<'static>> {
     let t = &app.theme;
     let mut spans = vec![
         Span::styled(format!(" it {}", theme::count(s.iteration)), t.value()),
-        Span::styled(format!(" (ep {:.1})", s.epoch), t.label()),
+        Span::styled(
+            match h.elapsed_secs(i).filter(|_| app.training.is_time_axis) {
+                Some(secs) => format!(
+                    " (ep {:.1} · {})",
+                    s.epoch,
+                    super::runs_table::duration(secs)
+                ),
+                None => format!(" (ep {:.1})", s.epoch),
+            },
+            t.label(),
+        ),
         Span::styled(" loss ", t.label()),
         Span::styled(theme::num(f64::from(s.data_loss)), t.train()),
         Span::styled(

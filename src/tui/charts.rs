@@ -10,17 +10,19 @@ use ratatui::widgets::Widget;
 
 use super::app::App;
 use super::chart::{Pen, Plot, Trace, VMark};
+use super::chart_axes;
 use super::chart_view::{self, Window};
 use super::theme::{self, SeriesKind};
 use super::ui::render_empty;
 use crate::train::KnobSource;
+use crate::train::history::runs::ValPoint;
 use crate::train::history::scale::{self, Scale, Tail};
 use crate::train::history::{EvalPoint, RunHistory, Series, knob_change_label};
 
 /// The iterations shown when zoomed to recent history.
 pub const RECENT_ITERATIONS: u64 = 500;
 /// Columns the y-axis labels and axis line take inside the chart.
-const Y_LABEL_WIDTH: u16 = 7;
+pub const Y_LABEL_WIDTH: u16 = 7;
 /// Raw points the y-range is fitted to at most (a stride sample: the range ignores spikes anyway).
 const RANGE_SAMPLES: usize = 2048;
 
@@ -44,6 +46,14 @@ impl Metric {
         match self {
             Metric::Loss => (f64::from(e.train_loss), f64::from(e.val_loss)),
             Metric::Accuracy => (f64::from(e.train_accuracy), f64::from(e.val_accuracy)),
+        }
+    }
+
+    /// An earlier run's validation value.
+    fn val(self, p: &ValPoint) -> f64 {
+        match self {
+            Metric::Loss => f64::from(p.val_loss),
+            Metric::Accuracy => f64::from(p.val_accuracy),
         }
     }
 
@@ -71,14 +81,21 @@ pub fn fit_scale(app: &App, h: &RunHistory, metric: Metric, window: &Window) -> 
         .collect();
     // evaluations in the first tenth of the window belong to the initial transient
     let settled = window.x.0 + 0.1 * (window.x.1 - window.x.0);
-    let must: Vec<f64> = window
+    let mut must: Vec<f64> = window
         .evals(h)
-        .filter(|e| e.epoch >= settled)
+        .filter(|e| window.x_of_eval(h, e) >= settled)
         .flat_map(|e| {
             let (t, v) = metric.eval(e);
             [t, v]
         })
         .collect();
+    // earlier runs drawn behind count too, where they are on screen
+    must.extend(app.overlays().iter().flat_map(|o| {
+        o.curve
+            .iter()
+            .filter(|p| (settled..=window.x.1).contains(&window.x_of_val(p)))
+            .map(|p| metric.val(p))
+    }));
     let (tail, bounds, is_log) = match metric {
         Metric::Loss => (Tail::High, (Some(0.0), None), app.training.is_log_scale),
         Metric::Accuracy => (Tail::Low, (Some(0.0), Some(1.0)), false),
@@ -191,7 +208,7 @@ fn render_metric(app: &App, metric: Metric, area: Rect, buf: &mut Buffer) {
     );
     let y = fit_scale(app, h, metric, &window);
     let plot = build_plot(app, metric, &window, y, plot_area.width);
-    render_y_axis(app, metric, &plot.y, inner, plot_area, buf);
+    chart_axes::render_y_axis(app, metric, &plot.y, inner, plot_area, buf);
     plot.render(plot_area, buf);
     // the x axis is drawn on the bottom border: every row inside is plot
     let axis_row = Rect::new(
@@ -200,7 +217,7 @@ fn render_metric(app: &App, metric: Metric, area: Rect, buf: &mut Buffer) {
         plot_area.width,
         1,
     );
-    render_x_axis(app, &window, axis_row, buf);
+    chart_axes::render_x_axis(app, &window, axis_row, buf);
     if has_strip {
         let strip = Rect::new(inner.x, plot_area.bottom(), inner.width, 1);
         chart_view::render_lr_strip(app, &window, Y_LABEL_WIDTH, strip, buf);
@@ -224,19 +241,22 @@ fn build_plot(app: &App, metric: Metric, window: &Window, y: Scale, width: u16) 
     let points = |series: Series| -> Vec<(f64, f64)> {
         h.thinned(series, window.lo, window.hi, columns)
             .into_iter()
-            .map(|i| (h.iters()[i].epoch, f64::from(h.value(series, i))))
+            .map(|i| (window.x_of(h, i), f64::from(h.value(series, i))))
             .collect()
     };
     let evals: Vec<&EvalPoint> = window.evals(h).collect();
-    let val: Vec<(f64, f64)> = evals.iter().map(|e| (e.epoch, metric.eval(e).1)).collect();
+    let val: Vec<(f64, f64)> = evals
+        .iter()
+        .map(|e| (window.x_of_eval(h, e), metric.eval(e).1))
+        .collect();
     let band = evals
         .iter()
         .map(|e| {
             let (tr, v) = metric.eval(e);
-            (e.epoch, tr.min(v), tr.max(v))
+            (window.x_of_eval(h, e), tr.min(v), tr.max(v))
         })
         .collect();
-    let mut traces = Vec::new();
+    let mut traces = overlay_traces(app, metric, window, width);
     if app.training.smoothing > 0.0 {
         traces.push(Trace {
             points: points(raw),
@@ -261,7 +281,7 @@ fn build_plot(app: &App, metric: Metric, window: &Window, y: Scale, width: u16) 
     });
     if let Some(best) = h.best_eval().filter(|e| window.contains(e.iteration)) {
         traces.push(Trace {
-            points: vec![(best.epoch, metric.eval(best).1)],
+            points: vec![(window.x_of_eval(h, best), metric.eval(best).1)],
             pen: Pen::Solid { ascii: '#' },
             style: t.good().add_modifier(Modifier::BOLD),
             glyph: Some(("★", "#")),
@@ -271,7 +291,7 @@ fn build_plot(app: &App, metric: Metric, window: &Window, y: Scale, width: u16) 
     for it in h.overfitting_marks() {
         if window.contains(it) {
             marks.push(VMark {
-                x: h.epoch_at(it),
+                x: window.x_at(h, it),
                 style: t.warn(),
                 label: Some("overfit".into()),
                 head: ("▲", "!"),
@@ -290,7 +310,7 @@ fn build_plot(app: &App, metric: Metric, window: &Window, y: Scale, width: u16) 
             ""
         };
         marks.push(VMark {
-            x: h.epoch_at(k.iteration),
+            x: window.x_at(h, k.iteration),
             style: t.series(SeriesKind::Mark),
             label: Some(
                 t.t(&format!("{who}{}", knob_change_label(k.knob, k.old, k.new)))
@@ -306,95 +326,56 @@ fn build_plot(app: &App, metric: Metric, window: &Window, y: Scale, width: u16) 
         band_style: t.val().add_modifier(Modifier::DIM),
         marks,
         traces,
-        cursor: chart_view::cursor(app).map(|it| h.epoch_at(it)),
+        cursor: chart_view::cursor(app).map(|it| window.x_at(h, it)),
         is_ascii: t.is_ascii,
     }
 }
 
-/// A tick's label with the decimals its step needs (`0.25`, `97.5%`), decades as `1e-3`.
-fn tick_label(metric: Metric, v: f64, step: f64, is_log: bool) -> String {
-    match (metric, is_log) {
-        (Metric::Accuracy, _) => format!("{:.*}%", scale::decimals(step * 100.0), v * 100.0),
-        (Metric::Loss, true) if !(0.01..1000.0).contains(&v) => {
-            let e = v.log10().floor() as i32;
-            let m = (v / 10f64.powi(e)).round();
-            if m == 1.0 {
-                format!("1e{e}")
-            } else {
-                format!("{m}e{e}")
+/// Digits that mark each earlier run's evaluations, as in the legend.
+const OVERLAY_DIGITS: [&str; 6] = ["1", "2", "3", "4", "5", "6"];
+
+/// The earlier runs' validation curves, dimmed, each in its own colour with its digit at each
+/// evaluation (so they read without colour): drawn first, behind the live run.
+fn overlay_traces(app: &App, metric: Metric, window: &Window, width: u16) -> Vec<Trace> {
+    app.overlays()
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            let points: Vec<(f64, f64)> = o
+                .curve
+                .iter()
+                .map(|p| (window.x_of_val(p), metric.val(p)))
+                .collect();
+            let shown = points
+                .iter()
+                .filter(|p| (window.x.0..=window.x.1).contains(&p.0))
+                .count();
+            let digit = OVERLAY_DIGITS[i % OVERLAY_DIGITS.len()];
+            Trace {
+                points,
+                pen: Pen::Dotted { ascii: '\'' },
+                style: app.theme.overlay(i),
+                glyph: (shown <= usize::from(width) / 2).then_some((digit, digit)),
             }
-        }
-        (Metric::Loss, true) => format!("{}", (v * 1e6).round() / 1e6),
-        (Metric::Loss, false) => format!("{:.*}", scale::decimals(step), v),
-    }
+        })
+        .collect()
 }
 
-fn render_y_axis(app: &App, metric: Metric, y: &Scale, inner: Rect, plot: Rect, buf: &mut Buffer) {
+/// One row naming the earlier runs drawn behind the live one: `behind: 1 193500-mnist 2 …`.
+pub fn render_overlay_legend(app: &App, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
-    let axis_x = plot.x - 1;
-    let max_ticks = usize::from(plot.height / 2).clamp(2, 6);
-    let ticks = y.ticks(max_ticks);
-    let step = if ticks.len() >= 2 {
-        ticks[1] - ticks[0]
-    } else {
-        1.0
-    };
-    for row in 0..plot.height {
-        let line = if t.is_ascii { "|" } else { "│" };
-        buf.set_string(axis_x, plot.y + row, line, t.dim());
+    let mut spans = vec![Span::styled(" behind:", t.dim())];
+    for (i, o) in app.overlays().iter().enumerate() {
+        let digit = OVERLAY_DIGITS[i % OVERLAY_DIGITS.len()];
+        spans.push(Span::styled(
+            format!(" {digit} {}", o.short_id()),
+            t.overlay(i),
+        ));
     }
-    let width = usize::from(Y_LABEL_WIDTH - 1);
-    for v in ticks {
-        let f = y.fraction(v);
-        let row = ((1.0 - f) * f64::from(plot.height)).floor();
-        if !(0.0..f64::from(plot.height)).contains(&row) {
-            continue;
-        }
-        let label = tick_label(metric, v, step, y.is_log);
-        if label.chars().count() > width {
-            continue;
-        }
-        buf.set_string(
-            inner.x,
-            plot.y + row as u16,
-            format!("{label:>width$}"),
-            t.dim(),
-        );
-        let tick = if t.is_ascii { "+" } else { "┤" };
-        buf.set_string(axis_x, plot.y + row as u16, tick, t.dim());
+    let hint = "  (o: runs table)";
+    let used: usize = spans.iter().map(|s| super::fit::width(&s.content)).sum();
+    if used + hint.len() <= usize::from(area.width) {
+        spans.push(Span::styled(hint, t.dim()));
     }
-}
-
-/// Epoch ticks (round, unique) on the chart's bottom border, and the last iteration shown.
-fn render_x_axis(app: &App, window: &Window, row: Rect, buf: &mut Buffer) {
-    let t = &app.theme;
-    let (x0, x1) = window.x;
-    let ticks = scale::linear_ticks(x0, x1, usize::from(row.width / 9).max(2));
-    let step = if ticks.len() >= 2 {
-        ticks[1] - ticks[0]
-    } else {
-        1.0
-    };
-    let decimals = scale::decimals(step);
-    let end = format!(" {} it ", theme::short_count(window.last_iteration as f64));
-    let end_at = row.width.saturating_sub(end.len() as u16);
-    let mut next_free = 0u16;
-    let mut last_label = None;
-    for v in ticks {
-        let col = ((v - x0) / (x1 - x0) * f64::from(row.width)) as u16;
-        let label = format!("{v:.decimals$}");
-        let start = col.saturating_sub(label.len() as u16 / 2);
-        if start < next_free || start + label.len() as u16 + 4 > end_at {
-            continue;
-        }
-        buf.set_string(row.x + start, row.y, &label, t.dim());
-        next_free = start + label.len() as u16 + 1;
-        last_label = Some(next_free);
-    }
-    if let Some(after) = last_label
-        && after + 3 <= end_at
-    {
-        buf.set_string(row.x + after, row.y, "ep", t.dim());
-    }
-    buf.set_string(row.x + end_at, row.y, end, t.dim());
+    t.line(spans).render(area, buf);
 }

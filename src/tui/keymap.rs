@@ -321,6 +321,24 @@ pub const DASHBOARD: &[Binding] = &[
     on(
         TRAINING,
         bind(
+            &[(ch('w'), Action::ToggleTimeAxis)],
+            "w",
+            "charts: x axis in epochs / wall-clock time",
+            None,
+        ),
+    ),
+    on(
+        TRAINING,
+        bind(
+            &[(ch('o'), Action::OpenRuns)],
+            "o",
+            "runs table: draw earlier runs behind this one",
+            Some("runs"),
+        ),
+    ),
+    on(
+        TRAINING,
+        bind(
             &[
                 (ch('j'), Action::SelectAdvice(1)),
                 (ch('k'), Action::SelectAdvice(-1)),
@@ -565,6 +583,12 @@ pub const CURSOR: &[Binding] = &[
         None,
     ),
     bind(
+        &[(ch('w'), Action::ToggleTimeAxis)],
+        "w",
+        "x axis in epochs / wall-clock time",
+        None,
+    ),
+    bind(
         &[
             (code(KeyCode::Esc), Action::Cancel),
             (ch('i'), Action::Cancel),
@@ -572,6 +596,63 @@ pub const CURSOR: &[Binding] = &[
         "Esc i",
         "leave the cursor",
         Some("leave"),
+    ),
+    bind(&[(ctrl('c'), Action::Quit)], "^C", "quit (asks)", None),
+];
+
+/// The runs table (`o`): the runs chosen are drawn behind the live one as they are chosen.
+pub const RUNS: &[Binding] = &[
+    bind(
+        &[
+            (code(KeyCode::Up), Action::MoveRun(-1)),
+            (code(KeyCode::Down), Action::MoveRun(1)),
+            (ch('k'), Action::MoveRun(-1)),
+            (ch('j'), Action::MoveRun(1)),
+            (code(KeyCode::PageUp), Action::MoveRun(-10)),
+            (code(KeyCode::PageDown), Action::MoveRun(10)),
+            (code(KeyCode::Home), Action::MoveRun(i16::MIN)),
+            (code(KeyCode::End), Action::MoveRun(i16::MAX)),
+        ],
+        "↑ ↓ j k PgUp PgDn",
+        "choose a run",
+        Some("move"),
+    ),
+    bind(
+        &[
+            (ch(' '), Action::ToggleRun),
+            (code(KeyCode::Enter), Action::ToggleRun),
+        ],
+        "space ⏎",
+        "draw the run behind this one / stop drawing it",
+        Some("select"),
+    ),
+    bind(
+        &[(ch('s'), Action::SortRuns)],
+        "s",
+        "sort by the next column",
+        Some("sort"),
+    ),
+    bind(
+        &[(ch('r'), Action::ReverseSort)],
+        "r",
+        "reverse the sort",
+        Some("reverse"),
+    ),
+    bind(
+        &[(ch('c'), Action::ClearOverlays)],
+        "c",
+        "stop drawing every earlier run",
+        None,
+    ),
+    bind(
+        &[
+            (code(KeyCode::Esc), Action::Cancel),
+            (ch('o'), Action::Cancel),
+            (ch('q'), Action::Cancel),
+        ],
+        "Esc o q",
+        "close the table",
+        Some("close"),
     ),
     bind(&[(ctrl('c'), Action::Quit)], "^C", "quit (asks)", None),
 ];
@@ -585,6 +666,7 @@ pub const TABLES: &[(&str, &[Binding])] = &[
     ("test-set dialog", CONFIRM_TEST),
     ("typing a knob value", EDIT_KNOB),
     ("the charts' cursor", CURSOR),
+    ("the runs table", RUNS),
 ];
 
 /// The action `event` triggers on `tab` in `table`, if any.

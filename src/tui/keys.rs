@@ -69,6 +69,19 @@ pub enum Action {
     /// Apply the selected diagnostic's action.
     ApplyAdvice,
     ToggleAutopilot,
+    /// `o`: the runs table, to draw earlier runs behind this one.
+    OpenRuns,
+    /// In the runs table: rows down (negative: up).
+    MoveRun(i16),
+    /// Draw the highlighted run behind the live one, or stop drawing it.
+    ToggleRun,
+    /// Sort the runs table by the next column.
+    SortRuns,
+    ReverseSort,
+    /// Stop drawing every earlier run.
+    ClearOverlays,
+    /// The charts' x axis: epochs or wall-clock time.
+    ToggleTimeAxis,
 }
 
 impl App {
@@ -185,6 +198,13 @@ impl App {
                 self.move_cursor(action);
             }
             Action::ToggleFullRange => self.training.is_full_range ^= true,
+            Action::OpenRuns => self.open_runs(),
+            Action::MoveRun(_)
+            | Action::ToggleRun
+            | Action::SortRuns
+            | Action::ReverseSort
+            | Action::ClearOverlays => self.runs_action(action),
+            Action::ToggleTimeAxis => self.training.is_time_axis ^= true,
             Action::Layer(delta) => self.step_layer(delta),
             Action::Input(delta) => {
                 let count = self.info.as_ref().map_or(1, |i| i.val_size.max(1));

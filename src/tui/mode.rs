@@ -28,6 +28,8 @@ pub enum Mode {
     Cursor {
         iteration: u64,
     },
+    /// `o`: the runs table; the runs chosen in it are drawn behind the live run.
+    Runs,
 }
 
 impl Mode {
@@ -41,6 +43,7 @@ impl Mode {
             Mode::ConfirmTest => keymap::CONFIRM_TEST,
             Mode::EditKnob(_) => keymap::EDIT_KNOB,
             Mode::Cursor { .. } => keymap::CURSOR,
+            Mode::Runs => keymap::RUNS,
         }
     }
 

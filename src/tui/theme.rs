@@ -91,6 +91,21 @@ impl Theme {
         self.fg(Color::Yellow)
     }
 
+    /// An earlier run drawn behind the live one: a colour of its own (neither train's cyan nor
+    /// val's yellow), dimmed.
+    pub fn overlay(&self, slot: usize) -> Style {
+        const COLORS: [Color; 6] = [
+            Color::Magenta,
+            Color::LightBlue,
+            Color::Green,
+            Color::LightRed,
+            Color::White,
+            Color::LightMagenta,
+        ];
+        self.fg(COLORS[slot % COLORS.len()])
+            .add_modifier(Modifier::DIM)
+    }
+
     pub fn dim(&self) -> Style {
         self.fg(Color::DarkGray)
     }

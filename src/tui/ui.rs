@@ -8,7 +8,7 @@ use ratatui::widgets::{Paragraph, Widget, Wrap};
 use super::app::{App, Tab};
 use super::mode::Mode;
 use super::{activations, charts, data_tab, diagnostics, dialogs, filters, fit, header, help};
-use super::{keymap, knobs, network};
+use super::{keymap, knobs, network, runs_table};
 
 pub const MIN_WIDTH: u16 = 80;
 pub const MIN_HEIGHT: u16 = 24;
@@ -51,6 +51,7 @@ fn render_mode(app: &App, area: Rect, buf: &mut Buffer) {
         Mode::Help { scroll } => help::render_help(app, *scroll, area, buf),
         Mode::ConfirmQuit => dialogs::render_confirm_quit(app, area, buf),
         Mode::ConfirmTest => dialogs::render_confirm_test(app, area, buf),
+        Mode::Runs => runs_table::render_runs(app, area, buf),
     }
 }
 
@@ -58,6 +59,14 @@ fn render_training(app: &App, area: Rect, buf: &mut Buffer) {
     let side_width = if area.width >= 140 { 44 } else { 32 };
     let [charts_area, side] =
         Layout::horizontal([Constraint::Fill(1), Constraint::Length(side_width)]).areas(area);
+    // a legend row for the earlier runs drawn behind this one, while there are any
+    let legend_height = u16::from(!app.overlays().is_empty());
+    let [legend, charts_area] =
+        Layout::vertical([Constraint::Length(legend_height), Constraint::Fill(1)])
+            .areas(charts_area);
+    if legend_height > 0 {
+        charts::render_overlay_legend(app, legend, buf);
+    }
     let [loss, accuracy] =
         Layout::vertical([Constraint::Percentage(55), Constraint::Fill(1)]).areas(charts_area);
     charts::render_loss_chart(app, loss, buf);

@@ -50,6 +50,8 @@ pub struct TrainingView {
     pub smoothing: f64,
     /// `r`: the charts' full y-range, outliers included, instead of the fitted one.
     pub is_full_range: bool,
+    /// `w`: wall-clock time on the x axis instead of epochs.
+    pub is_time_axis: bool,
 }
 
 impl Default for TrainingView {
@@ -60,6 +62,7 @@ impl Default for TrainingView {
             is_whole_run: true,
             smoothing: 0.6,
             is_full_range: false,
+            is_time_axis: false,
         }
     }
 }
