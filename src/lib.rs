@@ -10,5 +10,7 @@ pub mod data;
 pub mod export;
 pub mod nn;
 pub mod remote;
+pub mod resources;
 pub mod train;
 pub mod tui;
+pub mod units;

@@ -1,6 +1,7 @@
 //! The dashboard rendered into ratatui's `TestBackend` from a recorded, deterministic event stream,
 //! snapshotted with insta; and key handling.
 
+use convtop::resources::{Resources, Usage};
 use convtop::train::{
     Command, DataView, Diagnostic, DiagnosticKind, EvalStats, Event, FilterBank, IterStats, Knob,
     KnobChange, KnobSource, Knobs, LayerInfo, LayerStats, Planes, RunInfo, RunState, SampleImage,
@@ -124,6 +125,26 @@ fn planes(c: usize, h: usize, w: usize, rng: &mut Lcg) -> Planes {
     Planes { c, h, w, data }
 }
 
+/// A scripted resource report at iteration `i`: one second a 10 iterations, `cores` cores.
+fn resources(i: u64, cores: usize) -> Event {
+    let k = i as f32;
+    Event::Resources(Box::new(Resources {
+        elapsed_secs: i as f64 * 0.2,
+        usage: Ok(Usage {
+            cpu_cores: 1.85,
+            per_core: (0..cores)
+                .map(|c| (0.95 - 0.05 * c as f32).max(0.1) - 0.001 * (k % 7.0))
+                .collect(),
+            machine_per_core: (0..cores)
+                .map(|c| (0.99 - 0.01 * c as f32).max(0.5))
+                .collect(),
+            rss_bytes: 327_155_712,
+            peak_rss_bytes: 356_515_840,
+            threads: 5,
+        }),
+    }))
+}
+
 fn events() -> Vec<Event> {
     let mut rng = Lcg(42);
     let mut events = vec![
@@ -142,10 +163,16 @@ fn events() -> Vec<Event> {
             reg_loss: 0.01,
             batch_accuracy: (1.0 - clean / 2.4 - 0.1 * rng.next_f32()).clamp(0.0, 1.0),
             knobs: knobs(lr),
-            images_per_sec: 1520.0,
+            // a speed that wanders, for the resource pane's sparkline; 1,520 at the end
+            images_per_sec: if i == 300 {
+                1520.0
+            } else {
+                1100.0 + (i * 37 % 400) as f32
+            },
         });
         if i % 10 == 0 {
             events.push(Event::Iterations(std::mem::take(&mut batch)));
+            events.push(resources(i, 2));
         }
         if i == 150 {
             events.push(Event::KnobChanged(KnobChange {
@@ -842,4 +869,42 @@ fn first_layer_filters_on_rgb_input_are_in_colour() {
     assert!(coloured > 20, "only {coloured} coloured cells");
     let screen = text(&terminal);
     assert!(screen.contains("colour"), "{screen}");
+}
+
+#[test]
+fn the_resource_pane_marks_what_it_leaves_out() {
+    // 64 cores: one cell a core in the compact pane, ending in `…`; eight lines and a sum in full
+    let mut app = app(false);
+    app.on_event(resources(310, 64));
+    let small = text(&draw(&app, 80, 24));
+    let cpu_line = small
+        .lines()
+        .find(|l| l.contains("│cpu "))
+        .expect("cpu line");
+    assert!(cpu_line.contains('…'), "{cpu_line}");
+    assert!(cut_text(&small).is_empty(), "{small}");
+    let large = text(&draw(&app, 120, 40));
+    assert!(large.contains("… 59 more cores, 968% in all"), "{large}");
+    insta::assert_snapshot!("resources_64_cores_120x40", large);
+
+    // no /proc: the reason, not blank figures
+    app.on_event(Event::Resources(Box::new(Resources {
+        elapsed_secs: 62.0,
+        usage: Err(
+            "cannot read /proc/self/stat: No such file or directory (the resource \
+                    figures need Linux's /proc)"
+                .into(),
+        ),
+    })));
+    let screen = text(&draw(&app, 120, 40));
+    assert!(screen.contains("no figures: cannot read"), "{screen}");
+
+    // paused: elapsed time, no remaining time
+    app.on_event(Event::State(RunState::Paused));
+    app.on_event(resources(310, 2));
+    let screen = text(&draw(&app, 80, 24));
+    assert!(
+        screen.contains("ran 1m02s") && !screen.contains("left"),
+        "{screen}"
+    );
 }

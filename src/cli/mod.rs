@@ -290,6 +290,7 @@ pub fn train_headless(a: &TrainArgs) -> Result<i32> {
         );
         return Ok(3);
     }
+    let _ = writeln!(out, "{}", outcome.summary());
     if let Some(best) = outcome.best_val_accuracy {
         let _ = writeln!(
             out,

@@ -401,6 +401,9 @@ pub enum Event {
         level: Severity,
         text: String,
     },
+    /// The training process's CPU, memory and threads, and how long it has run (about once a
+    /// second; a viewer keeps only the newest).
+    Resources(Box<crate::resources::Resources>),
     /// The advice autopilot was switched on or off (also sent once after `Started`).
     Autopilot {
         on: bool,

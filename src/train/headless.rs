@@ -23,6 +23,23 @@ pub struct Outcome {
     pub run_dir: String,
     /// Why a checkpoint could not be written (and what is still on disk); the run stopped.
     pub failed_save: Option<String>,
+    /// Wall-clock time from the start of the trainer to its end.
+    pub elapsed: Duration,
+}
+
+impl Outcome {
+    /// "trained for 2m10s · peak RSS 340 MiB", the peak read from /proc (`VmHWM`) if it can be.
+    pub fn summary(&self) -> String {
+        let mut text = format!(
+            "trained for {}",
+            crate::units::duration(self.elapsed.as_secs_f64())
+        );
+        match crate::resources::peak_rss_bytes() {
+            Ok(peak) => text.push_str(&format!(" · peak RSS {}", crate::units::bytes(peak))),
+            Err(e) => text.push_str(&format!(" · peak RSS unknown ({e})")),
+        }
+        text
+    }
 }
 
 fn line(out: &mut dyn Write, bar: &Option<ProgressBar>, text: &str) {
@@ -61,7 +78,9 @@ pub fn run(
         best_val_accuracy: None,
         run_dir: String::new(),
         failed_save: None,
+        elapsed: Duration::ZERO,
     };
+    let started = std::time::Instant::now();
     let mut bar: Option<ProgressBar> = None;
     let mut info = RunInfo::default();
     let mut has_asked_stop = false;
@@ -178,6 +197,7 @@ pub fn run(
     if let Some(b) = bar {
         b.finish_and_clear();
     }
+    outcome.elapsed = started.elapsed();
     match handle.thread.join() {
         Ok(result) => result?,
         Err(_) => return Err(TrainError::Thread("the trainer panicked".into())),

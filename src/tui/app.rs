@@ -55,6 +55,9 @@ pub struct App {
     pub(super) activations: ActivationsView,
     /// The latest test-set look: (accuracy, loss, how many looks so far, iteration).
     pub(super) test_result: Option<(f32, f32, u32, u64)>,
+    /// The trainer's latest CPU, memory and threads report, and images/s once a second.
+    pub(super) resources: Option<crate::resources::Resources>,
+    pub(super) ips_trail: std::collections::VecDeque<f32>,
     pub(super) should_quit: bool,
     pub(super) is_trainer_gone: bool,
     /// Watching a detached training over its socket (`d` leaves, `q` asks stop-or-leave).
@@ -99,6 +102,8 @@ impl App {
             filters: FiltersView::default(),
             activations: ActivationsView::default(),
             test_result: None,
+            resources: None,
+            ips_trail: Default::default(),
             should_quit: false,
             is_trainer_gone: false,
             is_attached: false,

@@ -101,22 +101,30 @@ fn render_progress(app: &App, area: Rect, buf: &mut Buffer) {
     Line::from(spans).render(area, buf);
 }
 
+/// Seconds left at the current speed; only while the run moves (not paused, diverged, ended or
+/// replayed).
+pub fn eta_secs(app: &App) -> Option<f64> {
+    let last = app.history.last?;
+    let is_moving = app.state == RunState::Running && !app.is_trainer_gone;
+    if !is_moving || last.images_per_sec <= 0.0 {
+        return None;
+    }
+    let total = app.total_iterations()?;
+    let remaining = total.saturating_sub(last.iteration) as f64;
+    Some(remaining * last.knobs.batch_size as f64 / f64::from(last.images_per_sec))
+}
+
 fn render_rates(app: &App, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
     let mut spans = Vec::new();
     match app.history.last {
         Some(last) => {
-            let total = app.total_iterations().unwrap_or(0);
-            let remaining = total.saturating_sub(last.iteration) as f64;
             spans.extend([
                 Span::styled(" ", t.label()),
                 Span::styled(theme::count(last.images_per_sec.round() as u64), t.value()),
                 Span::styled(" img/s", t.label()),
             ]);
-            // an ETA only while the run moves: not paused, diverged, ended or replayed
-            let is_moving = app.state == RunState::Running && !app.is_trainer_gone;
-            if is_moving && last.images_per_sec > 0.0 {
-                let eta = remaining * last.knobs.batch_size as f64 / f64::from(last.images_per_sec);
+            if let Some(eta) = eta_secs(app) {
                 spans.push(Span::styled("  ETA ", t.label()));
                 spans.push(Span::styled(theme::duration(eta), t.value()));
             }

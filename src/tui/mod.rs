@@ -21,6 +21,7 @@ mod knob_values;
 mod knobs;
 pub mod mode;
 mod network;
+mod resources;
 mod runs;
 mod runs_table;
 pub mod signals;

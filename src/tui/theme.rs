@@ -329,17 +329,7 @@ pub fn short_count(value: f64) -> String {
 
 /// `42s`, `4m12s`, `1h03m`
 pub fn duration(seconds: f64) -> String {
-    if !seconds.is_finite() || seconds < 0.0 {
-        return "--".to_string();
-    }
-    let s = seconds.round() as u64;
-    if s < 60 {
-        format!("{s}s")
-    } else if s < 3600 {
-        format!("{}m{:02}s", s / 60, s % 60)
-    } else {
-        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
-    }
+    crate::units::duration(seconds)
 }
 
 pub fn percent(fraction: f64) -> String {

@@ -8,7 +8,7 @@ use ratatui::widgets::{Paragraph, Widget, Wrap};
 use super::app::{App, Tab};
 use super::mode::Mode;
 use super::{activations, charts, data_tab, diagnostics, dialogs, filters, fit, header, help};
-use super::{keymap, knobs, network, runs_table};
+use super::{keymap, knobs, network, resources, runs_table};
 
 pub const MIN_WIDTH: u16 = 80;
 pub const MIN_HEIGHT: u16 = 24;
@@ -71,9 +71,23 @@ fn render_training(app: &App, area: Rect, buf: &mut Buffer) {
         Layout::vertical([Constraint::Percentage(55), Constraint::Fill(1)]).areas(charts_area);
     charts::render_loss_chart(app, loss, buf);
     charts::render_accuracy_chart(app, accuracy, buf);
-    let [knob_area, diag_area] =
-        Layout::vertical([Constraint::Length(8), Constraint::Fill(1)]).areas(side);
+    // the resource pane in full when the diagnostics keep room for a few entries, else compact
+    const KNOBS: u16 = 8;
+    const DIAGNOSTICS: u16 = 14;
+    let is_compact = side.height < KNOBS + resources::FULL_HEIGHT + DIAGNOSTICS;
+    let pane = if is_compact {
+        resources::COMPACT_HEIGHT
+    } else {
+        resources::full_height(app).min(side.height - KNOBS - DIAGNOSTICS)
+    };
+    let [knob_area, resource_area, diag_area] = Layout::vertical([
+        Constraint::Length(KNOBS),
+        Constraint::Length(pane),
+        Constraint::Fill(1),
+    ])
+    .areas(side);
     knobs::render_knobs(app, knob_area, buf);
+    resources::render_resources(app, resource_area, buf, is_compact);
     diagnostics::render_diagnostics(app, diag_area, buf);
 }
 

@@ -83,6 +83,7 @@ struct Trainer {
     /// The weights the run started from: the roll-back target of a network killed early.
     start_weights: autopilot::Weights,
     last_val_accuracy: Option<f32>,
+    resources: output::ResourceWatch,
 }
 
 impl Trainer {
@@ -124,6 +125,7 @@ impl Trainer {
             autopilot,
             start_weights,
             last_val_accuracy: None,
+            resources: output::ResourceWatch::new(),
         }
     }
 

@@ -2,9 +2,41 @@
 //! lags) and records to metrics.jsonl (a failure is reported once; training goes on).
 
 use std::sync::mpsc::TrySendError;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::*;
+
+/// How often the trainer reports its CPU, memory and threads.
+const RESOURCES_EVERY: Duration = Duration::from_secs(1);
+
+/// The trainer's own resource readings (from /proc), and since when it runs.
+pub(super) struct ResourceWatch {
+    started: Instant,
+    last: Instant,
+    sampler: Result<crate::resources::Sampler, String>,
+}
+
+impl ResourceWatch {
+    pub(super) fn new() -> ResourceWatch {
+        ResourceWatch {
+            started: Instant::now(),
+            last: Instant::now(),
+            sampler: crate::resources::Sampler::new().map_err(|e| e.to_string()),
+        }
+    }
+
+    fn report(&mut self) -> crate::resources::Resources {
+        self.last = Instant::now();
+        let usage = match &mut self.sampler {
+            Ok(sampler) => sampler.sample().map_err(|e| e.to_string()),
+            Err(problem) => Err(problem.clone()),
+        };
+        crate::resources::Resources {
+            elapsed_secs: self.started.elapsed().as_secs_f64(),
+            usage,
+        }
+    }
+}
 
 impl Trainer {
     pub(super) fn set_state(&mut self, state: RunState) {
@@ -61,7 +93,7 @@ impl Trainer {
 
     /// Queues an event behind any that are waiting; never blocks.
     pub(super) fn send(&mut self, ev: Event) {
-        if let Event::Snapshot(_) | Event::DataView(_) = ev {
+        if let Event::Snapshot(_) | Event::DataView(_) | Event::Resources(_) = ev {
             // only the newest view of the network matters
             self.outbox
                 .retain(|e| std::mem::discriminant(e) != std::mem::discriminant(&ev));
@@ -97,6 +129,10 @@ impl Trainer {
     }
 
     pub(super) fn flush_events(&mut self, force: bool) {
+        if self.resources.last.elapsed() >= RESOURCES_EVERY {
+            let report = self.resources.report();
+            self.send(Event::Resources(Box::new(report)));
+        }
         if force || self.last_flush.elapsed() >= ITER_FLUSH {
             if self.outbox.len() < CHANNEL_CAPACITY {
                 self.flush_iters();

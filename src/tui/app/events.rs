@@ -6,6 +6,8 @@ use crate::tui::theme;
 
 /// Diagnostics kept for the panel (collapsed there); the run directory keeps them all.
 const MAX_DIAGNOSTICS: usize = 256;
+/// Images/s readings kept for the resource pane's sparkline (one a second: two minutes).
+const IPS_TRAIL: usize = 120;
 
 impl App {
     pub fn on_event(&mut self, event: Event) {
@@ -59,6 +61,18 @@ impl App {
             }
             Event::DataView(view) => self.data_view = Some(*view),
             Event::Autopilot { on } => self.advice.is_autopilot_on = on,
+            Event::Resources(report) => {
+                // the images/s trail moves with time: a pause shows as a drop to 0
+                let ips = match (self.state, self.history.last) {
+                    (crate::train::RunState::Running, Some(last)) => last.images_per_sec,
+                    _ => 0.0,
+                };
+                if self.ips_trail.len() >= IPS_TRAIL {
+                    self.ips_trail.pop_front();
+                }
+                self.ips_trail.push_back(ips);
+                self.resources = Some(*report);
+            }
             Event::CheckpointSaved { iteration, path } => {
                 self.last_checkpoint = Some(iteration);
                 let text = format!(
