@@ -59,9 +59,6 @@ pub fn duration(seconds: f64) -> String {
     if !seconds.is_finite() || seconds < 0.0 {
         return "--".to_string();
     }
-    if seconds < 9.95 {
-        return format!("{seconds:.1}s");
-    }
     let s = seconds.round() as u64;
     if s < 60 {
         format!("{s}s")
@@ -105,7 +102,6 @@ mod tests {
         assert_eq!(duration(130.4), "2m10s");
         assert_eq!(duration(7260.0), "2h01m");
         assert_eq!(duration(f64::NAN), "--");
-        assert_eq!(duration(0.42), "0.4s");
         assert_eq!(duration(42.0), "42s");
     }
 }

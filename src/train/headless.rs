@@ -30,10 +30,12 @@ pub struct Outcome {
 impl Outcome {
     /// "trained for 2m10s · peak RSS 340 MiB", the peak read from /proc (`VmHWM`) if it can be.
     pub fn summary(&self) -> String {
-        let mut text = format!(
-            "trained for {}",
-            crate::units::duration(self.elapsed.as_secs_f64())
-        );
+        let secs = self.elapsed.as_secs_f64();
+        let mut text = if secs < 9.95 {
+            format!("trained for {secs:.1}s")
+        } else {
+            format!("trained for {}", crate::units::duration(secs))
+        };
         match crate::resources::peak_rss_bytes() {
             Ok(peak) => text.push_str(&format!(" · peak RSS {}", crate::units::bytes(peak))),
             Err(e) => text.push_str(&format!(" · peak RSS unknown ({e})")),

@@ -60,9 +60,23 @@ pub fn render_resources(app: &App, area: Rect, buf: &mut Buffer, is_compact: boo
         None => vec![Line::from(Span::styled("measuring…", t.dim()))],
     };
     let shown = lines.len().min(inner.height as usize);
+    let is_cut = shown < lines.len();
     for (i, line) in lines.into_iter().take(shown).enumerate() {
         let row = Rect::new(inner.x, inner.y + i as u16, inner.width, 1);
-        fit::fit_spans(t.line(line.spans).spans, width).render(row, buf);
+        let mut spans = t.line(line.spans).spans;
+        if is_cut && i + 1 == shown {
+            // the lines that do not fit are marked, not dropped silently
+            spans.push(Span::styled(fit::ELLIPSIS, t.dim()));
+            if fit::width(&Line::from(spans.clone()).to_string()) > width {
+                spans.pop();
+                let text = Line::from(spans.clone()).to_string();
+                spans = vec![Span::styled(
+                    fit::elide_end(&format!("{text}  "), width),
+                    t.warn(),
+                )];
+            }
+        }
+        fit::fit_spans(spans, width).render(row, buf);
     }
 }
 

@@ -74,7 +74,8 @@ fn render_training(app: &App, area: Rect, buf: &mut Buffer) {
     // the resource pane in full when the diagnostics keep room for a few entries, else compact
     const KNOBS: u16 = 8;
     const DIAGNOSTICS: u16 = 14;
-    let is_compact = side.height < KNOBS + resources::FULL_HEIGHT + DIAGNOSTICS;
+    let has_figures = app.resources.as_ref().is_some_and(|r| r.usage.is_ok());
+    let is_compact = !has_figures || side.height < KNOBS + resources::FULL_HEIGHT + DIAGNOSTICS;
     let pane = if is_compact {
         resources::COMPACT_HEIGHT
     } else {
