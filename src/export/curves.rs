@@ -212,12 +212,17 @@ fn draw_chart(
         } else {
             LABEL_ROWS * LABEL_ROW_HEIGHT + 6
         };
+        // the title first, then the knob labels' band, then the plot: the labels sit between
+        // the title and the plot, never over either
+        let below_title = plot(
+            "the title",
+            root.margin(12, 0, 0, 0).titled(title, (FAMILY, 30)),
+        )?;
         let mut chart = plot(
             "the axes",
-            ChartBuilder::on(&root)
-                .caption(title, (FAMILY, 30))
+            ChartBuilder::on(&below_title)
                 .margin(20)
-                .margin_top(20 + label_band)
+                .margin_top(10 + label_band)
                 .x_label_area_size(60)
                 .y_label_area_size(80)
                 .build_cartesian_2d(0.0..x_max, y.lo..y.hi),
@@ -290,11 +295,7 @@ fn draw_chart(
             }
         }
         draw_marks(&root, &chart, marks, (y.lo, y.hi))?;
-        let position = if is_loss {
-            SeriesLabelPosition::UpperRight
-        } else {
-            SeriesLabelPosition::LowerRight
-        };
+        let position = legend_corner(series, x_max, &to_axis, (y.lo, y.hi));
         plot(
             "the legend",
             chart
@@ -308,6 +309,55 @@ fn draw_chart(
         plot("the chart", root.present())?;
     }
     save_png(&buf, W, H, path)
+}
+
+/// The corner of the plot where the legend covers the fewest points (matplotlib's "best"),
+/// upper right first on a tie.
+fn legend_corner(
+    series: &[Series],
+    x_max: f64,
+    to_axis: &dyn Fn(f64) -> f64,
+    (y_lo, y_hi): (f64, f64),
+) -> SeriesLabelPosition {
+    // the legend's size as fractions of the plot (about 1,080 × 520 px): 9 px a character and
+    // 50 px of key across, 24 px a row down
+    let chars = series
+        .iter()
+        .map(|s| s.label.chars().count())
+        .max()
+        .unwrap_or(0);
+    let width = ((chars * 9 + 50) as f64 / 1080.0).min(1.0);
+    let height = ((series.len() * 24 + 12) as f64 / 520.0).min(1.0);
+    let corners = [
+        (SeriesLabelPosition::UpperRight, true, true),
+        (SeriesLabelPosition::UpperLeft, true, false),
+        (SeriesLabelPosition::LowerRight, false, true),
+        (SeriesLabelPosition::LowerLeft, false, false),
+    ];
+    let covered = |is_top: bool, is_right: bool| {
+        let points = series.iter().flat_map(|s| &s.points);
+        points
+            .filter(|p| {
+                let fx = p.0 / x_max;
+                let fy = (to_axis(p.1) - y_lo) / (y_hi - y_lo);
+                let in_x = if is_right {
+                    fx >= 1.0 - width
+                } else {
+                    fx <= width
+                };
+                let in_y = if is_top {
+                    fy >= 1.0 - height
+                } else {
+                    fy <= height
+                };
+                in_x && in_y
+            })
+            .count()
+    };
+    corners
+        .into_iter()
+        .min_by_key(|&(_, is_top, is_right)| covered(is_top, is_right))
+        .map_or(SeriesLabelPosition::UpperRight, |c| c.0)
 }
 
 type Chart<'a, 'b> = ChartContext<

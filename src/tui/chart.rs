@@ -102,12 +102,15 @@ impl Plot {
                 if self.is_ascii { m.head.1 } else { m.head.0 },
                 m.style,
             );
-            if let Some(label) = &m.label {
-                place_label(buf, area, col, label, m.style, &mut label_rows);
-            }
         }
         for trace in &self.traces {
             self.render_trace(trace, area, buf);
+        }
+        // labels last: a line drawn through one would make it unreadable
+        for m in &self.marks {
+            if let (Some(col), Some(label)) = (self.column_of(m.x, w), &m.label) {
+                place_label(buf, area, col, label, m.style, &mut label_rows);
+            }
         }
         if let Some(col) = self.cursor.and_then(|x| self.column_of(x, w)) {
             for row in 0..h {
