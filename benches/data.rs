@@ -1,5 +1,6 @@
 //! Loading (full MNIST, the CIFAR-10 image folder, the embedded subset) and batch production
-//! (crops + flips + preprocessing, batch 64) for the `mnist` and `cifar` input shapes.
+//! (crops + flips + preprocessing, batch 64) for the `mnist` and `cifar` input shapes, and
+//! fitting and applying ZCA whitening.
 //! Datasets in `../shared/datasets` are skipped with a printed reason when absent.
 
 use std::hint::black_box;
@@ -89,6 +90,7 @@ fn batches(c: &mut Criterion) {
             "28x28",
         ),
     ];
+    zca_batches(&mut group);
     for (name, ds, crop) in &cases {
         let idx: Vec<usize> = (0..ds.train.n).collect();
         let pre = Preprocessor::fit(PreprocessKind::ChannelMean, ds, &idx).unwrap();
@@ -111,7 +113,43 @@ fn batches(c: &mut Criterion) {
     group.finish();
 }
 
-/// Fitting ZCA whitening on the embedded MNIST training images (1x28x28, d = 784).
+/// A CIFAR-shaped batch of 64 through ZCA whitening (d = 3,072): as the batcher does it, one
+/// (64, d) × (d, d) product, against one matrix-vector product per image (`Preprocessor::apply`).
+fn zca_batches(group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>) {
+    let ds = synthetic(3, 32, 32);
+    let idx: Vec<usize> = (0..ds.train.n).collect();
+    let kind = PreprocessKind::PcaWhiten {
+        eps: 0.1,
+        zca: true,
+    };
+    let pre = Preprocessor::fit(kind, &ds, &idx).unwrap();
+    let aug = Augment {
+        crop: "pad4".parse().unwrap(),
+        is_crop_on: true,
+        is_flip_on: true,
+    };
+    let mut batcher = Batcher::new(idx, 0);
+    let mut x = Array4::zeros((1, 1, 1, 1));
+    let mut labels = Vec::new();
+    group.bench_function("cifar_3x32x32_pad4_flip_zca", |b| {
+        b.iter(|| {
+            batcher.next_batch(&ds, &pre, &aug, 64, &mut x, &mut labels);
+            black_box(&x);
+        })
+    });
+    let mut out = vec![0.0f32; 64 * ds.image_len()];
+    group.bench_function("cifar_3x32x32_zca_per_image", |b| {
+        b.iter(|| {
+            for (i, o) in out.chunks_exact_mut(ds.image_len()).enumerate() {
+                pre.apply(ds.image(&ds.train, i), o);
+            }
+            black_box(&out);
+        })
+    });
+}
+
+/// Fitting ZCA whitening on the embedded MNIST training images (1x28x28, d = 784), and on
+/// CIFAR-10's shape (3x32x32, d = 3,072; the real training images when present).
 fn whitening(c: &mut Criterion) {
     let ds = load(&DataSource::Embedded, &LoadOptions::default()).unwrap();
     let idx: Vec<usize> = (0..ds.train.n).collect();
@@ -125,6 +163,15 @@ fn whitening(c: &mut Criterion) {
     };
     group.bench_function("zca_whiten_mnist_embedded", |b| {
         b.iter(|| Preprocessor::fit(kind, &ds, &idx).unwrap())
+    });
+    let cifar = match shared("cifar10") {
+        Some(dir) => load(&DataSource::Folder(dir), &LoadOptions::default()).unwrap(),
+        None => synthetic(3, 32, 32),
+    };
+    let idx: Vec<usize> = (0..cifar.train.n).collect();
+    group.measurement_time(Duration::from_secs(60));
+    group.bench_function("zca_whiten_cifar_3072", |b| {
+        b.iter(|| Preprocessor::fit(kind, &cifar, &idx).unwrap())
     });
     group.finish();
 }

@@ -146,13 +146,32 @@ fn whitening_decorrelates_the_training_data() {
 
 #[test]
 fn whitening_large_inputs_is_a_clear_error() {
-    let ds = synthetic(8, 3, 32, 32, 4);
+    let ds = synthetic(8, 3, 40, 40, 4);
     let err = Preprocessor::fit("pca-whiten".parse().unwrap(), &ds, &[0, 1, 2]).unwrap_err();
     let message = err.to_string();
     assert!(
-        message.contains("1024") && message.contains("3x32x32 = 3072"),
+        message.contains("3072") && message.contains("3x40x40 = 4800"),
         "{message}"
     );
+}
+
+#[test]
+fn zca_whitens_cifar_sized_inputs() {
+    // 3x32x32 = 3,072 values (the old limit was 1,024): the fit decomposes a 3,072×3,072
+    // covariance; ZCA's matrix U·diag(1/√(λ+ε))·Uᵀ is symmetric
+    let ds = synthetic(96, 3, 32, 32, 6);
+    let idx: Vec<usize> = (0..96).collect();
+    let pre = Preprocessor::fit("zca-whiten:0.1".parse().unwrap(), &ds, &idx).unwrap();
+    let w = pre.whitening_matrix().unwrap();
+    assert_eq!(w.dim(), (3072, 3072));
+    for (i, j) in [(0, 1), (5, 3000), (1500, 77), (3071, 0)] {
+        assert!((w[[i, j]] - w[[j, i]]).abs() < 1e-4, "({i}, {j})");
+    }
+    assert!(w.iter().all(|v| v.is_finite()));
+    let mut x = Array4::zeros((1, 1, 1, 1));
+    let mut labels = Vec::new();
+    eval_batch(&ds, &ds.train, &idx, &pre, &no_augment(), &mut x, &mut labels);
+    assert_eq!(x.dim(), (96, 3, 32, 32));
 }
 
 #[test]

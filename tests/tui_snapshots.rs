@@ -281,6 +281,7 @@ fn events() -> Vec<Event> {
         mean_image: Some(planes(1, 28, 28, &mut rng)),
         augment_before: planes(1, 28, 28, &mut rng),
         augment_after: planes(1, 24, 24, &mut rng),
+        whitened: None,
         class_counts: vec![("train".into(), vec![5000; 10])],
     })));
     events

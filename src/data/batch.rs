@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::augment::{Augment, Jitter};
 use super::preprocess::Preprocessor;
 use super::source::{Dataset, ImageSet};
+use super::whiten::whiten_batch;
 
 const SHUFFLE_STREAM: u64 = 0;
 const AUGMENT_STREAM: u64 = 1;
@@ -187,6 +188,21 @@ fn fill(
         return; // unreachable: x is in standard layout
     };
     let chw = ds.image_len();
+    if let (Some(whiten), Some(mean)) = (pre.whitening_matrix(), pre.mean_image()) {
+        let mut white = vec![0.0f32; idx.len() * chw];
+        let images = idx.iter().map(|&i| ds.image(set, i));
+        whiten_batch(whiten, &mean, images, &mut white);
+        xs.par_chunks_mut(c * oh * ow)
+            .zip(white.par_chunks(chw).zip(jitters))
+            .for_each(|(out, (image, &jitter))| {
+                if aug.is_identity(jitter, ds.h, ds.w) {
+                    out.copy_from_slice(image);
+                } else {
+                    aug.crop_into(image, (ds.c, ds.h, ds.w), jitter, out);
+                }
+            });
+        return;
+    }
     xs.par_chunks_mut(c * oh * ow)
         .zip(idx.par_iter().zip(jitters))
         .for_each_init(

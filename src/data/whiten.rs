@@ -1,207 +1,30 @@
-//! PCA/ZCA whitening matrices from the training covariance, through the eigen-decomposition of a
-//! symmetric matrix: Householder tridiagonalisation, then the implicit QL algorithm (the
-//! `tred2`/`tql2` pair of EISPACK, as ported by JAMA). O(d³) for d inputs.
+//! PCA/ZCA whitening matrices from the training covariance. The covariance (a d×d product of
+//! the centred samples) and its symmetric eigen-decomposition go through faer: blocked and
+//! multi-threaded, it decomposes CIFAR-10's 3,072×3,072 covariance in seconds, where the
+//! textbook tridiagonalise-then-QL loop this replaced took minutes at that size.
 
-use ndarray::{Array2, ArrayView1};
+use faer::{Accum, Mat, MatMut, MatRef, Par, Side};
+use ndarray::{Array2, ArrayView2};
 
 use super::error::DataError;
 use super::preprocess::PCA_MAX_SAMPLES;
 use super::source::Dataset;
 
-/// Eigenvalues (ascending) and eigenvectors of the symmetric n x n matrix `a` (row-major).
-/// Returns (values (n), vectors (n, n) with vector k in row k), or None if QL did not converge.
-pub(crate) fn symmetric_eigen(a: &[f64], n: usize) -> Option<(Vec<f64>, Vec<f64>)> {
-    if n == 0 {
-        return Some((Vec::new(), Vec::new()));
-    }
-    let mut v = a.to_vec(); // (n, n)
-    let mut d = vec![0.0; n];
-    let mut e = vec![0.0; n];
-    tred2(&mut v, &mut d, &mut e, n);
-    let mut vt = transpose(&v, n); // row k = column k of v, so QL's rotations touch contiguous rows
-    tql2(&mut vt, &mut d, &mut e, n)?;
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&i, &j| d[i].total_cmp(&d[j]));
-    let values = order.iter().map(|&k| d[k]).collect();
-    let mut vectors = Vec::with_capacity(n * n);
-    for &k in &order {
-        vectors.extend_from_slice(&vt[k * n..(k + 1) * n]);
-    }
-    Some((values, vectors))
-}
-
-fn transpose(m: &[f64], n: usize) -> Vec<f64> {
-    let mut t = vec![0.0; n * n];
-    for i in 0..n {
-        for j in 0..n {
-            t[j * n + i] = m[i * n + j];
-        }
-    }
-    t
-}
-
-/// Reduces v to tridiagonal form (diagonal d, sub-diagonal e), leaving the transform in v.
-fn tred2(v: &mut [f64], d: &mut [f64], e: &mut [f64], n: usize) {
-    let idx = |r: usize, c: usize| r * n + c;
-    for j in 0..n {
-        d[j] = v[idx(n - 1, j)];
-    }
-    for i in (1..n).rev() {
-        let scale: f64 = d[..i].iter().map(|x| x.abs()).sum();
-        let mut h = 0.0;
-        if scale == 0.0 {
-            e[i] = d[i - 1];
-            for j in 0..i {
-                d[j] = v[idx(i - 1, j)];
-                v[idx(i, j)] = 0.0;
-                v[idx(j, i)] = 0.0;
-            }
-        } else {
-            for dk in &mut d[..i] {
-                *dk /= scale;
-                h += *dk * *dk;
-            }
-            let mut f = d[i - 1];
-            let mut g = if f > 0.0 { -h.sqrt() } else { h.sqrt() };
-            e[i] = scale * g;
-            h -= f * g;
-            d[i - 1] = f - g;
-            e[..i].fill(0.0);
-            for j in 0..i {
-                f = d[j];
-                v[idx(j, i)] = f;
-                g = e[j] + v[idx(j, j)] * f;
-                for k in j + 1..i {
-                    g += v[idx(k, j)] * d[k];
-                    e[k] += v[idx(k, j)] * f;
-                }
-                e[j] = g;
-            }
-            f = 0.0;
-            for j in 0..i {
-                e[j] /= h;
-                f += e[j] * d[j];
-            }
-            let hh = f / (h + h);
-            for j in 0..i {
-                e[j] -= hh * d[j];
-            }
-            for j in 0..i {
-                f = d[j];
-                g = e[j];
-                for k in j..i {
-                    v[idx(k, j)] -= f * e[k] + g * d[k];
-                }
-                d[j] = v[idx(i - 1, j)];
-                v[idx(i, j)] = 0.0;
-            }
-        }
-        d[i] = h;
-    }
-    for i in 0..n - 1 {
-        v[idx(n - 1, i)] = v[idx(i, i)];
-        v[idx(i, i)] = 1.0;
-        let h = d[i + 1];
-        if h != 0.0 {
-            for k in 0..=i {
-                d[k] = v[idx(k, i + 1)] / h;
-            }
-            for j in 0..=i {
-                let mut g = 0.0;
-                for k in 0..=i {
-                    g += v[idx(k, i + 1)] * v[idx(k, j)];
-                }
-                for k in 0..=i {
-                    v[idx(k, j)] -= g * d[k];
-                }
-            }
-        }
-        for k in 0..=i {
-            v[idx(k, i + 1)] = 0.0;
-        }
-    }
-    for j in 0..n {
-        d[j] = v[idx(n - 1, j)];
-        v[idx(n - 1, j)] = 0.0;
-    }
-    v[idx(n - 1, n - 1)] = 1.0;
-    e[0] = 0.0;
-}
-
-/// Diagonalises the tridiagonal (d, e); `vt` holds the eigenvectors as rows.
-fn tql2(vt: &mut [f64], d: &mut [f64], e: &mut [f64], n: usize) -> Option<()> {
-    const MAX_ITERATIONS: usize = 100;
-    for i in 1..n {
-        e[i - 1] = e[i];
-    }
-    e[n - 1] = 0.0;
-    let mut f = 0.0;
-    let mut tst1: f64 = 0.0;
-    let eps = f64::EPSILON;
-    for l in 0..n {
-        tst1 = tst1.max(d[l].abs() + e[l].abs());
-        let mut m = l;
-        while m < n - 1 && e[m].abs() > eps * tst1 {
-            m += 1;
-        }
-        if m > l {
-            let mut iterations = 0;
-            loop {
-                iterations += 1;
-                if iterations > MAX_ITERATIONS {
-                    return None;
-                }
-                let mut g = d[l];
-                let mut p = (d[l + 1] - g) / (2.0 * e[l]);
-                let mut r = p.hypot(1.0);
-                if p < 0.0 {
-                    r = -r;
-                }
-                d[l] = e[l] / (p + r);
-                d[l + 1] = e[l] * (p + r);
-                let dl1 = d[l + 1];
-                let mut h = g - d[l];
-                for di in &mut d[l + 2..n] {
-                    *di -= h;
-                }
-                f += h;
-                p = d[m];
-                let (mut c, mut c2, mut c3) = (1.0, 1.0, 1.0);
-                let el1 = e[l + 1];
-                let (mut s, mut s2) = (0.0, 0.0);
-                for i in (l..m).rev() {
-                    c3 = c2;
-                    c2 = c;
-                    s2 = s;
-                    g = c * e[i];
-                    h = c * p;
-                    r = p.hypot(e[i]);
-                    e[i + 1] = s * r;
-                    s = e[i] / r;
-                    c = p / r;
-                    p = c * d[i] - s * g;
-                    d[i + 1] = h + s * (c * g + s * d[i]);
-                    let (lo, hi) = vt.split_at_mut((i + 1) * n);
-                    let row_i = &mut lo[i * n..];
-                    let row_i1 = &mut hi[..n];
-                    for (a, b) in row_i.iter_mut().zip(row_i1.iter_mut()) {
-                        let h = *b;
-                        *b = s * *a + c * h;
-                        *a = c * *a - s * h;
-                    }
-                }
-                p = -s * s2 * c3 * el1 * e[l] / dl1;
-                e[l] = s * p;
-                d[l] = c * p;
-                if e[l].abs() <= eps * tst1 {
-                    break;
-                }
-            }
-        }
-        d[l] += f;
-        e[l] = 0.0;
-    }
-    Some(())
+/// The covariance (d, d) of m centred samples x (m, d), row-major: xᵀx / m, on rayon's threads.
+/// The product runs in f32 (half the memory and twice the speed of f64; sums of ≤ 10,000
+/// products of pixel-sized values keep ~6 digits), the decomposition in f64.
+fn covariance(x: &[f32], m: usize, d: usize) -> Mat<f64> {
+    let xm = MatRef::from_row_major_slice(x, m, d);
+    let mut cov = Mat::<f32>::zeros(d, d);
+    faer::linalg::matmul::matmul(
+        cov.as_mut(),
+        Accum::Replace,
+        xm.transpose(),
+        xm,
+        1.0 / m as f32,
+        Par::rayon(0),
+    );
+    Mat::from_fn(d, d, |i, j| cov[(i, j)] as f64)
 }
 
 /// PCA: rows are the principal axes (largest variance first), each scaled by 1/sqrt(λ + eps).
@@ -214,84 +37,78 @@ pub(crate) fn whitening_matrix(
     zca: bool,
 ) -> Result<Array2<f32>, DataError> {
     let d = mean.len();
-    let m = train_idx.len().min(PCA_MAX_SAMPLES);
-    let mut x = Array2::<f32>::zeros((m, d)); // (m, d) centred samples
-    for (k, mut row) in x.rows_mut().into_iter().enumerate() {
+    let m = train_idx.len().min(PCA_MAX_SAMPLES).max(1);
+    let mut x = vec![0.0f32; m * d]; // (m, d) centred samples
+    for (k, row) in x.chunks_exact_mut(d).enumerate() {
         let i = train_idx[k * train_idx.len() / m];
         for ((o, &p), mu) in row.iter_mut().zip(ds.image(&ds.train, i)).zip(mean) {
             *o = p as f32 / 255.0 - mu;
         }
     }
-    let cov = x.t().dot(&x) / m as f32; // (d, d)
-    let cov64: Vec<f64> = cov.iter().map(|&v| v as f64).collect();
-    let (values, vectors) = symmetric_eigen(&cov64, d).ok_or_else(|| DataError::Preprocess {
-        problem: "the eigen-decomposition of the covariance did not converge".to_string(),
-    })?;
-    let mut scaled = Array2::<f64>::zeros((d, d)); // (d, d) row k = axis k / sqrt(λ_k + eps), descending λ
-    for (row, k) in (0..d).rev().enumerate() {
-        let s = 1.0 / (values[k].max(0.0) + eps as f64).sqrt();
+    let cov = covariance(&x, m, d);
+    drop(x);
+    let evd = cov
+        .self_adjoint_eigen(Side::Lower)
+        .map_err(|e| DataError::Preprocess {
+            problem: format!("the eigen-decomposition of the covariance failed ({e:?})"),
+        })?;
+    drop(cov);
+    let (s, u) = (evd.S(), evd.U()); // ascending; axis k in column k of u
+    // scaled (d, d): row r = axis of the r-th largest λ, divided by sqrt(λ + eps)
+    let mut scaled = Mat::<f64>::zeros(d, d);
+    for r in 0..d {
+        let k = d - 1 - r;
+        let inv = 1.0 / (s[k].max(0.0) + eps as f64).sqrt();
         for j in 0..d {
-            scaled[[row, j]] = vectors[k * d + j] * s;
+            scaled[(r, j)] = u[(j, k)] * inv;
         }
     }
     let whiten = if zca {
-        let mut axes = Array2::<f64>::zeros((d, d)); // (d, d) row k = axis k, same order as `scaled`
-        for (row, k) in (0..d).rev().enumerate() {
-            axes.row_mut(row)
-                .assign(&ArrayView1::from(&vectors[k * d..(k + 1) * d]));
-        }
-        axes.t().dot(&scaled)
+        // U diag(1/sqrt(λ + eps)) Uᵀ does not depend on the order of the axes: scaled's rows
+        // are Uᵀ's in descending order, so U's columns are taken in the same order here
+        let axes = Mat::<f64>::from_fn(d, d, |i, r| u[(i, d - 1 - r)]);
+        drop(evd);
+        let mut out = Mat::<f64>::zeros(d, d);
+        faer::linalg::matmul::matmul(
+            out.as_mut(),
+            Accum::Replace,
+            axes.as_ref(),
+            scaled.as_ref(),
+            1.0,
+            Par::rayon(0),
+        );
+        out
     } else {
         scaled
     };
-    Ok(whiten.mapv(|v| v as f32))
+    Ok(Array2::from_shape_fn((d, d), |(i, j)| whiten[(i, j)] as f32))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reconstructs_a_symmetric_matrix() {
-        let n = 6;
-        let mut a = vec![0.0; n * n];
-        for i in 0..n {
-            for j in 0..=i {
-                let x = ((i * 7 + j * 3) % 5) as f64 - 1.5 + if i == j { 4.0 } else { 0.0 };
-                a[i * n + j] = x;
-                a[j * n + i] = x;
-            }
-        }
-        let (values, vectors) = symmetric_eigen(&a, n).unwrap();
-        assert!(values.windows(2).all(|w| w[0] <= w[1]));
-        // A = sum_k lambda_k v_k v_k^T
-        for i in 0..n {
-            for j in 0..n {
-                let got: f64 = (0..n)
-                    .map(|k| values[k] * vectors[k * n + i] * vectors[k * n + j])
-                    .sum();
-                assert!(
-                    (got - a[i * n + j]).abs() < 1e-9,
-                    "({i},{j}): {got} vs {}",
-                    a[i * n + j]
-                );
-            }
-        }
-        // orthonormal rows
-        for k in 0..n {
-            for l in 0..n {
-                let dot: f64 = (0..n)
-                    .map(|i| vectors[k * n + i] * vectors[l * n + i])
-                    .sum();
-                assert!((dot - if k == l { 1.0 } else { 0.0 }).abs() < 1e-9);
-            }
+/// Whitens n images at once: `out` (n, d) = (pixels / 255 − mean) · whitenᵀ, one matrix product
+/// on rayon's threads. A matrix-vector product per image would stream the (d, d) matrix (38 MB
+/// at 3,072) from memory once per image; the batched product reuses it from cache.
+pub(crate) fn whiten_batch<'a>(
+    whiten: ArrayView2<'_, f32>,
+    mean: &[f32],
+    images: impl ExactSizeIterator<Item = &'a [u8]>,
+    out: &mut [f32],
+) {
+    let (n, d) = (images.len(), mean.len());
+    let mut centred = vec![0.0f32; n * d];
+    for (row, pixels) in centred.chunks_exact_mut(d).zip(images) {
+        for ((o, &p), mu) in row.iter_mut().zip(pixels).zip(mean) {
+            *o = p as f32 * (1.0 / 255.0) - mu;
         }
     }
-
-    #[test]
-    fn diagonal_matrix_gives_its_diagonal() {
-        let a = [3.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 2.0];
-        let (values, _) = symmetric_eigen(&a, 3).unwrap();
-        assert_eq!(values, vec![1.0, 2.0, 3.0]);
-    }
+    let Some(w) = whiten.as_slice() else {
+        return; // unreachable: the matrix is built and loaded in standard layout
+    };
+    faer::linalg::matmul::matmul(
+        MatMut::from_row_major_slice_mut(out, n, d),
+        Accum::Replace,
+        MatRef::from_row_major_slice(&centred, n, d),
+        MatRef::from_row_major_slice(w, d, d).transpose(),
+        1.0,
+        Par::rayon(0),
+    );
 }

@@ -370,6 +370,10 @@ pub struct DataView {
     pub mean_image: Option<Planes>,
     pub augment_before: Planes,
     pub augment_after: Planes,
+    /// The augmentation example as the network sees it after ZCA whitening (pixel space), when
+    /// the run whitens; PCA output is not an image and is not shown.
+    #[serde(default)]
+    pub whitened: Option<Planes>,
     /// Class counts per split: (split name, counts per class).
     pub class_counts: Vec<(String, Vec<usize>)>,
 }

@@ -5,7 +5,7 @@ use ndarray::Array4;
 
 use super::events::*;
 use super::setup::Run;
-use crate::data::{augment_example, class_counts, eval_batch};
+use crate::data::{PreprocessKind, augment_example, class_counts, eval_batch};
 use crate::nn::loss::softmax_into;
 use crate::nn::{Layer, ParamUpdate};
 
@@ -214,11 +214,21 @@ pub fn data_view(run: &mut Run) -> DataView {
         run.config.seed ^ run.iteration,
     );
     let out_shape = run.augment.output_shape(ds.c, ds.h, ds.w);
+    let whitened = matches!(
+        run.preprocess.kind(),
+        PreprocessKind::PcaWhiten { zca: true, .. }
+    )
+    .then(|| {
+        let mut out = vec![0.0; ds.image_len()];
+        run.preprocess.apply(ds.image(&ds.train, example), &mut out);
+        planes(shape, out)
+    });
     DataView {
         samples,
         mean_image: run.preprocess.mean_image().map(|m| planes(shape, m)),
         augment_before: planes(shape, before),
         augment_after: planes(out_shape, after),
+        whitened,
         class_counts: vec![
             (
                 "train".into(),

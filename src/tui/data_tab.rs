@@ -118,7 +118,12 @@ fn render_samples(app: &App, view: &DataView, area: Rect, buf: &mut Buffer) {
 
 fn render_extras(app: &App, view: &DataView, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
-    let title = format!(" {} ", t.t("mean image · augmentation before → after"));
+    let title = if view.whitened.is_some() {
+        "mean image · augmentation before → after · ZCA-whitened"
+    } else {
+        "mean image · augmentation before → after"
+    };
+    let title = format!(" {} ", t.t(title));
     let title = fit::elide_end(&title, area.width.saturating_sub(2) as usize);
     let block = t.block_line(Line::from(Span::styled(title, t.title())));
     let inner = block.inner(area);
@@ -129,6 +134,9 @@ fn render_extras(app: &App, view: &DataView, area: Rect, buf: &mut Buffer) {
     }
     pictures.push(("before", &view.augment_before));
     pictures.push(("after", &view.augment_after));
+    if let Some(whitened) = &view.whitened {
+        pictures.push(("whitened", whitened));
+    }
     pictures.retain(|(_, p)| p.w > 0 && p.h > 0);
     // fit the height, then shrink all of them until they fit side by side (two pixel rows a cell)
     let cols_at = |rows: u16, p: &Planes| ((rows as usize * 2 * p.w) / p.h).max(1) as u16;
@@ -151,7 +159,7 @@ fn render_extras(app: &App, view: &DataView, area: Rect, buf: &mut Buffer) {
         if x + cols > inner.right() {
             break;
         }
-        let picture = if name == "mean" {
+        let picture = if name == "mean" || name == "whitened" {
             let stretched = Planes {
                 data: stretch(&planes.data),
                 ..planes.clone()
@@ -167,7 +175,8 @@ fn render_extras(app: &App, view: &DataView, area: Rect, buf: &mut Buffer) {
     }
 }
 
-/// The mean image is nearly uniform gray; stretching it to 0..1 shows its structure.
+/// The mean image is nearly uniform gray and a whitened one centred on 0; stretching either to
+/// 0..1 shows its structure.
 fn stretch(values: &[f32]) -> Vec<f32> {
     let (lo, hi) = image::range(values);
     let span = if hi > lo { hi - lo } else { 1.0 };
