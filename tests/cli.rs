@@ -37,6 +37,27 @@ fn inspect_prints_formulas_shapes_and_totals() {
 }
 
 #[test]
+fn inspect_names_each_convolutions_path() {
+    let (code, out, _) = run(&["inspect", "--net", "vggish"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("conv path (this CPU)"), "{out}");
+    let paths = ["winograd ", "implicit ", "im2col "];
+    for line in out.lines().filter(|l| l.starts_with("conv")) {
+        assert!(paths.iter().any(|p| line.contains(p)), "{line}");
+    }
+    for line in out.lines().filter(|l| l.starts_with("relu")) {
+        assert!(!paths.iter().any(|p| line.contains(p)), "{line}");
+    }
+    // vggish's 3×3 pad-1 layers with 32+ channels on even maps take Winograd on a vector CPU
+    let has_kernel = out
+        .lines()
+        .any(|l| l.contains("avx2") || l.contains("avx512"));
+    if has_kernel {
+        assert!(out.contains("winograd "), "{out}");
+    }
+}
+
+#[test]
 fn an_impossible_spec_names_the_layer_and_the_formula() {
     let (code, _, err) = run(&[
         "inspect",

@@ -122,24 +122,32 @@ pub fn inspect(net: &str, input: Option<&str>, out: &mut dyn Write) -> Result<()
         input[1],
         input[2]
     )?;
-    writeln!(
-        out,
-        "{:<7} {:<20} {:<44} {:>12} {:>10} {:>12}",
-        "layer", "kind", "out = ⌊(in + 2·pad − k)/stride⌋ + 1", "output", "params", "FLOPs"
-    )?;
+    let header = format!(
+        "{:<7} {:<20} {:<44} {:>12} {:>10} {:>12}  {}",
+        "layer",
+        "kind",
+        "out = ⌊(in + 2·pad − k)/stride⌋ + 1",
+        "output",
+        "params",
+        "FLOPs",
+        "conv path (this CPU)"
+    );
+    writeln!(out, "{}", header.trim_end())?;
     for l in &p.layers {
         let i = &l.info;
         let shape = format!("{}×{}×{}", i.out_shape[0], i.out_shape[1], i.out_shape[2]);
-        writeln!(
-            out,
-            "{:<7} {:<20} {:<44} {:>12} {:>10} {:>12}",
+        let path = crate::nn::conv::ConvPath::of_planned(l);
+        let row = format!(
+            "{:<7} {:<20} {:<44} {:>12} {:>10} {:>12}  {}",
             i.name,
             i.kind,
             i.formula,
             shape,
             group(i.params as u64),
-            group(i.flops)
-        )?;
+            group(i.flops),
+            path.map_or(String::new(), |p| p.to_string())
+        );
+        writeln!(out, "{}", row.trim_end())?;
     }
     writeln!(
         out,

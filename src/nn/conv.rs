@@ -16,11 +16,14 @@ use ndarray::{Array1, Array4};
 use rayon::prelude::*;
 
 use super::gemm::{Float, Op, gemm};
-use super::kernel::{Isa, PackedA};
+use super::kernel::PackedA;
 
 mod columns;
 mod packed;
+mod path;
 mod winograd;
+
+pub use path::ConvPath;
 
 use columns::{col2im, im2col};
 
@@ -120,7 +123,7 @@ pub struct Conv2d<F: Float> {
     cols: Vec<F>,                    // (n, k, p): x's columns, saved by forward if they fit
     cols_n: usize,                   // images in `cols` (0 = not saved: backward redoes im2col)
     scratch: Vec<Mutex<Scratch<F>>>, // one per rayon thread
-    isa: Option<Isa>,                // the packed f32 kernel, when F is f32 and the CPU has it
+    path: ConvPath,                  // chosen once, when the layer is built
     w_packed: PackedA,               // (c_out, k): W for the forward kernel
     wt_packed: PackedA,              // (k, c_out): Wᵀ for the input gradient
     rows: Vec<usize>,                // (k): where column-matrix row t starts in a padded image
@@ -147,7 +150,7 @@ impl<F: Float> Clone for Conv2d<F> {
             cols: Vec::new(),
             cols_n: 0,
             scratch: Vec::new(),
-            isa: self.isa,
+            path: self.path,
             w_packed: PackedA::default(),
             wt_packed: PackedA::default(),
             rows: Vec::new(),
@@ -173,7 +176,7 @@ impl<F: Float> Conv2d<F> {
             cols: Vec::new(),
             cols_n: 0,
             scratch: Vec::new(),
-            isa: F::as_f32s(&[F::zero()]).and_then(|_| Isa::detect()),
+            path: ConvPath::choose::<F>(&geom, c_out),
             w_packed: PackedA::default(),
             wt_packed: PackedA::default(),
             rows: Vec::new(),
@@ -221,8 +224,12 @@ impl<F: Float> Conv2d<F> {
     /// The layer as Winograd runs it, when it does (f32 with the kernel, 3×3 pad 1 and enough
     /// channels: see `winograd`).
     fn winograd(&self) -> Option<winograd::Wino> {
-        self.isa?;
-        winograd::Wino::of_layer(&self.geom, self.c_out)
+        self.path.winograd()
+    }
+
+    /// The way this layer runs, chosen when it was built.
+    pub fn path(&self) -> ConvPath {
+        self.path
     }
 
     /// # Shapes
@@ -258,7 +265,7 @@ impl<F: Float> Conv2d<F> {
         // out starts as the bias, then GEMM adds W·col (beta = 1)
         let mut out = super::zeros_par::<F>((n, c_out, g.oh, g.ow));
         self.cols_n = 0;
-        if let Some(isa) = self.isa {
+        if let Some(isa) = self.path.isa() {
             let out_s = out.as_slice_mut().expect("fresh array is contiguous");
             if self.forward_packed(isa, out_s).is_some() {
                 return out;
@@ -312,7 +319,7 @@ impl<F: Float> Conv2d<F> {
             s.dw.fill(F::zero());
             s.db.fill(F::zero());
         }
-        let is_packed_done = match self.isa {
+        let is_packed_done = match self.path.isa() {
             Some(isa) => {
                 let dx_s = dx.as_slice_mut().expect("fresh array is contiguous");
                 self.backward_packed(isa, ds, dx_s, need_dx).is_some()

@@ -107,7 +107,7 @@ impl<F: Float> Conv2d<F> {
     pub(super) fn forward_packed(&mut self, isa: Isa, out: &mut [F]) -> Option<()> {
         let g = self.geom;
         let (k, p, c_out) = (g.k(), g.p(), self.c_out);
-        let is_implicit = g.is_implicit(self.c_out);
+        let is_implicit = self.path.is_implicit();
         if g.stride == 1 {
             self.padded_rows();
         }
@@ -230,7 +230,7 @@ impl<F: Float> Conv2d<F> {
         let (k, p, c_out) = (g.k(), g.p(), self.c_out);
         let ds = F::as_f32s(ds)?;
         let dx = F::as_f32s_mut(dx)?;
-        let is_implicit = g.is_implicit(self.c_out);
+        let is_implicit = self.path.is_implicit();
         if g.stride == 1 {
             self.padded_rows();
         }

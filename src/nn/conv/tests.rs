@@ -141,7 +141,7 @@ fn packed_f32_path_matches_the_general_f64_path() {
         let n = 5;
         let mut c32 = Conv2d::<f32>::new(g, c_out);
         let mut c64 = Conv2d::<f64>::new(g, c_out);
-        if c32.isa.is_none() {
+        if c32.path.isa().is_none() {
             eprintln!("skipped: no packed kernel on this CPU");
             return;
         }
@@ -180,4 +180,37 @@ fn packed_f32_path_matches_the_general_f64_path() {
             "db {g:?}"
         );
     }
+}
+
+#[test]
+fn the_path_is_chosen_once_from_geometry_type_and_cpu() {
+    let geom = |c_in, hw, k, stride, pad| ConvGeom {
+        c_in,
+        h: hw,
+        w: hw,
+        kh: k,
+        kw: k,
+        stride,
+        pad,
+        oh: (hw + 2 * pad - k) / stride + 1,
+        ow: (hw + 2 * pad - k) / stride + 1,
+    };
+    // f64 (the gradient checks) always takes the generic path
+    let wide = geom(64, 16, 3, 1, 1);
+    assert_eq!(Conv2d::<f64>::new(wide, 64).path(), ConvPath::Generic);
+    let Some(isa) = crate::nn::kernel::Isa::detect() else {
+        assert_eq!(Conv2d::<f32>::new(wide, 64).path(), ConvPath::Generic);
+        println!("skipped: this CPU has neither AVX2 nor AVX-512");
+        return;
+    };
+    let path = Conv2d::<f32>::new(wide, 64).path();
+    assert!(matches!(path, ConvPath::Winograd { .. }), "{path}");
+    assert_eq!(path.isa(), Some(isa));
+    // the cifar preset's first layer: 5×5 stride 1 on 32×32, read in place
+    let first = Conv2d::<f32>::new(geom(3, 32, 5, 1, 2), 16).path();
+    assert_eq!(first, ConvPath::Implicit { isa }, "{first}");
+    // stride 2 goes through im2col
+    let strided = Conv2d::<f32>::new(geom(3, 32, 3, 2, 1), 16).path();
+    assert_eq!(strided, ConvPath::Packed { isa }, "{strided}");
+    assert!(strided.to_string().starts_with("im2col "), "{strided}");
 }

@@ -44,7 +44,7 @@ const MIN_CHANNELS: usize = 16;
 
 /// A convolution c_in → c_out on h × w maps (even sizes), padded by 1, as Winograd runs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Wino {
+pub struct Wino {
     pub c_in: usize,
     pub c_out: usize,
     pub h: usize,
