@@ -170,7 +170,15 @@ fn zca_whitens_cifar_sized_inputs() {
     assert!(w.iter().all(|v| v.is_finite()));
     let mut x = Array4::zeros((1, 1, 1, 1));
     let mut labels = Vec::new();
-    eval_batch(&ds, &ds.train, &idx, &pre, &no_augment(), &mut x, &mut labels);
+    eval_batch(
+        &ds,
+        &ds.train,
+        &idx,
+        &pre,
+        &no_augment(),
+        &mut x,
+        &mut labels,
+    );
     assert_eq!(x.dim(), (96, 3, 32, 32));
 }
 

@@ -81,7 +81,9 @@ pub(crate) fn whitening_matrix(
     } else {
         scaled
     };
-    Ok(Array2::from_shape_fn((d, d), |(i, j)| whiten[(i, j)] as f32))
+    Ok(Array2::from_shape_fn((d, d), |(i, j)| {
+        whiten[(i, j)] as f32
+    }))
 }
 
 /// Whitens n images at once: `out` (n, d) = (pixels / 255 − mean) · whitenᵀ, one matrix product

@@ -45,7 +45,11 @@ impl ConvPath {
     /// for any layer but a convolution.
     pub fn of_planned(pl: &PlannedLayer) -> Option<ConvPath> {
         let LayerSpec::Conv {
-            kh, kw, stride, pad, ..
+            kh,
+            kw,
+            stride,
+            pad,
+            ..
         } = pl.spec
         else {
             return None;
@@ -68,9 +72,9 @@ impl ConvPath {
     /// The vector kernel's instructions, on every path but `Generic`.
     pub fn isa(self) -> Option<Isa> {
         match self {
-            ConvPath::Winograd { isa, .. } | ConvPath::Implicit { isa } | ConvPath::Packed { isa } => {
-                Some(isa)
-            }
+            ConvPath::Winograd { isa, .. }
+            | ConvPath::Implicit { isa }
+            | ConvPath::Packed { isa } => Some(isa),
             ConvPath::Generic => None,
         }
     }
