@@ -37,7 +37,7 @@ pub(crate) fn whitening_matrix(
     zca: bool,
 ) -> Result<Array2<f32>, DataError> {
     let d = mean.len();
-    let m = train_idx.len().min(PCA_MAX_SAMPLES).max(1);
+    let m = train_idx.len().clamp(1, PCA_MAX_SAMPLES);
     let mut x = vec![0.0f32; m * d]; // (m, d) centred samples
     for (k, row) in x.chunks_exact_mut(d).enumerate() {
         let i = train_idx[k * train_idx.len() / m];
