@@ -63,6 +63,7 @@ fn synthetic(c: usize, h: usize, w: usize) -> Dataset {
         w,
         train: ImageSet { images, labels, n },
         test: ImageSet::default(),
+        ..Default::default()
     }
 }
 

@@ -1,8 +1,7 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use clap::Parser;
-use convtop::cli::{self, args::Cli, args::Cmd};
+use convtop::cli::{self, args::Cmd};
 use convtop::nn::gradcheck::CheckSetup;
 
 /// Counts allocations so `convtop bench` can report allocations per iteration.
@@ -11,10 +10,14 @@ static ALLOC: convtop::bench::CountingAlloc = convtop::bench::CountingAlloc;
 
 fn main() -> ExitCode {
     keep_memory_in_the_heap();
-    let cli = Cli::parse();
+    let cli = cli::args::parse();
     let result = match cli.command {
         None if cli.train.serve => cli::detach::serve(&cli.train),
         None if cli.train.detach => cli::detach::detach(&cli.train),
+        // every `train` flag works without the subcommand, --headless included
+        None if cli.train.headless || !std::io::stdout().is_terminal() => {
+            cli::train_headless(&cli.train)
+        }
         None => cli::train_interactive(&cli.train),
         Some(Cmd::Train(a)) if a.serve => cli::detach::serve(&a),
         Some(Cmd::Train(a)) if a.detach => cli::detach::detach(&a),

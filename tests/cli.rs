@@ -221,7 +221,7 @@ fn an_interrupt_writes_a_checkpoint_and_exits_130() {
 fn a_diverging_headless_run_stops_with_status_1_and_keeps_good_checkpoints_apart() {
     let runs = tempfile::tempdir().unwrap();
     let dir = runs.path().to_str().unwrap();
-    let (code, out, _) = run(&[
+    let (code, out, err) = run(&[
         "train",
         "--headless",
         "--lr",
@@ -231,10 +231,11 @@ fn a_diverging_headless_run_stops_with_status_1_and_keeps_good_checkpoints_apart
         "--run-dir",
         dir,
     ]);
-    assert_eq!(code, 1, "{out}");
+    assert_eq!(code, 1, "{out}{err}");
+    // the diagnosis is an error: on stderr, not among the progress lines
     assert!(
-        out.contains("error: loss exploded") && out.contains("5.0e0 → 5.0e-1"),
-        "{out}"
+        err.contains("error: loss exploded") && err.contains("5.0e0 → 5.0e-1"),
+        "{err}"
     );
     assert!(out.contains("training diverged and stopped"), "{out}");
     let run_dir = only_run(runs.path());

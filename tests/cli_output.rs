@@ -53,3 +53,231 @@ fn the_headless_summary_gives_elapsed_time_and_peak_rss() {
         };
     assert!(mib > 10.0, "{line}");
 }
+
+/// The long flags of `convtop train` that a person may use (not clap's own, not hidden ones).
+fn train_flags() -> Vec<String> {
+    let cmd = convtop::cli::args::command();
+    let train = cmd.find_subcommand("train").expect("a train subcommand");
+    train
+        .get_arguments()
+        .filter(|a| !a.is_hide_set())
+        .filter_map(|a| a.get_long())
+        .filter(|l| *l != "help")
+        .map(|l| format!("--{l}"))
+        .collect()
+}
+
+#[test]
+fn the_readme_flag_table_and_the_command_line_agree() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    // the first column of the table under "flag | default | meaning"
+    let table: Vec<String> = readme
+        .lines()
+        .skip_while(|l| !l.starts_with("| flag | default | meaning |"))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .flat_map(|l| {
+            let first = l.split('|').nth(1).unwrap_or_default().to_string();
+            first
+                .split('`')
+                .filter(|w| w.starts_with("--"))
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let flags = train_flags();
+    assert!(flags.len() > 20, "{flags:?}");
+    let missing: Vec<_> = flags.iter().filter(|f| !table.contains(f)).collect();
+    let unknown: Vec<_> = table.iter().filter(|f| !flags.contains(f)).collect();
+    assert!(
+        missing.is_empty(),
+        "flags missing from the README table: {missing:?}"
+    );
+    assert!(
+        unknown.is_empty(),
+        "README flags convtop does not have: {unknown:?}"
+    );
+}
+
+#[test]
+fn help_shows_every_default() {
+    let (code, out, _) = run(&["train", "--help"]);
+    assert_eq!(code, 0);
+    // clap prints each option's help after its name; every option carries a [default: …]
+    for flag in train_flags() {
+        let at = out
+            .find(&format!("{flag} "))
+            .or_else(|| out.find(&format!("{flag}\n")))
+            .unwrap_or_else(|| panic!("{flag} not in --help:\n{out}"));
+        let rest = &out[at..];
+        let next = rest[2..].find("\n  -").map_or(rest.len(), |i| i + 2);
+        assert!(
+            rest[..next].contains("[default: "),
+            "{flag} shows no default:\n{}",
+            &rest[..next]
+        );
+    }
+    // the values are the configuration's own
+    assert!(
+        out.contains("[default: 0.05]") && out.contains("[default: 32]"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_missing_run_folder_is_named_by_eval_attach_and_test() {
+    let dir = tempfile::tempdir().unwrap();
+    let nope = dir.path().join("no-such-run");
+    let nope = nope.to_str().unwrap();
+    for args in [
+        vec!["eval", "--checkpoint", nope],
+        vec!["attach", nope],
+        vec!["test", nope],
+        vec!["replay", nope],
+        vec!["export", nope],
+    ] {
+        let (code, out, err) = run(&args);
+        assert_eq!(code, 2, "{args:?}: {out}{err}");
+        assert!(
+            err.contains(&format!("{nope} does not exist")) && err.contains("convtop ls"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+/// Whether some phrase of three words or more appears twice in `text` (a cause repeated).
+fn repeated_phrase(text: &str) -> Option<String> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    for n in [4, 3] {
+        for (i, w) in words.windows(n).enumerate() {
+            let phrase = w.join(" ");
+            let later = words[i + n..].windows(n).any(|v| v.join(" ") == phrase);
+            if later && !phrase.contains("convtop") {
+                return Some(phrase);
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn error_messages_say_each_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let nope = dir.path().join("nope");
+    let nope = nope.to_str().unwrap();
+    let runs = dir.path().join("runs");
+    for data in [
+        format!("folder:{nope}"),
+        format!("idx:{nope}"),
+        format!("cifar10:{nope}"),
+    ] {
+        let (code, _, err) = short_run(&runs, &["--data", &data]);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains(nope), "{err}");
+        assert!(repeated_phrase(&err).is_none(), "{err}");
+        assert!(err.matches("os error").count() <= 1, "{err}");
+    }
+    let (code, _, err) = short_run(&runs, &["--config", &format!("{nope}.toml")]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.matches("No such file or directory").count() == 1,
+        "{err}"
+    );
+    assert!(repeated_phrase(&err).is_none(), "{err}");
+}
+
+#[test]
+fn an_unknown_preset_lists_the_presets() {
+    let (code, _, err) = run(&["inspect", "--net", "resnet"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("unknown preset (mnist, cifar, seed, vggish, cudaconvnet, alexnet)")
+            && err.contains("resnet"),
+        "{err}"
+    );
+}
+
+/// A tiny grey PNG of `value`.
+fn png(path: &Path, value: u8) {
+    let img = image::GrayImage::from_pixel(8, 8, image::Luma([value]));
+    img.save(path).expect("png");
+}
+
+#[test]
+fn a_folder_skips_non_images_with_a_count_and_says_it_carved_a_test_split() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("shapes");
+    for (class, value) in [("dark", 20u8), ("light", 230u8)] {
+        let folder = data.join(class);
+        std::fs::create_dir_all(&folder).unwrap();
+        for i in 0..12 {
+            png(&folder.join(format!("{i}.png")), value + i);
+        }
+    }
+    std::fs::write(data.join("dark/notes.txt"), "not an image").unwrap();
+    std::fs::write(data.join("light/.DS_Store"), "hidden: not counted").unwrap();
+    let (code, out, err) = short_run(
+        &dir.path().join("runs"),
+        &[
+            "--data",
+            &format!("folder:{}", data.display()),
+            "--net",
+            "conv4k3p1 relu pool2 fc2",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        err.contains("warning: skipped 1 file(s) that are not images") && err.contains("notes.txt"),
+        "{err}"
+    );
+    // 20% of each class's 12 images: 2 + 2 (carved before the validation split)
+    assert!(
+        out.contains("has no test/ folder: a test split of 4 images"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("warning:"),
+        "warnings belong on stderr:\n{out}"
+    );
+}
+
+#[test]
+fn the_pool_warning_names_the_spec_token() {
+    let (code, out, _) = run(&["inspect"]);
+    assert_eq!(code, 0);
+    // mnist = conv8k5p2 relu pool2 conv16k5p2 relu pool3 fc10: the 2nd pool leaves 14 mod 3 = 2
+    assert!(
+        out.contains(
+            "warning: `pool3` (the 2nd pool, pool2 in `convtop inspect`): stride 3 leaves 2 row(s)"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn ls_counts_the_test_looks() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path().join("runs");
+    let (code, out, err) = short_run(&runs, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    let run_dir = std::fs::read_dir(&runs)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    for _ in 0..2 {
+        let (code, out, err) = run(&["test", run_dir.to_str().unwrap(), "--checkpoint", "last"]);
+        assert_eq!(code, 0, "{out}{err}");
+    }
+    let (code, out, err) = run(&["ls", "--run-dir", runs.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let row = out.lines().nth(1).unwrap_or_else(|| panic!("{out}"));
+    assert!(row.trim_end().ends_with(" 2"), "the tests column:\n{out}");
+    let (_, out, _) = run(&["ls", "--run-dir", dir.path().join("none").to_str().unwrap()]);
+    assert!(
+        out.starts_with("no runs:") && out.contains("does not exist"),
+        "{out}"
+    );
+}

@@ -26,6 +26,7 @@ fn synthetic(n: usize, c: usize, h: usize, w: usize, seed: u64) -> Dataset {
         w,
         train,
         test,
+        ..Default::default()
     }
 }
 

@@ -185,3 +185,23 @@ fn term_xterm_gets_only_16_colours() {
     tmux.keys(&["q", "y"]);
     assert_eq!(wait_file(&dir.path().join("exit"), 30).trim(), "0");
 }
+
+#[test]
+fn the_headless_progress_bar_shows_an_eta_and_warnings_reach_stderr() {
+    need_tmux!();
+    let dir = tempfile::tempdir().unwrap();
+    // stderr to a file: the terminal shows the bar (stdout and the bar are the terminal's)
+    let tmux = start("eta", dir.path(), 120, 20, "", "--headless 2> err.txt");
+    let screen = tmux.wait_screen("a progress bar with an ETA", 60, |s| {
+        s.contains("img/s") && s.contains("ETA ")
+    });
+    assert!(screen.contains("epoch "), "{screen}");
+    tmux.keys(&["C-c"]);
+    let exit = wait_file(&dir.path().join("exit"), 60);
+    assert_eq!(exit.trim(), "130", "interrupted");
+    // the default net's pool warning went to stderr, named by its spec token
+    let err = std::fs::read_to_string(dir.path().join("err.txt")).unwrap_or_default();
+    assert!(err.contains("warning: `pool3` (the 2nd pool"), "{err}");
+    let screen = tmux.screen();
+    assert!(!screen.contains("warning:"), "{screen}");
+}

@@ -909,3 +909,28 @@ fn the_resource_pane_marks_what_it_leaves_out() {
         "{screen}"
     );
 }
+
+#[test]
+fn export_waits_for_the_checkpoint_it_asked_for() {
+    let mut app = app(false);
+    let command = app.handle_key(key(KeyCode::Char('x')));
+    assert_eq!(command, Some(Command::SaveCheckpoint));
+    // no export starts until the trainer says the checkpoint is on disk (it used to sleep 1.5 s)
+    std::thread::sleep(std::time::Duration::from_millis(1800));
+    app.tick();
+    let text = app.status().map(|s| s.text.clone()).unwrap_or_default();
+    assert!(text.starts_with("exporting"), "{text}");
+    app.on_event(Event::CheckpointSaved {
+        iteration: 300,
+        path: "runs/20261128-1200/checkpoint-last.safetensors".into(),
+    });
+    // the export then runs: on this made-up run directory it fails, and says so
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut text = String::new();
+    while std::time::Instant::now() < deadline && !text.starts_with("export") {
+        app.tick();
+        text = app.status().map(|s| s.text.clone()).unwrap_or_default();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(text.starts_with("export failed"), "{text}");
+}

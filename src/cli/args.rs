@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+
+use crate::train::TrainConfig;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -126,10 +128,11 @@ pub enum Cmd {
 
 #[derive(Debug, Args, Clone, Default)]
 pub struct TrainArgs {
-    /// Data: embedded (default), idx:DIR, cifar10:DIR or folder:DIR.
+    /// Data: embedded, idx:DIR, cifar10:DIR or folder:DIR.
     #[arg(long)]
     pub data: Option<String>,
-    /// Network: a preset (mnist, cifar, seed, vggish) or a spec ("conv8k5p2 relu pool2 fc10").
+    /// Network: a preset (mnist, cifar, seed, vggish, cudaconvnet, alexnet) or a spec
+    /// ("conv8k5p2 relu pool2 fc10").
     #[arg(long)]
     pub net: Option<String>,
     #[arg(long)]
@@ -150,7 +153,7 @@ pub struct TrainArgs {
     /// Augmentation: comma-separated crop mode and flips, e.g. "pad2", "24x24,flip", "none", "noflip".
     #[arg(long)]
     pub augment: Option<String>,
-    /// none, mean-image, channel-mean (default), standardize, pca-whiten, zca-whiten.
+    /// none, mean-image, channel-mean, standardize, pca-whiten, zca-whiten.
     #[arg(long)]
     pub preprocess: Option<String>,
     /// Fraction of the training data held out for validation (stratified).
@@ -158,16 +161,16 @@ pub struct TrainArgs {
     pub val_frac: Option<f64>,
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Where run directories are created (default ./runs).
+    /// Where run directories are created.
     #[arg(long)]
     pub run_dir: Option<PathBuf>,
     /// Evaluate every N iterations instead of once an epoch.
     #[arg(long)]
     pub eval_every: Option<u64>,
-    /// Multiply the learning rate by F at each epoch end (default: down ×10 over the run; 1 = off).
+    /// Multiply the learning rate by F at each epoch end (1 = off).
     #[arg(long, allow_negative_numbers = true)]
     pub lr_decay: Option<f32>,
-    /// Also write the last checkpoint every N iterations (default: each epoch and on stop).
+    /// Also write the last checkpoint every N iterations.
     #[arg(long)]
     pub checkpoint_every: Option<u64>,
     /// Stop after N iterations even mid-epoch (short trials); 0 or unset: no cap.
@@ -186,10 +189,10 @@ pub struct TrainArgs {
     /// Continue the run in this directory from its last checkpoint.
     #[arg(long)]
     pub resume: Option<PathBuf>,
-    /// No dashboard: log to stdout (chosen automatically when stdout is not a terminal).
+    /// No dashboard: progress to stdout, warnings to stderr.
     #[arg(long)]
     pub headless: bool,
-    /// Plain ASCII drawing, no colour (also NO_COLOR or TERM=dumb).
+    /// Plain ASCII drawing, no colour (NO_COLOR alone removes only the colour).
     #[arg(long)]
     pub ascii: bool,
     /// Dashboard frame rate limit.
@@ -205,4 +208,59 @@ pub struct TrainArgs {
     /// Internal: be the detached training process (what --detach starts).
     #[arg(long, hide = true)]
     pub serve: bool,
+}
+
+/// The defaults of `train`'s flags, from `TrainConfig::default()` where it has one: they are
+/// `Option`s (so a `--config` file can set them too), so clap cannot show them by itself.
+pub fn train_defaults() -> Vec<(&'static str, String)> {
+    let d = TrainConfig::default();
+    let text = |s: &str| s.to_string();
+    vec![
+        ("data", d.data.clone()),
+        ("net", text("mnist for grey data, cifar for colour")),
+        ("epochs", d.epochs.to_string()),
+        ("lr", d.lr.to_string()),
+        ("lambda", format!("{:e}", d.lambda)),
+        ("momentum", d.momentum.to_string()),
+        ("nesterov", text("off")),
+        ("batch", d.batch.to_string()),
+        ("augment", text("none; flips on for colour images")),
+        ("preprocess", d.preprocess.clone()),
+        ("val_frac", d.val_frac.to_string()),
+        ("seed", d.seed.to_string()),
+        ("run_dir", d.run_dir.display().to_string()),
+        ("eval_every", text("once an epoch")),
+        ("lr_decay", text("down ×10 over the run")),
+        ("checkpoint_every", text("each epoch and on stop")),
+        ("max_iterations", text("no cap")),
+        ("resize", text("off: all images the size of the first")),
+        ("autopilot", text("off")),
+        ("config", text("none")),
+        ("resume", text("none: a new run")),
+        ("headless", text("off; on when stdout is not a terminal")),
+        ("ascii", text("off; on with TERM=dumb")),
+        ("detach", text("off")),
+        ("no_attach", text("off")),
+    ]
+}
+
+fn with_defaults(mut cmd: clap::Command) -> clap::Command {
+    for (id, default) in train_defaults() {
+        cmd = cmd.mut_arg(id, |arg| {
+            let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+            let sep = if help.is_empty() { "" } else { " " };
+            arg.help(format!("{help}{sep}[default: {default}]"))
+        });
+    }
+    cmd
+}
+
+/// The command line as clap parses it, with every default shown in `--help`.
+pub fn command() -> clap::Command {
+    with_defaults(Cli::command()).mut_subcommand("train", with_defaults)
+}
+
+/// Parses the process's arguments; exits with clap's message on bad ones.
+pub fn parse() -> Cli {
+    Cli::from_arg_matches(&command().get_matches()).unwrap_or_else(|e| e.exit())
 }

@@ -57,7 +57,10 @@ pub fn detach(a: &TrainArgs) -> Result<i32> {
 pub fn serve(a: &TrainArgs) -> Result<i32> {
     let started = (|| -> Result<_> {
         let run = match &a.resume {
-            Some(dir) => train::resume_run(dir, a.epochs)?,
+            Some(dir) => {
+                super::must_exist(dir, super::GIVE_A_RUN)?;
+                train::resume_run(dir, a.epochs)?
+            }
             None => train::new_run(super::train_config(a)?)?,
         };
         let dir = run.dir.path.clone();
@@ -136,7 +139,10 @@ fn latest_live(base: &Path) -> Result<PathBuf> {
 
 pub fn attach(run: Option<&Path>, base: &Path, ascii: bool, fps: u32) -> Result<i32> {
     let dir = match run {
-        Some(d) => d.to_path_buf(),
+        Some(d) => {
+            super::must_exist(d, super::GIVE_A_RUN)?;
+            d.to_path_buf()
+        }
         None => latest_live(base)?,
     };
     let socket = dir.join(SOCKET_FILE);

@@ -25,6 +25,7 @@ pub struct TestArgs {
 
 /// Evaluates the test split once and records the look; warns from the second look on.
 pub fn test(a: &TestArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
+    super::must_exist(&a.run, super::GIVE_A_RUN)?;
     let file = if a.checkpoint == "best" {
         BEST_CHECKPOINT
     } else {

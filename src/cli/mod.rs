@@ -32,6 +32,30 @@ pub fn error_text(e: &anyhow::Error) -> String {
     text
 }
 
+/// What to give instead of a path that does not exist.
+pub const GIVE_A_RUN: &str =
+    "give a run directory, such as runs/20260101-120000-mnist (convtop ls lists them)";
+
+/// Refuses a path that does not exist, naming it and what to give instead (before anything
+/// looks inside it and reports a missing file there).
+pub fn must_exist(path: &Path, instead: &str) -> Result<()> {
+    if std::fs::symlink_metadata(path).is_err() {
+        bail!("{} does not exist: {instead}", path.display());
+    }
+    Ok(())
+}
+
+/// The run to train: a new one from the configuration, or `--resume DIR`.
+fn build_run(a: &TrainArgs) -> Result<train::Run> {
+    Ok(match &a.resume {
+        Some(dir) => {
+            must_exist(dir, GIVE_A_RUN)?;
+            train::resume_run(dir, a.epochs)?
+        }
+        None => train::new_run(train_config(a)?)?,
+    })
+}
+
 /// The configuration: defaults, then the `--config` file, then the flags.
 pub fn train_config(a: &TrainArgs) -> Result<TrainConfig> {
     let mut c = match &a.config {
@@ -224,6 +248,10 @@ pub fn gradcheck(
 }
 
 pub fn eval(checkpoint: &Path, split: &str, out: &mut dyn Write) -> Result<()> {
+    must_exist(
+        checkpoint,
+        "give a run directory or a checkpoint file in one (convtop ls lists the runs)",
+    )?;
     let (dir, file) = if checkpoint.is_dir() {
         let file = if checkpoint.join(BEST_CHECKPOINT).is_file() {
             BEST_CHECKPOINT
@@ -266,10 +294,7 @@ pub fn eval(checkpoint: &Path, split: &str, out: &mut dyn Write) -> Result<()> {
 
 /// Trains headless; returns the process exit code (130 after an interrupt).
 pub fn train_headless(a: &TrainArgs) -> Result<i32> {
-    let run = match &a.resume {
-        Some(dir) => train::resume_run(dir, a.epochs)?,
-        None => train::new_run(train_config(a)?)?,
-    };
+    let run = build_run(a)?;
     let interrupted = Arc::new(AtomicBool::new(false));
     // which signal, for the exit status (130 SIGINT, 143 SIGTERM, 129 SIGHUP)
     let caught = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -286,7 +311,13 @@ pub fn train_headless(a: &TrainArgs) -> Result<i32> {
     let handle = train::spawn(run)?;
     let stdout = std::io::stdout();
     let is_tty = stdout.is_terminal();
-    let outcome = train::headless::run(handle, &mut stdout.lock(), is_tty, interrupted)?;
+    let outcome = train::headless::run(
+        handle,
+        &mut stdout.lock(),
+        &mut std::io::stderr(),
+        is_tty,
+        interrupted,
+    )?;
     // a reader that left (`| head -1`, EPIPE) or a full stdout does not turn a finished run
     // into a failure: the run itself trained on quietly, and its checkpoints are on disk
     let mut out = stdout.lock();
@@ -326,10 +357,7 @@ pub fn train_headless(a: &TrainArgs) -> Result<i32> {
 /// The dashboard. The run is built first, so a bad configuration is reported on a normal
 /// terminal; the trainer is stopped and joined whatever way the dashboard ends.
 pub fn train_interactive(a: &TrainArgs) -> Result<i32> {
-    let run = match &a.resume {
-        Some(dir) => train::resume_run(dir, a.epochs)?,
-        None => train::new_run(train_config(a)?)?,
-    };
+    let run = build_run(a)?;
     let run_dir = run.dir.path.clone();
     // a resumed run shows its whole past, up to the checkpoint it resumes from
     let history = match &a.resume {

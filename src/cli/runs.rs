@@ -11,6 +11,7 @@ use crate::train::rundir::{METRICS_FILE, read_metrics};
 use crate::train::summary::{list_runs, summarize};
 
 pub fn replay(dir: &Path, ascii: bool, fps: u32) -> Result<i32> {
+    super::must_exist(dir, super::GIVE_A_RUN)?;
     let replay = remote::history::replay(dir)?;
     let opts = crate::tui::UiOptions::detect(ascii, fps);
     let signals = crate::tui::signals::SignalWatch::install(|| {})?;
@@ -24,7 +25,17 @@ pub fn replay(dir: &Path, ascii: bool, fps: u32) -> Result<i32> {
 }
 
 pub fn ls(base: &Path, out: &mut dyn Write) -> Result<()> {
-    let runs = list_runs(base).with_context(|| format!("listing {}", base.display()))?;
+    if std::fs::symlink_metadata(base).is_err() {
+        // nothing trained here yet is not an error, but it is said
+        writeln!(
+            out,
+            "no runs: {} does not exist (convtop train writes runs there; --run-dir picks another folder)",
+            base.display()
+        )?;
+        return Ok(());
+    }
+    // list_runs names the folder in its error already
+    let runs = list_runs(base)?;
     writeln!(
         out,
         "{:<34} {:<12} {:<30} {:<9} {:>7} {:>9} {:>5}",
@@ -63,6 +74,7 @@ fn short(s: &str, n: usize) -> String {
 }
 
 pub fn export(dir: &Path, out: Option<&Path>) -> Result<()> {
+    super::must_exist(dir, super::GIVE_A_RUN)?;
     let out = out.map_or_else(|| dir.join(crate::export::EXPORT_DIR), Path::to_path_buf);
     let done = crate::export::export_run(dir, &out)?;
     for f in &done.files {
@@ -75,6 +87,9 @@ pub fn export(dir: &Path, out: Option<&Path>) -> Result<()> {
 }
 
 pub fn compare(dirs: &[PathBuf], out: &Path) -> Result<()> {
+    for d in dirs {
+        super::must_exist(d, super::GIVE_A_RUN)?;
+    }
     let mut runs = Vec::new();
     println!(
         "{:<34} {:<30} {:>8} {:>9} {:>6} {:>7} {:>9}",

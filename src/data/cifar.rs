@@ -88,5 +88,6 @@ pub(crate) fn load_dir(dir: &Path) -> Result<Dataset, DataError> {
         w: SIDE,
         train,
         test,
+        ..Default::default()
     })
 }

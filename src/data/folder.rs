@@ -15,8 +15,18 @@ use super::split::stratified_split;
 pub const FOLDER_TEST_FRACTION: f64 = 0.2;
 pub const FOLDER_TEST_SEED: u64 = 0;
 
-/// The class folders of `root` (sorted) and, for each, its files (sorted).
-fn list_classes(root: &Path) -> Result<Vec<(String, Vec<PathBuf>)>, DataError> {
+/// Whether `path` names an image this build can decode, by its extension (as PyTorch's
+/// ImageFolder decides: `notes.txt` beside the images is skipped, not a load failure).
+fn is_image_file(path: &Path) -> bool {
+    image::ImageFormat::from_path(path).is_ok_and(|f| f.reading_enabled())
+}
+
+/// The class folders of `root` (sorted) and, for each, its image files (sorted); files that are
+/// not images are added to `skipped`.
+fn list_classes(
+    root: &Path,
+    skipped: &mut Vec<PathBuf>,
+) -> Result<Vec<(String, Vec<PathBuf>)>, DataError> {
     let mut classes = Vec::new();
     for entry in read_dir_sorted(root)? {
         if entry.is_dir() {
@@ -24,10 +34,11 @@ fn list_classes(root: &Path) -> Result<Vec<(String, Vec<PathBuf>)>, DataError> {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let files: Vec<PathBuf> = read_dir_sorted(&entry)?
+            let (files, others): (Vec<PathBuf>, Vec<PathBuf>) = read_dir_sorted(&entry)?
                 .into_iter()
                 .filter(|p| p.is_file())
-                .collect();
+                .partition(|p| is_image_file(p));
+            skipped.extend(others);
             if files.is_empty() {
                 return Err(DataError::EmptyClass { path: entry });
             }
@@ -154,13 +165,17 @@ pub(crate) fn load_dir(root: &Path, opts: &LoadOptions) -> Result<Dataset, DataE
         ));
     }
     let has_train_test = root.join("train").is_dir();
-    let train_classes = list_classes(&if has_train_test {
-        root.join("train")
-    } else {
-        root.to_path_buf()
-    })?;
+    let mut skipped = Vec::new();
+    let train_classes = list_classes(
+        &if has_train_test {
+            root.join("train")
+        } else {
+            root.to_path_buf()
+        },
+        &mut skipped,
+    )?;
     let test_classes = if has_train_test && root.join("test").is_dir() {
-        let test = list_classes(&root.join("test"))?;
+        let test = list_classes(&root.join("test"), &mut skipped)?;
         check_same_classes(root, &train_classes, &test)?;
         Some(test)
     } else {
@@ -206,6 +221,7 @@ pub(crate) fn load_dir(root: &Path, opts: &LoadOptions) -> Result<Dataset, DataE
     let mut train = set(train_images, &train_files);
     let mut test = set(test_images, &test_files);
     let classes: Vec<String> = train_classes.into_iter().map(|(name, _)| name).collect();
+    let mut notes = Vec::new();
     if test_classes.is_none() {
         let split = stratified_split(
             &train.labels,
@@ -215,6 +231,21 @@ pub(crate) fn load_dir(root: &Path, opts: &LoadOptions) -> Result<Dataset, DataE
         )?;
         test = train.gather(&split.val, c * h * w);
         train = train.gather(&split.train, c * h * w);
+        notes.push(format!(
+            "{} has no test/ folder: a test split of {} images ({:.0}% of each class) was carved \
+             from the training images",
+            root.display(),
+            test.n,
+            100.0 * FOLDER_TEST_FRACTION
+        ));
+    }
+    let mut warnings = Vec::new();
+    if let Some(first) = skipped.first() {
+        warnings.push(format!(
+            "skipped {} file(s) that are not images (by their extension), e.g. {}",
+            skipped.len(),
+            first.display()
+        ));
     }
     let name = root.file_name().map_or_else(
         || root.display().to_string(),
@@ -228,5 +259,7 @@ pub(crate) fn load_dir(root: &Path, opts: &LoadOptions) -> Result<Dataset, DataE
         w,
         train,
         test,
+        notes,
+        warnings,
     })
 }

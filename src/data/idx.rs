@@ -186,6 +186,7 @@ pub(crate) fn from_files(name: String, files: IdxFiles) -> Result<Dataset, DataE
         w,
         train,
         test,
+        ..Default::default()
     })
 }
 

@@ -89,7 +89,7 @@ impl ImageSet {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct Dataset {
     pub name: String,
     pub classes: Vec<String>,
@@ -98,6 +98,10 @@ pub struct Dataset {
     pub w: usize,
     pub train: ImageSet,
     pub test: ImageSet,
+    /// What the loader did that a person should know (a test split carved from training data).
+    pub notes: Vec<String>,
+    /// What the loader skipped (files that are not images), with counts.
+    pub warnings: Vec<String>,
 }
 
 impl Dataset {

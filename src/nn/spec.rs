@@ -268,6 +268,23 @@ pub fn parse(spec_or_preset: &str) -> Result<Vec<LayerSpec>, NnError> {
         .replace(')', " ) ")
         .replace(',', " ");
     let tokens: Vec<&str> = text.split_whitespace().collect();
+    // one word that is no layer (`resnet`): most likely a preset name that does not exist
+    if let [word] = tokens[..]
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphabetic() || c == '-' || c == '_')
+        && !matches!(word, "relu" | "norm" | "dropout")
+    {
+        let names: Vec<&str> = PRESETS.iter().map(|p| p.name).collect();
+        return Err(spec_err(
+            word,
+            1,
+            format!(
+                "unknown preset ({}); or give a spec such as `conv8k5p2 relu pool2 fc10`",
+                names.join(", ")
+            ),
+        ));
+    }
     if tokens.is_empty() {
         return Err(spec_err(
             "",

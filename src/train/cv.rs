@@ -45,7 +45,7 @@ pub fn train_short(
     let run = super::setup::new_run(cfg)?;
     let run_dir = run.dir.path.clone();
     let handle = super::trainer::spawn(run)?;
-    super::headless::run(handle, log, false, interrupted)?;
+    super::headless::run(handle, log, &mut std::io::stderr(), false, interrupted)?;
     let records = read_metrics(&run_dir.join(METRICS_FILE))?;
     let is_diverged = records.iter().any(|r| {
         matches!(

@@ -53,6 +53,18 @@ fn line(out: &mut dyn Write, bar: &Option<ProgressBar>, text: &str) {
     }
 }
 
+/// A warning or error: to stderr, above the progress bar if there is one.
+fn warn(err: &mut dyn Write, bar: &Option<ProgressBar>, text: &str) {
+    match bar {
+        Some(b) => b.suspend(|| {
+            let _ = writeln!(err, "{text}");
+        }),
+        None => {
+            let _ = writeln!(err, "{text}");
+        }
+    }
+}
+
 pub fn eval_line(e: &EvalStats) -> String {
     format!(
         "epoch {:>5.2}  iter {:>6}  train loss {:.4} acc {:>6.2}%  val loss {:.4} acc {:>6.2}%{}",
@@ -66,10 +78,12 @@ pub fn eval_line(e: &EvalStats) -> String {
     )
 }
 
-/// Drives `handle` until the trainer stops; `interrupted` is set by a signal handler.
+/// Drives `handle` until the trainer stops; `interrupted` is set by a signal handler. Progress
+/// goes to `out`, warnings and errors to `err`.
 pub fn run(
     handle: TrainerHandle,
     out: &mut dyn Write,
+    err: &mut dyn Write,
     is_tty: bool,
     interrupted: Arc<AtomicBool>,
 ) -> Result<Outcome, TrainError> {
@@ -137,9 +151,21 @@ pub fn run(
                     let b = bar.get_or_insert_with(|| new_bar(info.iters_per_epoch));
                     let per_epoch = info.iters_per_epoch.max(1);
                     b.set_position(last.iteration % per_epoch);
+                    let total = per_epoch * u64::from(info.total_epochs);
+                    let left = total.saturating_sub(last.iteration) as f64;
+                    let eta = if last.images_per_sec > 0.0 {
+                        let secs =
+                            left * last.knobs.batch_size as f64 / f64::from(last.images_per_sec);
+                        format!("  ETA {}", crate::units::duration(secs))
+                    } else {
+                        String::new()
+                    };
                     b.set_message(format!(
-                        "epoch {:.2}/{}  loss {:.4}  {:.0} img/s",
-                        last.epoch, info.total_epochs, last.data_loss, last.images_per_sec
+                        "epoch {:.2}/{}  loss {}  {:.0} img/s{eta}",
+                        last.epoch,
+                        info.total_epochs,
+                        crate::units::sig(f64::from(last.data_loss)),
+                        last.images_per_sec
                     ));
                 }
             }
@@ -156,31 +182,28 @@ pub fn run(
                 } else {
                     "warning"
                 };
-                line(
-                    out,
+                warn(
+                    err,
                     &bar,
                     &format!("{level}: {} — {}; {}", d.title, d.evidence, d.suggestion),
                 );
             }
-            Event::Message { level, text } => {
-                let tag = match level {
-                    Severity::Info => "note",
-                    Severity::Warn => "warning",
-                    Severity::Error => "error",
-                };
-                line(out, &bar, &format!("{tag}: {text}"));
-            }
+            Event::Message { level, text } => match level {
+                Severity::Info => line(out, &bar, &format!("note: {text}")),
+                Severity::Warn => warn(err, &bar, &format!("warning: {text}")),
+                Severity::Error => warn(err, &bar, &format!("error: {text}")),
+            },
             Event::CheckpointFailed { problem, .. } => {
                 // the stop's own save usually fails the same way: say it once
                 if outcome.failed_save.as_ref() != Some(&problem) {
-                    line(out, &bar, &format!("error: {problem}"));
+                    warn(err, &bar, &format!("error: {problem}"));
                 }
                 outcome.failed_save.get_or_insert(problem);
                 if !has_asked_stop {
                     // nobody is there to free space and press s: stop, and say so in the status
                     has_asked_stop = true;
-                    line(
-                        out,
+                    warn(
+                        err,
                         &bar,
                         "stopping: a run that cannot save would lose its work",
                     );
@@ -212,7 +235,9 @@ fn on_off(b: bool) -> &'static str {
 }
 
 fn new_bar(len: u64) -> ProgressBar {
-    let bar = ProgressBar::new(len.max(1));
+    // the bar is progress, on stdout like the lines it replaces (warnings go to stderr)
+    let bar =
+        ProgressBar::with_draw_target(Some(len.max(1)), indicatif::ProgressDrawTarget::stdout());
     let style = ProgressStyle::with_template("{bar:30.cyan/blue} {pos:>5}/{len:5} {msg}")
         .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);

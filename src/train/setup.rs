@@ -151,7 +151,8 @@ pub fn new_run(cfg: TrainConfig) -> Result<Run, TrainError> {
     atomic_write(&dir.file(CONFIG_FILE), resolved.to_toml().as_bytes())?;
     let knobs = cfg.knobs(augment.is_flip_on, augment.is_crop_on);
     let batcher = Batcher::new(split.train.clone(), cfg.seed);
-    let warnings = net.plan.warnings.clone();
+    let mut warnings = data.warnings.clone();
+    warnings.extend(net.plan.warnings.clone());
     let mut run = Run {
         train_probe: train_probe(&split, cfg.seed),
         config: resolved,
@@ -281,6 +282,7 @@ pub fn load_run(path: &Path, epochs: Option<u32>, checkpoint: &str) -> Result<Ru
     augment.is_crop_on = knobs.augment_crop;
     augment.is_flip_on = knobs.augment_flip;
     let batcher = Batcher::restore(ckpt.state.batcher.clone());
+    warnings.extend(data.warnings.clone());
     warnings.extend(net.plan.warnings.clone());
     let mut run = Run {
         train_probe: train_probe(&split, cfg.seed),

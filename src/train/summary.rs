@@ -124,6 +124,10 @@ pub fn summarize(dir: &Path) -> Result<RunSummary, TrainError> {
             _ => {}
         }
     }
+    // the vault's own record counts every look, `convtop test` and the dashboard's `T` alike
+    if let Ok(looks) = super::vault::read_record(dir) {
+        s.test_evaluations = s.test_evaluations.max(looks.len());
+    }
     let owner = socket_owner(dir);
     s.status = if owner == Some(super::rundir::euid()) {
         RunStatus::Live

@@ -71,6 +71,8 @@ pub struct App {
     pub(super) overlays: Vec<super::runs::Overlay>,
     /// The outcome of a running `x` export, as a status line.
     export: Option<std::sync::mpsc::Receiver<(Severity, String)>>,
+    /// `x` asked the trainer for a checkpoint; the export starts when it is saved.
+    export_waiting: Option<std::path::PathBuf>,
     is_dirty: bool,
     is_data_dirty: bool,
     last_request: Option<Instant>,
@@ -112,6 +114,7 @@ impl App {
             runs: Default::default(),
             overlays: Vec::new(),
             export: None,
+            export_waiting: None,
             is_dirty: true,
             is_data_dirty: false,
             last_request: None,
@@ -248,24 +251,37 @@ impl App {
         self.pending.insert(knob, value);
     }
 
-    /// `x`: asks for a fresh checkpoint, then exports the run directory on a thread of its own
-    /// (it reads files only, so it never touches the trainer).
+    /// `x`: asks for a fresh checkpoint and exports once the trainer reports it saved (a
+    /// finished run's files are exported at once), on a thread of its own: it reads files only.
     pub(super) fn start_export(&mut self) -> Option<Command> {
         let Some(info) = &self.info else {
             self.set_status(Severity::Warn, "no run yet: nothing to export".into());
             return None;
         };
-        if self.export.is_some() {
+        if self.export.is_some() || self.export_waiting.is_some() {
             return None;
         }
         let dir = std::path::PathBuf::from(&info.run_dir);
+        self.set_status(Severity::Info, "exporting PNGs and metrics.csv…".into());
+        if self.is_trainer_gone {
+            self.spawn_export(dir);
+            None
+        } else {
+            self.export_waiting = Some(dir);
+            Some(Command::SaveCheckpoint)
+        }
+    }
+
+    /// The checkpoint asked for by `x` is on disk (or will not come): export now.
+    pub(super) fn export_after_save(&mut self) {
+        if let Some(dir) = self.export_waiting.take() {
+            self.spawn_export(dir);
+        }
+    }
+
+    fn spawn_export(&mut self, dir: std::path::PathBuf) {
         let (tx, rx) = std::sync::mpsc::channel();
-        let is_live = !self.is_trainer_gone;
         std::thread::spawn(move || {
-            if is_live {
-                // give the trainer time to write the checkpoint asked for below
-                std::thread::sleep(Duration::from_millis(1500));
-            }
             let out = dir.join(crate::export::EXPORT_DIR);
             let done = match crate::export::export_run(&dir, &out) {
                 Ok(e) => (
@@ -277,12 +293,6 @@ impl App {
             let _ = tx.send(done);
         });
         self.export = Some(rx);
-        self.set_status(Severity::Info, "exporting PNGs and metrics.csv…".into());
-        if is_live {
-            Some(Command::SaveCheckpoint)
-        } else {
-            None
-        }
     }
 
     /// Total iterations the run is planned for.

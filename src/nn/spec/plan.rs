@@ -102,10 +102,16 @@ pub fn plan(layers: &[LayerSpec], input: [usize; 3]) -> Result<Plan, NnError> {
                 });
             };
             if oy.dropped > 0 || ox.dropped > 0 {
+                // named as the person wrote it, and which of its kind it is
                 warnings.push(format!(
-                    "{name}: stride {s} leaves {} row(s) and {} column(s) of the {h}×{w} input uncovered \
-                     ((in + 2·pad − k) mod stride); pick a kernel, stride or pad that tiles it",
-                    oy.dropped, ox.dropped
+                    "`{}` (the {} {}, {name} in `convtop inspect`): stride {s} leaves {} row(s) and \
+                     {} column(s) of the {h}×{w} input uncovered ((in + 2·pad − k) mod stride); \
+                     pick a kernel, stride or pad that tiles it",
+                    token(&spec),
+                    ordinal(counts[slot]),
+                    kinds[slot],
+                    oy.dropped,
+                    ox.dropped
                 ));
             }
             let formula = if h == w && kh == kw {
@@ -190,4 +196,60 @@ pub fn plan(layers: &[LayerSpec], input: [usize; 3]) -> Result<Plan, NnError> {
         layers: planned,
         warnings,
     })
+}
+
+/// The spec token that builds `layer`, as a person would write it (`pool3`, `conv16k5p2`).
+fn token(layer: &LayerSpec) -> String {
+    let window = |name: &str, k: usize, stride: usize, is_ceil: bool| {
+        let s = if stride == k {
+            String::new()
+        } else {
+            format!("s{stride}")
+        };
+        format!("{name}{k}{s}{}", if is_ceil { "ceil" } else { "" })
+    };
+    match *layer {
+        LayerSpec::Conv {
+            c_out,
+            kh,
+            kw,
+            stride,
+            pad,
+        } => {
+            let kw = if kw == kh {
+                String::new()
+            } else {
+                format!("x{kw}")
+            };
+            let s = if stride == 1 {
+                String::new()
+            } else {
+                format!("s{stride}")
+            };
+            let p = if pad == 0 {
+                String::new()
+            } else {
+                format!("p{pad}")
+            };
+            format!("conv{c_out}k{kh}{kw}{s}{p}")
+        }
+        LayerSpec::MaxPool { k, stride, is_ceil } => window("pool", k, stride, is_ceil),
+        LayerSpec::AvgPool { k, stride, is_ceil } => window("avgpool", k, stride, is_ceil),
+        LayerSpec::Relu => "relu".into(),
+        LayerSpec::Norm { n, .. } => format!("norm{n}"),
+        LayerSpec::Dropout { .. } => "dropout".into(),
+        LayerSpec::Fc { d_out } => format!("fc{d_out}"),
+    }
+}
+
+/// 1 → "1st", 2 → "2nd", 3 → "3rd", 11 → "11th".
+fn ordinal(n: usize) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
 }

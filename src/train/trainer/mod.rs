@@ -134,6 +134,9 @@ impl Trainer {
         if self.autopilot.is_on {
             self.send(Event::Autopilot { on: true });
         }
+        for note in self.run.data.notes.clone() {
+            self.send_message(Severity::Info, &note);
+        }
         for w in self.run.warnings.clone() {
             self.send(Event::Message {
                 level: Severity::Warn,

@@ -75,6 +75,7 @@ impl App {
             }
             Event::CheckpointSaved { iteration, path } => {
                 self.last_checkpoint = Some(iteration);
+                self.export_after_save();
                 let text = format!(
                     "checkpoint saved at iteration {}: {path}",
                     theme::count(iteration)
@@ -83,6 +84,8 @@ impl App {
             }
             // the trainer has paused itself; the message says why and what to do
             Event::CheckpointFailed { problem, .. } => {
+                // an export waiting for this save takes what is on disk
+                self.export_after_save();
                 let text = format!("{problem} — paused: fix it, then s saves, space resumes");
                 self.set_status(Severity::Error, text);
             }
@@ -131,6 +134,7 @@ impl App {
 
     /// The trainer's thread ended (or dropped its sender): keep showing the final state.
     pub fn on_disconnect(&mut self) {
+        self.export_after_save();
         if !self.is_trainer_gone {
             self.is_trainer_gone = true;
             self.pending.clear();
