@@ -120,6 +120,17 @@ pub fn export_run(dir: &Path, out: &Path) -> Result<Exported, ExportError> {
         ));
         return Ok(done);
     }
+    if crate::bridge::is_foreign(dir) {
+        // a PyTorch run: its filters come from the checkpoint; activations need its model
+        if let Some(bank) = crate::bridge::checkpoint_filters(dir, LAST_CHECKPOINT)? {
+            let path = out.join(FILTERS_PNG);
+            render_filters(&bank, &id, curves.iters.len() as u64, &path)?;
+            done.files.push(path);
+        }
+        done.notes
+            .push("activations of a PyTorch run are shown live only (they need its model)".into());
+        return Ok(done);
+    }
     let mut run = load_run(dir, None, LAST_CHECKPOINT)?;
     let snap = snapshot::snapshot(&mut run, &[], 0);
     match snap.filters.first() {

@@ -5,6 +5,7 @@
 //! the trainer's events and turns key presses into its commands.
 
 pub mod bench;
+pub mod bridge;
 pub mod cli;
 pub mod data;
 pub mod export;

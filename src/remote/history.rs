@@ -67,8 +67,13 @@ pub fn replay(dir: &Path) -> Result<Replay, TrainError> {
     let mut run = load_run(dir, None, LAST_CHECKPOINT).ok();
     let (ev_tx, ev_rx) = mpsc::channel();
     let (cmd_tx, cmd_rx) = mpsc::channel();
-    if let Some(run) = &run {
-        let _ = ev_tx.send(Event::Started(Box::new(run.info.clone())));
+    // a PyTorch run has no config convtop can rebuild: its header comes from run-info.json
+    let info = run
+        .as_ref()
+        .map(|r| r.info.clone())
+        .or_else(|| crate::bridge::read_run_info(dir));
+    if let Some(info) = info {
+        let _ = ev_tx.send(Event::Started(Box::new(info)));
     }
     // the last evaluation carries the confusion matrix the Data tab shows
     if let Some(Record::Eval(e)) = records.iter().rev().find(|r| matches!(r, Record::Eval(_))) {
@@ -90,7 +95,15 @@ pub fn replay(dir: &Path) -> Result<Replay, TrainError> {
         }
     };
     let _ = ev_tx.send(Event::State(end));
-    if run.is_none() {
+    let is_foreign = crate::bridge::is_foreign(dir);
+    let last_iteration = records.iter().rev().find_map(|r| match r {
+        Record::Iter(s) => Some(s.iteration),
+        _ => None,
+    });
+    let foreign_view = is_foreign
+        .then(|| crate::bridge::replay_snapshot(dir, LAST_CHECKPOINT, last_iteration.unwrap_or(0)))
+        .flatten();
+    if run.is_none() && !is_foreign {
         let _ = ev_tx.send(Event::Message {
             level: Severity::Warn,
             text: format!("no readable {LAST_CHECKPOINT}: curves only"),
@@ -108,7 +121,11 @@ pub fn replay(dir: &Path) -> Result<Replay, TrainError> {
                     (Command::RequestDataView, Some(run)) => {
                         Event::DataView(Box::new(snapshot::data_view(run)))
                     }
-                    (Command::RequestSnapshot { .. } | Command::RequestDataView, None) => continue,
+                    (Command::RequestSnapshot { .. }, None) => match &foreign_view {
+                        Some(view) => Event::Snapshot(Box::new(view.clone())),
+                        None => continue,
+                    },
+                    (Command::RequestDataView, None) => continue,
                     _ => Event::Message {
                         level: Severity::Info,
                         text: "a replay shows the run's files: there is nothing to steer".into(),
