@@ -27,12 +27,14 @@ use outbox::Outbox;
 
 pub use replay::{checkpoint_filters, is_foreign, read_run_info, replay_snapshot};
 pub use steering::{Directive, EvalInput, StepInput};
-pub use weights::{RawTensor, SnapshotInput};
+pub use weights::{RawTensor, SnapshotInput, read_checkpoint};
 
 /// Beside config.toml: what the foreign trainer said about itself (free-form JSON), and the
 /// `RunInfo` a replay shows in its header.
 pub const TRAINER_FILE: &str = "trainer.json";
 pub const RUN_INFO_FILE: &str = "run-info.json";
+/// A Unix socket's path must fit `sockaddr_un.sun_path` (108 bytes on Linux, with its NUL).
+const MAX_SOCKET_PATH: usize = 108;
 
 /// What the foreign loop tells the bridge when it starts.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -134,6 +136,16 @@ impl Bridge {
         write_json(&dir.file(TRAINER_FILE), &details)?;
         let metrics = MetricsLog::open(dir.file(METRICS_FILE))?;
         let socket = dir.file(SOCKET_FILE);
+        let socket_len = socket.as_os_str().len();
+        if socket_len >= MAX_SOCKET_PATH {
+            return Err(TrainError::Config {
+                problem: format!(
+                    "the control socket {} would be {socket_len} bytes long, over the system's \
+                     limit of {MAX_SOCKET_PATH}: choose a shorter run_dir (a relative one helps)",
+                    socket.display()
+                ),
+            });
+        }
         let listener = crate::remote::server::bind(&socket)?;
         let (outbox, events) = Outbox::new();
         let (cmd_tx, commands) = mpsc::channel();

@@ -24,7 +24,8 @@ class Monitor:
     Call ``step`` once an iteration, after ``optimizer.step()``; it returns False once the run
     should stop (``Stop`` from a viewer, or a divergence with ``on_divergence="stop"``). Under
     DistributedDataParallel every rank calls it; rank 0 writes the run directory and serves the
-    socket, and every rank applies a knob change at the same iteration.
+    socket, and every rank applies a knob change at the same iteration. Use it from the thread
+    that made it.
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, run_dir="runs",
@@ -57,16 +58,18 @@ class Monitor:
         first = _tensors.first_conv(self.module)
         self.filter_layers = [n for n in [first and first[0], filter_layer] if n]
         self.core = None
+        self._run_dir = None
         if self.rank == 0:
             spec = self._spec(run_dir, config or {}, classes, steps_per_epoch, epochs, data_name)
             self.core = Core(json.dumps(spec))
+            self._run_dir = self.core.run_dir
             if on_divergence == "continue":
                 self.core.message("info", "divergence is reported but does not pause this run")
 
     @property
     def run_dir(self):
         """The run directory (rank 0; None on the other ranks)."""
-        return self.core.run_dir if self.core else None
+        return self._run_dir
 
     @property
     def iteration(self) -> int:
@@ -199,6 +202,11 @@ class Monitor:
         if self.core is None:
             return None
         return self.core.save_checkpoint(name, _tensors.to_raw(self.module.state_dict()))
+
+    @staticmethod
+    def load(path) -> dict:
+        """A state_dict from a checkpoint written by a Monitor (or any safetensors file)."""
+        return _tensors.from_raw(Core.read_checkpoint(os.fspath(path)))
 
     def _rollback(self):
         ok = torch.zeros(1)

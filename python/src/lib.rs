@@ -171,6 +171,14 @@ impl Core {
         Ok(tensors_out(py, tensors))
     }
 
+    /// Every tensor of a safetensors file [(name, dtype, shape, bytes)].
+    #[staticmethod]
+    fn read_checkpoint<'py>(py: Python<'py>, path: &str) -> PyResult<Vec<TensorTuple<'py>>> {
+        let tensors = convtop::bridge::read_checkpoint(std::path::Path::new(path))
+            .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        Ok(tensors_out(py, tensors))
+    }
+
     /// The best checkpoint's tensors, or None (the viewers were told why).
     fn rollback<'py>(&mut self, py: Python<'py>) -> Option<Vec<TensorTuple<'py>>> {
         self.bridge.rollback().map(|t| tensors_out(py, t))

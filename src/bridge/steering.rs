@@ -259,8 +259,8 @@ impl Bridge {
     /// Records an evaluation; true when it is the best so far (the loop then saves the best
     /// checkpoint).
     pub fn evaluate(&mut self, input: &EvalInput) -> bool {
-        let is_best = input.val_loss.is_finite()
-            && self.best.is_none_or(|(acc, _)| input.val_accuracy > acc);
+        let is_best =
+            input.val_loss.is_finite() && self.best.is_none_or(|(acc, _)| input.val_accuracy > acc);
         let per_epoch = self.info.iters_per_epoch;
         let stats = EvalStats {
             iteration: self.iteration,

@@ -3,7 +3,7 @@
 //! viewer asked for.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
@@ -70,6 +70,31 @@ fn dtype(name: &str) -> Option<Dtype> {
     })
 }
 
+/// Every tensor of a safetensors file, sorted by name, bytes as stored.
+pub fn read_checkpoint(path: &Path) -> Result<Vec<RawTensor>, TrainError> {
+    let path = path.to_path_buf();
+    let bytes = std::fs::read(&path).map_err(|source| TrainError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    let st = SafeTensors::deserialize(&bytes).map_err(|e| TrainError::Checkpoint {
+        path: path.clone(),
+        problem: e.to_string(),
+    })?;
+    let mut out: Vec<RawTensor> = st
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| RawTensor {
+            name,
+            dtype: view.dtype().to_string(),
+            shape: view.shape().to_vec(),
+            data: view.data().to_vec(),
+        })
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
 impl Bridge {
     /// Writes `tensors` as `name` in the run directory (atomically) and records it.
     pub fn save_checkpoint(
@@ -123,27 +148,7 @@ impl Bridge {
 
     /// Reads back checkpoint `name` of this run, every tensor as written.
     pub fn load_checkpoint(&self, name: &str) -> Result<Vec<RawTensor>, TrainError> {
-        let path = self.dir.file(name);
-        let bytes = std::fs::read(&path).map_err(|source| TrainError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let st = SafeTensors::deserialize(&bytes).map_err(|e| TrainError::Checkpoint {
-            path: path.clone(),
-            problem: e.to_string(),
-        })?;
-        let mut out: Vec<RawTensor> = st
-            .tensors()
-            .into_iter()
-            .map(|(name, view)| RawTensor {
-                name,
-                dtype: view.dtype().to_string(),
-                shape: view.shape().to_vec(),
-                data: view.data().to_vec(),
-            })
-            .collect();
-        out.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(out)
+        read_checkpoint(&self.dir.file(name))
     }
 
     /// The best checkpoint's tensors for a roll-back; the loop loads them into its model. The

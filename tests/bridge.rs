@@ -1,0 +1,203 @@
+//! The bridge driven as a foreign loop would drive it, with a real socket viewer: knob changes
+//! validated and handed back, refusals, pauses, checkpoints, and the run directory that every
+//! reader of runs (ls, replay, export) understands.
+
+use std::sync::mpsc::Receiver;
+use std::time::{Duration, Instant};
+
+use convtop::bridge::{Bridge, BridgeSpec, EvalInput, RawTensor, StepInput};
+use convtop::remote::SOCKET_FILE;
+use convtop::train::rundir::{METRICS_FILE, Record, read_metrics};
+use convtop::train::summary::{RunStatus, summarize};
+use convtop::train::{Command, Event, Knob, KnobSource, Knobs, RunState};
+
+fn spec(dir: &std::path::Path) -> BridgeSpec {
+    BridgeSpec {
+        run_dir: dir.to_path_buf(),
+        trainer: "pytorch".into(),
+        data_name: "test".into(),
+        net_spec: "Tiny".into(),
+        classes: (0..10).map(|i| i.to_string()).collect(),
+        iters_per_epoch: 10,
+        total_epochs: 1,
+        knobs: Knobs {
+            learning_rate: 0.1,
+            lambda: 1e-4,
+            momentum: 0.0,
+            batch_size: 8,
+            ..Knobs::default()
+        },
+        supported: vec![Knob::LearningRate, Knob::Lambda],
+        ..BridgeSpec::default()
+    }
+}
+
+fn input(lr: f32) -> StepInput {
+    StepInput {
+        loss: 2.3,
+        accuracy: 0.1,
+        batch_size: 8,
+        learning_rate: lr,
+        lambda: 1e-4,
+        momentum: 0.0,
+    }
+}
+
+/// Steps until the bridge hands back something (the viewer's command crosses two threads).
+fn step_until(bridge: &mut Bridge, lr: f32) -> convtop::bridge::Directive {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let d = bridge.step(&input(lr));
+        if !d.is_empty() {
+            return d;
+        }
+        assert!(Instant::now() < deadline, "the command never arrived");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn wait_event(events: &Receiver<Event>, ok: impl Fn(&Event) -> bool) -> Event {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let e = events.recv_timeout(left).expect("the event arrives");
+        if ok(&e) {
+            return e;
+        }
+    }
+}
+
+#[test]
+fn a_viewer_steers_a_foreign_loop_through_the_bridge() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut bridge = Bridge::start(spec(tmp.path())).unwrap();
+    let dir = bridge.run_dir().to_path_buf();
+    let (events, commands) = convtop::remote::client::connect(&dir.join(SOCKET_FILE)).unwrap();
+    assert!(matches!(events.recv().unwrap(), Event::Started(_)));
+    assert_eq!(summarize(&dir).unwrap().status, RunStatus::Live);
+
+    // a valid lr comes back to the loop; momentum (not in this optimiser) and a negative λ do not
+    commands
+        .send(Command::SetKnob {
+            knob: Knob::Momentum,
+            value: 0.5,
+        })
+        .unwrap();
+    commands
+        .send(Command::SetKnob {
+            knob: Knob::Lambda,
+            value: -1.0,
+        })
+        .unwrap();
+    commands
+        .send(Command::SetKnob {
+            knob: Knob::LearningRate,
+            value: 0.02,
+        })
+        .unwrap();
+    let d = step_until(&mut bridge, 0.1);
+    assert_eq!(d.knobs, vec![(Knob::LearningRate, f64::from(0.02f32))]);
+    let refusal = wait_event(&events, |e| matches!(e, Event::Message { .. }));
+    assert!(
+        format!("{refusal:?}").contains("no such setting"),
+        "{refusal:?}"
+    );
+    let at = bridge.iteration();
+
+    // the script's own scheduler moves lr after the hand change: recorded and reported
+    bridge.step(&input(0.02));
+    bridge.step(&input(0.01));
+    let warn = wait_event(
+        &events,
+        |e| matches!(e, Event::Message { text, .. } if text.contains("set by hand")),
+    );
+    assert!(
+        format!("{warn:?}").contains(&format!("iteration {at}")),
+        "{warn:?}"
+    );
+
+    // pause holds the loop until a step or resume
+    commands.send(Command::Pause).unwrap();
+    let d = step_until(&mut bridge, 0.01);
+    assert!(d.is_paused);
+    commands.send(Command::Step).unwrap();
+    let d = bridge.wait(Duration::from_secs(5));
+    assert!(!d.is_paused, "one step is let through");
+    assert!(
+        bridge.step(&input(0.01)).is_paused,
+        "and then it holds again"
+    );
+    commands.send(Command::Resume).unwrap();
+    assert!(!bridge.wait(Duration::from_secs(5)).is_paused);
+
+    // checkpoints keep any dtype under the loop's own names, and roll back
+    let w = RawTensor {
+        name: "conv1.weight".into(),
+        dtype: "F32".into(),
+        shape: vec![2, 1, 1, 1],
+        data: [1.5f32, -2.0]
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect(),
+    };
+    let steps = RawTensor {
+        name: "bn.num_batches_tracked".into(),
+        dtype: "I64".into(),
+        shape: vec![],
+        data: 7i64.to_le_bytes().to_vec(),
+    };
+    let eval = EvalInput {
+        val_loss: 1.0,
+        val_accuracy: 0.5,
+        ..EvalInput::default()
+    };
+    assert!(bridge.evaluate(&eval));
+    bridge
+        .save_checkpoint("checkpoint-best.safetensors", &[w.clone(), steps.clone()])
+        .unwrap();
+    let back = bridge.rollback().expect("a best checkpoint");
+    assert_eq!(back, vec![steps, w]);
+    let bad = RawTensor {
+        dtype: "F32".into(),
+        data: vec![0; 3],
+        ..back[0].clone()
+    };
+    assert!(bridge.save_checkpoint("x.safetensors", &[bad]).is_err());
+
+    commands.send(Command::Stop).unwrap();
+    assert!(step_until(&mut bridge, 0.01).should_stop);
+    bridge.close(false).unwrap();
+    assert!(
+        !dir.join(SOCKET_FILE).exists(),
+        "the socket goes with the run"
+    );
+
+    let records = read_metrics(&dir.join(METRICS_FILE)).unwrap();
+    let knobs: Vec<_> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Knob(k) => Some((k.iteration, k.knob, k.source)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        knobs,
+        vec![
+            (at, Knob::LearningRate, KnobSource::Hand),
+            (at + 1, Knob::LearningRate, KnobSource::Schedule),
+        ]
+    );
+    assert!(matches!(
+        records.last(),
+        Some(Record::State {
+            state: RunState::Stopped,
+            ..
+        })
+    ));
+    assert_eq!(summarize(&dir).unwrap().status, RunStatus::Stopped);
+    let (replayed, _cmds) = convtop::remote::history::replay(&dir).unwrap();
+    match replayed.recv().unwrap() {
+        Event::Started(info) => assert_eq!(info.net_spec, "pytorch:Tiny"),
+        e => panic!("a replay starts with the run's header, got {e:?}"),
+    }
+}
