@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Bridge;
 use crate::train::diagnostics::is_diverged;
+use crate::train::knobs;
 use crate::train::rundir::Record;
 use crate::train::{
     Command, Diagnostic, EvalStats, Event, IterStats, Knob, KnobChange, KnobSource, Knobs,
@@ -187,18 +188,23 @@ impl Bridge {
         reason: Option<String>,
     ) -> Option<f64> {
         if !self.supported.contains(&knob) {
-            let text = format!(
-                "{} refused: the optimiser of this run has no such setting",
-                knob.label()
-            );
+            let owner = match knob {
+                Knob::BatchSize | Knob::AugmentCrop | Knob::AugmentFlip => {
+                    "the training script's data loader owns it"
+                }
+                _ => "the optimiser of this run has no such setting",
+            };
+            let text = format!("{} refused: {owner}", knob.label());
             self.send_message(Severity::Warn, &text);
             return None;
         }
         let old = self.knobs.get(knob);
         let mut knobs = self.knobs;
-        if let Err(problem) = apply_knob(&mut knobs, knob, value) {
-            let text = format!("{} {value} refused: {problem}; kept {old}", knob.label());
-            self.send_message(Severity::Warn, &text);
+        if source == KnobSource::Schedule {
+            // what the script's own scheduler already did is a fact to record, not a request
+            observe(&mut knobs, knob, value);
+        } else if let Err(e) = knobs::set(&mut knobs, knob, value) {
+            self.send_message(Severity::Warn, &format!("{e}; kept {old}"));
             return None;
         }
         let new = knobs.get(knob);
@@ -307,20 +313,12 @@ impl Bridge {
     }
 }
 
-/// Sets `knob` in `knobs` if `value` is valid for it.
-fn apply_knob(knobs: &mut Knobs, knob: Knob, value: f64) -> Result<(), &'static str> {
+/// Stores a value the loop reports having used, as the authority would store it (f32).
+fn observe(knobs: &mut Knobs, knob: Knob, value: f64) {
     match knob {
-        Knob::LearningRate if value.is_finite() && value > 0.0 => {
-            knobs.learning_rate = value as f32;
-        }
-        Knob::LearningRate => return Err("the learning rate must be a positive number"),
-        Knob::Lambda if value.is_finite() && value >= 0.0 => knobs.lambda = value as f32,
-        Knob::Lambda => return Err("λ must be zero or positive"),
-        Knob::Momentum if (0.0..1.0).contains(&value) => knobs.momentum = value as f32,
-        Knob::Momentum => return Err("momentum must be in [0, 1)"),
-        Knob::BatchSize | Knob::AugmentCrop | Knob::AugmentFlip => {
-            return Err("the training script's data loader owns it");
-        }
+        Knob::LearningRate => knobs.learning_rate = value as f32,
+        Knob::Lambda => knobs.lambda = value as f32,
+        Knob::Momentum => knobs.momentum = value as f32,
+        Knob::BatchSize | Knob::AugmentCrop | Knob::AugmentFlip => {}
     }
-    Ok(())
 }
