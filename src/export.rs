@@ -124,7 +124,8 @@ pub fn export_run(dir: &Path, out: &Path) -> Result<Exported, ExportError> {
         // a PyTorch run: its filters come from the checkpoint; activations need its model
         if let Some(bank) = crate::bridge::checkpoint_filters(dir, LAST_CHECKPOINT)? {
             let path = out.join(FILTERS_PNG);
-            render_filters(&bank, &id, curves.iters.len() as u64, &path)?;
+            let iteration = history.last.map_or(0, |s| s.iteration);
+            render_filters(&bank, &id, iteration, &path)?;
             done.files.push(path);
         }
         done.notes
