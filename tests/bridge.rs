@@ -195,8 +195,8 @@ fn a_viewer_steers_a_foreign_loop_through_the_bridge() {
         })
     ));
     assert_eq!(summarize(&dir).unwrap().status, RunStatus::Stopped);
-    let (replayed, _cmds) = convtop::remote::history::replay(&dir).unwrap();
-    match replayed.recv().unwrap() {
+    let replayed = convtop::remote::history::replay(&dir).unwrap();
+    match replayed.events.recv().unwrap() {
         Event::Started(info) => assert_eq!(info.net_spec, "pytorch:Tiny"),
         e => panic!("a replay starts with the run's header, got {e:?}"),
     }
