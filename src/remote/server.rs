@@ -4,6 +4,7 @@
 //! another viewer ever waits on one. Every command read is executed, even if its sender has gone.
 
 use std::io::{BufReader, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
@@ -88,15 +89,19 @@ pub fn serve(
     let shared = Arc::new(Mutex::new(Shared::default()));
     let commands = handle.commands.clone();
     let (done_tx, done_rx) = mpsc::channel::<()>();
-    {
+    let thread = |e: std::io::Error| TrainError::Thread(e.to_string());
+    // dropping `wake` ends the accept thread: its end of the pair then reads end-of-file
+    let (wake, woken) = UnixStream::pair().map_err(thread)?;
+    listener.set_nonblocking(true).map_err(thread)?;
+    let acceptor = {
         let shared = Arc::clone(&shared);
         let commands = commands.clone();
         let done_tx = done_tx.clone();
         std::thread::Builder::new()
             .name("convtop-accept".into())
-            .spawn(move || accept(listener, &shared, &commands, &done_tx))
-            .map_err(|e| TrainError::Thread(e.to_string()))?;
-    }
+            .spawn(move || accept(&listener, &woken, &shared, &commands, &done_tx))
+            .map_err(thread)?
+    };
     drop(done_tx);
     for event in handle.events.iter() {
         if event == Event::State(RunState::Finished) {
@@ -108,6 +113,8 @@ pub fn serve(
         s.viewers.retain(|v| v.offer(&line));
     }
     let joined = handle.thread.join();
+    drop(wake);
+    let _ = acceptor.join();
     let _ = std::fs::remove_file(&socket);
     // the end mark lets each writer send what is left, then close its stream
     let viewers = std::mem::take(&mut lock(&shared).viewers);
@@ -133,15 +140,57 @@ fn farewell(done: &Receiver<()>, writers: usize) {
     }
 }
 
+/// Blocks until `listener` has a connection to accept (true) or `woken` is readable: the
+/// server is ending (false).
+fn wait_for_viewer(listener: &UnixListener, woken: &UnixStream) -> bool {
+    let mut fds = [
+        libc::pollfd {
+            fd: listener.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: woken.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+    ];
+    loop {
+        // SAFETY: `fds` is a valid array of 2 pollfd that outlives the call.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+        if n >= 0 {
+            return fds[1].revents == 0;
+        }
+        if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            return false;
+        }
+    }
+}
+
+/// Accepts viewers until the server ends (`woken`).
 fn accept(
-    listener: UnixListener,
+    listener: &UnixListener,
+    woken: &UnixStream,
     shared: &Mutex<Shared>,
     commands: &Sender<Command>,
     done: &Sender<()>,
 ) {
     let me = euid();
-    for stream in listener.incoming() {
-        let Ok(stream) = stream else { continue };
+    while wait_for_viewer(listener, woken) {
+        // non-blocking: a connection that was given up before this accept is not waited for
+        let stream = match listener.accept() {
+            Ok((stream, _)) => stream,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(_) => {
+                // out of descriptors, say: try again later rather than spin
+                std::thread::sleep(Duration::from_millis(50));
+                continue;
+            }
+        };
+        // an accepted stream does not inherit O_NONBLOCK on Linux; make sure on every Unix
+        if stream.set_nonblocking(false).is_err() {
+            continue;
+        }
         // the socket is 0600 in a 0700 directory; this holds even if those were loosened
         if peer_uid(&stream).is_ok_and(|uid| uid != me && uid != 0) {
             continue;
