@@ -4,6 +4,7 @@
 //! calls `step` once an iteration and gets back a `Directive`: the knob values to apply, and what
 //! a viewer asked for (evaluate, save, roll back, a snapshot, stop).
 
+mod advice;
 mod outbox;
 mod replay;
 mod steering;
@@ -17,6 +18,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::remote::SOCKET_FILE;
+use crate::train::autopilot::Autopilot;
 use crate::train::diagnostics::{Diagnostics, DiagnosticsConfig};
 use crate::train::rundir::{CONFIG_FILE, METRICS_FILE, MetricsLog, Record, RunDir, atomic_write};
 use crate::train::{
@@ -25,6 +27,7 @@ use crate::train::{
 };
 use outbox::Outbox;
 
+pub use advice::Restore;
 pub use replay::{checkpoint_filters, is_foreign, read_run_info, replay_snapshot};
 pub use steering::{Directive, EvalInput, StepInput};
 pub use weights::{RawTensor, SnapshotInput, read_checkpoint};
@@ -61,6 +64,10 @@ pub struct BridgeSpec {
     pub supported: Vec<Knob>,
     pub seed: u64,
     pub layers: Vec<LayerInfo>,
+    /// Apply the diagnostics' advice from the start (`convtop --autopilot`).
+    pub autopilot: bool,
+    /// A divergence is reported but does not pause the run (the loop chose to go on).
+    pub should_ignore_divergence: bool,
     /// Anything else worth keeping with the run (versions, the optimiser, the user's config).
     pub details: serde_json::Value,
 }
@@ -85,6 +92,11 @@ pub struct Bridge {
     hand_changes: Vec<(Knob, u64)>,
     last_step: Instant,
     is_data_view_answered: bool,
+    autopilot: Autopilot,
+    /// What the autopilot decided outside a poll (at an evaluation), for the next directive.
+    directive: Directive,
+    last_val_accuracy: Option<f32>,
+    should_ignore_divergence: bool,
 }
 
 impl Bridge {
@@ -184,8 +196,15 @@ impl Bridge {
             hand_changes: Vec::new(),
             last_step: Instant::now(),
             is_data_view_answered: false,
+            autopilot: Autopilot::new(spec.autopilot),
+            directive: Directive::default(),
+            last_val_accuracy: None,
+            should_ignore_divergence: spec.should_ignore_divergence,
         };
         bridge.send(Event::Started(Box::new(info)));
+        if spec.autopilot {
+            bridge.send(Event::Autopilot { on: true });
+        }
         bridge.set_state(RunState::Running);
         Ok(bridge)
     }

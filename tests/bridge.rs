@@ -5,11 +5,18 @@
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
-use convtop::bridge::{Bridge, BridgeSpec, EvalInput, RawTensor, StepInput};
+use std::sync::Mutex;
+
+use convtop::bridge::{Bridge, BridgeSpec, EvalInput, RawTensor, Restore, StepInput};
 use convtop::remote::SOCKET_FILE;
 use convtop::train::rundir::{METRICS_FILE, Record, read_metrics};
 use convtop::train::summary::{RunStatus, summarize};
-use convtop::train::{Command, Event, Knob, KnobSource, Knobs, RunState};
+use convtop::train::{
+    Action, Command, DiagnosticKind, Event, Knob, KnobSetting, KnobSource, Knobs, RunState,
+};
+
+/// The tests count this process's threads: one test at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
 
 fn spec(dir: &std::path::Path) -> BridgeSpec {
     BridgeSpec {
@@ -69,6 +76,7 @@ fn wait_event(events: &Receiver<Event>, ok: impl Fn(&Event) -> bool) -> Event {
 
 #[test]
 fn a_viewer_steers_a_foreign_loop_through_the_bridge() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let tmp = tempfile::tempdir().unwrap();
     let mut bridge = Bridge::start(spec(tmp.path())).unwrap();
     let dir = bridge.run_dir().to_path_buf();
@@ -200,4 +208,118 @@ fn a_viewer_steers_a_foreign_loop_through_the_bridge() {
         Event::Started(info) => assert_eq!(info.net_spec, "pytorch:Tiny"),
         e => panic!("a replay starts with the run's header, got {e:?}"),
     }
+}
+
+/// The threads of this process named `name` (Linux: /proc/self/task/*/comm, cut at 15 bytes).
+fn threads_named(name: &str) -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .map(|tasks| {
+            tasks
+                .flatten()
+                .filter(|t| {
+                    std::fs::read_to_string(t.path().join("comm"))
+                        .is_ok_and(|c| c.trim_end() == name)
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn closing_a_bridge_ends_its_server_threads() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    for _ in 0..3 {
+        let mut bridge = Bridge::start(spec(tmp.path())).unwrap();
+        let dir = bridge.run_dir().to_path_buf();
+        let (events, _commands) = convtop::remote::client::connect(&dir.join(SOCKET_FILE)).unwrap();
+        assert!(matches!(events.recv().unwrap(), Event::Started(_)));
+        assert_eq!(threads_named("convtop-accept"), 1);
+        bridge.step(&input(0.1));
+        bridge.close(true).unwrap();
+        assert_eq!(
+            threads_named("convtop-accept"),
+            0,
+            "a closed bridge leaves no thread waiting for viewers"
+        );
+        assert_eq!(threads_named("convtop-bridge-"), 0);
+    }
+}
+
+#[test]
+fn advice_from_a_viewer_and_the_autopilot_reach_the_next_directive() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let mut bridge = Bridge::start(spec(tmp.path())).unwrap();
+    let dir = bridge.run_dir().to_path_buf();
+    let (events, commands) = convtop::remote::client::connect(&dir.join(SOCKET_FILE)).unwrap();
+
+    // `a` in the dashboard: a diagnostic's action, recorded as a hand change with its reason
+    let action = Action {
+        rollback: None,
+        knob: Some(KnobSetting {
+            knob: Knob::LearningRate,
+            value: 0.05,
+        }),
+    };
+    commands
+        .send(Command::ApplyAdvice {
+            action,
+            reason: Some("plateau".into()),
+        })
+        .unwrap();
+    let d = step_until(&mut bridge, 0.1);
+    assert_eq!(d.knobs, vec![(Knob::LearningRate, f64::from(0.05f32))]);
+    assert_eq!(d.rollback, None);
+
+    // `A`: the autopilot rescues a divergence at once: the starting weights and a lower rate
+    commands.send(Command::SetAutopilot { on: true }).unwrap();
+    assert!(step_until_autopilot(&mut bridge));
+    wait_event(&events, |e| *e == Event::Autopilot { on: true });
+    let d = bridge.step(&StepInput {
+        loss: f32::NAN,
+        ..input(0.05)
+    });
+    assert_eq!(d.rollback, Some(Restore::Start), "{d:?}");
+    let (knob, lr) = d.knobs[0];
+    assert!(knob == Knob::LearningRate && lr < 0.05, "{d:?}");
+    assert!(!d.is_paused, "a rescued run goes on");
+    assert_eq!(bridge.state(), RunState::Running);
+    bridge.close(true).unwrap();
+
+    let records = read_metrics(&dir.join(METRICS_FILE)).unwrap();
+    let diverged = records
+        .iter()
+        .find_map(|r| match r {
+            Record::Diagnostic(d) if d.kind == DiagnosticKind::Divergence => Some(d.title.clone()),
+            _ => None,
+        })
+        .expect("the divergence is recorded");
+    let knobs: Vec<_> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Knob(k) => Some((k.source, k.reason.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        knobs,
+        vec![
+            (KnobSource::Hand, Some("plateau".to_string())),
+            (KnobSource::Autopilot, Some(diverged)),
+        ]
+    );
+}
+
+/// Steps until the bridge says its autopilot is on (the command crosses two threads).
+fn step_until_autopilot(bridge: &mut Bridge) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !bridge.is_autopilot_on() {
+        if Instant::now() > deadline {
+            return false;
+        }
+        bridge.step(&input(0.05));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    true
 }

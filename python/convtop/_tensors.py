@@ -193,3 +193,8 @@ def snapshot(model: nn.Module, probe, probe_label, filter_layers, lr: float):
     shape = tuple(int(s) for s in img.shape) if img.dim() == 3 else (1, 1, img.numel())
     activations = [(n, *p) for n, a in acts if (p := _planes(a)) is not None]
     return filters, stats, (shape, _f32(img)), label, probs, activations
+
+
+def cpu_copy(state_dict):
+    """A copy of a state_dict on the CPU, detached from the model (a roll-back target)."""
+    return {k: v.detach().to("cpu", copy=True) for k, v in state_dict.items()}

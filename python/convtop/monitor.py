@@ -32,7 +32,7 @@ class Monitor:
                  config=None, probe=None, probe_label=None, evaluate=None, scheduler=None,
                  classes=None, steps_per_epoch=0, epochs=1, batch_size=None, snapshot_every=20,
                  filter_layer=None, on_divergence="pause", average_loss=True,
-                 data_name="pytorch", group=None):
+                 data_name="pytorch", group=None, autopilot=False):
         if on_divergence not in ("pause", "stop", "continue"):
             raise ValueError("on_divergence must be 'pause', 'stop' or 'continue'")
         self.model = model
@@ -59,8 +59,15 @@ class Monitor:
         self.filter_layers = [n for n in [first and first[0], filter_layer] if n]
         self.core = None
         self._run_dir = None
+        # rank 0 keeps the starting weights (a roll-back for a network killed early) and, while
+        # the autopilot judges a change, the weights from before it; both on the CPU
+        self._start = None
+        self._before_change = None
         if self.rank == 0:
+            self._start = _tensors.cpu_copy(self.module.state_dict())
             spec = self._spec(run_dir, config or {}, classes, steps_per_epoch, epochs, data_name)
+            spec["autopilot"] = bool(autopilot)
+            spec["should_ignore_divergence"] = on_divergence == "continue"
             self.core = Core(json.dumps(spec))
             self._run_dir = self.core.run_dir
             if on_divergence == "continue":
@@ -74,6 +81,16 @@ class Monitor:
     @property
     def iteration(self) -> int:
         return self.channel.iteration
+
+    @property
+    def autopilot(self) -> bool:
+        """Whether the diagnostics' advice is applied as it comes (rank 0; False elsewhere)."""
+        return self.core is not None and self.core.autopilot
+
+    @autopilot.setter
+    def autopilot(self, on: bool):
+        if self.core is not None:
+            self.core.autopilot = bool(on)
 
     def _spec(self, run_dir, config, classes, steps_per_epoch, epochs, data_name):
         m = self.module
@@ -124,11 +141,13 @@ class Monitor:
             directive = self.channel.share(directive)
             if directive is None:
                 return
-            knobs, evaluate, save, rollback, snapshot, stop, paused = directive
+            knobs, evaluate, save, rollback, snapshot, stop, paused, stash = directive
+            if stash and self.rank == 0:
+                self._before_change = _tensors.cpu_copy(self.module.state_dict())
+            if rollback is not None:
+                self._rollback(rollback)
             for knob, value in knobs:
                 self._apply(knob, value)
-            if rollback:
-                self._rollback()
             if evaluate:
                 self._evaluate_now()
             if save and self.core is not None:
@@ -139,12 +158,11 @@ class Monitor:
                 self.should_stop = True
             if stop or not paused:
                 return
-            if paused and self.on_divergence != "pause" and self.core is not None \
+            if self.on_divergence == "stop" and self.core is not None \
                     and self.core.state == "diverged":
-                if self.on_divergence == "stop":
-                    self.core.message("error", "diverged: stopping (on_divergence='stop')")
-                    directive = (knobs, False, False, False, None, True, False)
-                    continue
+                self.core.message("error", "diverged: stopping (on_divergence='stop')")
+                directive = ([], False, False, None, None, True, False, False)
+                continue
             # paused: block (rank 0 in Rust with the GIL released; the others in the broadcast)
             directive = self.core.wait(_PAUSE_POLL) if self.core is not None else None
 
@@ -208,12 +226,20 @@ class Monitor:
         """A state_dict from a checkpoint written by a Monitor (or any safetensors file)."""
         return _tensors.from_raw(Core.read_checkpoint(os.fspath(path)))
 
-    def _rollback(self):
+    def _rollback(self, which="best"):
+        """Loads the best checkpoint, the starting weights or those from before the autopilot's
+        last change (rank 0), then the same weights on every rank."""
         ok = torch.zeros(1)
         if self.core is not None:
-            tensors = self.core.rollback()
-            if tensors is not None:
-                self.module.load_state_dict(_tensors.from_raw(tensors))
+            if which == "best":
+                tensors = self.core.rollback()
+                state = None if tensors is None else _tensors.from_raw(tensors)
+            else:
+                state = self._start if which == "start" else self._before_change
+                if state is None:
+                    self.core.message("warn", f"no roll-back: no weights kept for {which}")
+            if state is not None:
+                self.module.load_state_dict(state)
                 ok += 1
         if self.channel.world > 1:
             ok = self.channel.broadcast_tensor(ok)

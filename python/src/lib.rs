@@ -3,18 +3,31 @@
 
 use std::time::Duration;
 
-use convtop::bridge::{Bridge, BridgeSpec, Directive, EvalInput, RawTensor, SnapshotInput, StepInput};
+use convtop::bridge::{
+    Bridge, BridgeSpec, Directive, EvalInput, RawTensor, SnapshotInput, StepInput,
+};
 use convtop::train::{FilterBank, Knob, LayerStats, Planes, Severity};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-/// (knob changes, evaluate, save, roll back, snapshot input, stop, paused)
-type DirectiveTuple = (Vec<(String, f64)>, bool, bool, bool, Option<usize>, bool, bool);
+/// (knob changes, evaluate, save, weights to load (best, start, before_change), snapshot input,
+/// stop, paused, stash the weights)
+type DirectiveTuple = (
+    Vec<(String, f64)>,
+    bool,
+    bool,
+    Option<String>,
+    Option<usize>,
+    bool,
+    bool,
+    bool,
+);
 /// (name, dtype, shape, bytes)
 type TensorTuple<'py> = (String, String, Vec<usize>, Bound<'py, PyBytes>);
 
-fn knob_name(k: Knob) -> String {
+/// The name serde gives a unit variant (`learning_rate`, `before_change`).
+fn name(k: impl serde::Serialize) -> String {
     serde_json::to_value(k)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
@@ -22,15 +35,16 @@ fn knob_name(k: Knob) -> String {
 }
 
 fn directive_tuple(d: Directive) -> DirectiveTuple {
-    let knobs = d.knobs.into_iter().map(|(k, v)| (knob_name(k), v)).collect();
+    let knobs = d.knobs.into_iter().map(|(k, v)| (name(k), v)).collect();
     (
         knobs,
         d.should_evaluate,
         d.should_save,
-        d.should_rollback,
+        d.rollback.map(name),
         d.snapshot,
         d.should_stop,
         d.is_paused,
+        d.should_stash,
     )
 }
 
@@ -213,13 +227,15 @@ impl Core {
             .collect();
         let layer_stats = layer_stats
             .into_iter()
-            .map(|(name, weight_norm, grad_norm, update_ratio, dead_fraction)| LayerStats {
-                name,
-                weight_norm,
-                grad_norm,
-                update_ratio,
-                dead_fraction,
-            })
+            .map(
+                |(name, weight_norm, grad_norm, update_ratio, dead_fraction)| LayerStats {
+                    name,
+                    weight_norm,
+                    grad_norm,
+                    update_ratio,
+                    dead_fraction,
+                },
+            )
             .collect();
         let activations = activations
             .into_iter()
@@ -235,6 +251,17 @@ impl Core {
         };
         self.bridge.snapshot(input_index, snap);
         Ok(())
+    }
+
+    /// The diagnostics' advice applied as it comes (or only shown), as the `A` key switches it.
+    #[getter]
+    fn autopilot(&self) -> bool {
+        self.bridge.is_autopilot_on()
+    }
+
+    #[setter]
+    fn set_autopilot(&mut self, on: bool) {
+        self.bridge.set_autopilot(on);
     }
 
     /// A message for the viewers: `level` is info, warn or error.

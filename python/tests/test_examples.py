@@ -29,7 +29,7 @@ def test_the_dashboard_attached_in_tmux_shows_the_curves_and_turns_lr(short_tmp,
         tmux = Tmux("attach", f"{convtop_bin} attach {run}")
         screen = tmux.wait_screen(
             "the curves of the PyTorch run",
-            lambda s: "pytorch:SmallCnn" in s and "running" in s and "val " in s and "⠀" not in s
+            lambda s: "pytorch:SmallC" in s and "running" in s and "val " in s and "⠀" not in s
             and any(c in s for c in "⠁⠂⠄⡀⠈⠐⠠⢀") and "lr" in s)
         assert "loss" in screen and "accuracy" in screen, screen
         # → on the selected knob (lr) doubles it: 0.05 -> 0.1 at the loop's next step
@@ -86,7 +86,7 @@ def test_replay_compare_and_export_read_the_pytorch_run(short_tmp, convtop_bin):
     tmux = Tmux("replay", f"{convtop_bin} replay {run}")
     try:
         screen = tmux.wait_screen("the replayed run",
-                                  lambda s: "pytorch:SmallCnn" in s and "stopped" in s)
+                                  lambda s: "pytorch:SmallC" in s and "stopped" in s)
         assert "60" in screen, screen
         tmux.keys("2")
         tmux.wait_screen("the filters from the checkpoint", lambda s: "conv1" in s)

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::Bridge;
+use super::advice::Restore;
 use crate::train::diagnostics::is_diverged;
 use crate::train::knobs;
 use crate::train::rundir::Record;
@@ -38,7 +39,10 @@ pub struct Directive {
     pub knobs: Vec<(Knob, f64)>,
     pub should_evaluate: bool,
     pub should_save: bool,
-    pub should_rollback: bool,
+    /// Weights to load (after stashing, before the knobs).
+    pub rollback: Option<Restore>,
+    /// Keep a copy of the current weights: the autopilot may revert the change it just made.
+    pub should_stash: bool,
     /// A viewer asked for filters and activations (of this probe input).
     pub snapshot: Option<usize>,
     pub should_stop: bool,
@@ -49,6 +53,12 @@ pub struct Directive {
 impl Directive {
     pub fn is_empty(&self) -> bool {
         *self == Directive::default()
+    }
+
+    /// Sets `knob` to `value`, replacing an earlier value of it in this directive.
+    pub fn set(&mut self, knob: Knob, value: f64) {
+        self.knobs.retain(|(k, _)| *k != knob);
+        self.knobs.push((knob, value));
     }
 }
 
@@ -106,7 +116,8 @@ impl Bridge {
     }
 
     fn poll(&mut self, wait: Option<Duration>) -> Directive {
-        let mut d = Directive::default();
+        // what the autopilot decided since the last poll comes first
+        let mut d = std::mem::take(&mut self.directive);
         if let Some(timeout) = wait {
             match self.commands.recv_timeout(timeout) {
                 Ok(cmd) => self.handle(cmd, &mut d),
@@ -139,8 +150,7 @@ impl Bridge {
         match cmd {
             Command::SetKnob { knob, value } => {
                 if let Some(v) = self.set_knob(knob, value, KnobSource::Hand, None) {
-                    d.knobs.retain(|(k, _)| *k != knob);
-                    d.knobs.push((knob, v));
+                    d.set(knob, v);
                 }
             }
             Command::Pause => {
@@ -160,7 +170,7 @@ impl Bridge {
             }
             Command::EvaluateNow => d.should_evaluate = true,
             Command::SaveCheckpoint => d.should_save = true,
-            Command::RollbackToBest => d.should_rollback = true,
+            Command::RollbackToBest => d.rollback = Some(Restore::Best),
             Command::RequestSnapshot { input_index } => d.snapshot = Some(input_index),
             Command::RequestDataView => {
                 if !self.is_data_view_answered {
@@ -176,6 +186,10 @@ impl Bridge {
                 "the test set of this run belongs to the training script: evaluate it there, once",
             ),
             Command::Stop => d.should_stop = true,
+            Command::ApplyAdvice { action, reason } => {
+                self.apply_action(&action, KnobSource::Hand, reason, d);
+            }
+            Command::SetAutopilot { on } => self.set_autopilot(on),
         }
     }
 
@@ -239,7 +253,9 @@ impl Bridge {
         ];
         for (knob, value) in seen {
             let value = f64::from(value);
-            if !self.supported.contains(&knob) || value == self.knobs.get(knob) {
+            // a value decided since the last poll (by the autopilot) has not reached the loop yet
+            let is_pending = self.directive.knobs.iter().any(|(k, _)| *k == knob);
+            if !self.supported.contains(&knob) || is_pending || value == self.knobs.get(knob) {
                 continue;
             }
             let old = self.knobs.get(knob);
@@ -287,6 +303,7 @@ impl Bridge {
         }
         self.record(&Record::Eval(stats.clone()));
         let diags = self.diagnostics.on_evaluation(&stats);
+        self.autopilot_on_evaluation(stats.val_accuracy);
         self.send(Event::Evaluation(stats));
         self.report(diags);
         self.flush_metrics();
@@ -297,8 +314,11 @@ impl Bridge {
         for d in diags {
             let is_divergence = is_diverged(&d);
             self.record(&Record::Diagnostic(d.clone()));
-            self.send(Event::Diagnostic(d));
-            if is_divergence && self.state == RunState::Running {
+            self.send(Event::Diagnostic(d.clone()));
+            // the autopilot may rescue a divergence at once; otherwise the run pauses
+            let is_rescued = self.autopilot.is_on && self.autopilot_on_diagnostic(&d);
+            let should_hold = !is_rescued && !self.should_ignore_divergence;
+            if is_divergence && should_hold && self.state == RunState::Running {
                 self.set_state(RunState::Diverged);
             }
         }

@@ -132,6 +132,11 @@ impl Bridge {
         let meta = serde_json::to_string(&meta).map_err(|e| err(e.to_string()))?;
         let header = HashMap::from([(META_KEY.to_string(), meta)]);
         let bytes = safetensors::serialize(views, Some(header)).map_err(|e| err(e.to_string()))?;
+        // metrics.jsonl is never behind a checkpoint: what it says up to here is on disk first
+        if !self.is_metrics_broken && self.metrics.sync().is_err() {
+            self.is_metrics_broken = true;
+            self.send_message(Severity::Error, "metrics.jsonl is no longer written");
+        }
         atomic_write(&path, &bytes)?;
         let iteration = self.iteration;
         let shown = path.display().to_string();
