@@ -93,6 +93,8 @@ def main():
                     time.sleep(a.step_delay)
                 if step >= a.max_steps:
                     break
+    # every rank leaves together: rank 0 may still be writing its last checkpoint
+    dist.barrier()
     dist.destroy_process_group()
     return 0
 
