@@ -1,11 +1,17 @@
 """What `mon.step` costs beside a training step: a ResNet-18 (CIFAR layout, 32×32 inputs) forward
-and backward at batch 32 on the CPU, timed with and without the Monitor, and `mon.step` alone.
+and backward at batch 32 on the CPU, timed with and without the Monitor (interleaved, in one run),
+and `mon.step` alone; with `--viewer`, a second process reads every event from the socket as
+`convtop attach` would. The load average is printed before and after: on a shared machine quote
+the ratio, not the times.
 
-    python examples/bench_monitor.py [--steps 20] [--threads 2]
+    python examples/bench_monitor.py [--steps 20] [--threads 2] [--viewer]
 """
 
 import argparse
+import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 
@@ -13,6 +19,16 @@ import torch
 from torch import nn
 
 import convtop
+
+
+# a viewer: reads every line the training sends until it closes the socket
+READER = """
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+while s.recv(1 << 16):
+    pass
+"""
 
 
 class Block(nn.Module):
@@ -53,7 +69,9 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--viewer", action="store_true", help="a process reading the socket meanwhile")
     a = p.parse_args()
+    load_before = os.getloadavg()
     torch.manual_seed(0)
     torch.set_num_threads(a.threads)
     model = ResNet18()
@@ -70,6 +88,9 @@ def main():
 
     with tempfile.TemporaryDirectory(prefix="ctb", dir="/tmp") as d:
         mon = convtop.Monitor(model, opt, run_dir=d, probe=x[:1], batch_size=32)
+        viewer = None
+        if a.viewer:
+            viewer = subprocess.Popen([sys.executable, "-c", READER, f"{mon.run_dir}/control.sock"])
         for _ in range(3):
             train_step()  # warm-up
         bare, with_mon, mon_only = [], [], []
@@ -90,8 +111,13 @@ def main():
             mon.step(loss=1.0, acc=0.5)
             calls.append(time.perf_counter() - t0)
         mon.close()
+        if viewer is not None:
+            viewer.wait(10)
+    load_after = os.getloadavg()
     step = statistics.median(bare)
     cost = statistics.median(mon_only)
+    print(f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f} (1 min); "
+          f"{os.cpu_count()} cores; viewer {'attached' if a.viewer else 'none'}")
     print(f"ResNet-18 step, batch 32, {a.threads} threads: median {step * 1e3:.1f} ms "
           f"(with mon.step {statistics.median(with_mon) * 1e3:.1f} ms)")
     print(f"mon.step beside it: median {cost * 1e6:.1f} µs = {100 * cost / step:.3f}% of a step")
