@@ -46,31 +46,73 @@ fn wait_checkpoint(base: &Path, child: &mut Child) -> Option<std::path::PathBuf>
     None
 }
 
+/// Whether a checkpoint write is in progress: its temporary file (`.NAME.tmp`) exists.
+fn is_writing(run: &Path) -> bool {
+    std::fs::read_dir(run).is_ok_and(|d| {
+        d.flatten().any(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with(".checkpoint-") && name.ends_with(".tmp")
+        })
+    })
+}
+
+/// Waits (spinning, up to 5 s) for a checkpoint write to begin; false if none began.
+fn wait_for_write(run: &Path, child: &mut Child) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if is_writing(run) {
+            return true;
+        }
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+    }
+    false
+}
+
 #[test]
 fn kill_9_at_random_moments_leaves_exact_once_metrics_and_a_resumable_run() {
     let mut rng = Rng::from_env(0x5eed_f00d);
     let rounds = rounds(4);
     let base = tempfile::tempdir().unwrap();
     let runs = base.path().join("runs");
-    let mut child = spawn(&short_args(&runs, CAP));
+    // long enough that every kill lands on a live trainer
+    let cap = CAP.max(rounds as u64 * 40);
+    let mut child = spawn(&short_args(&runs, cap));
     let run = wait_checkpoint(&runs, &mut child).expect("a first checkpoint");
-    let (mut kills, mut resumed) = (0, 0);
+    let (mut kills, mut resumed, mut mid_write) = (0, 0, 0);
     for round in 0..rounds {
-        std::thread::sleep(Duration::from_millis(rng.below(900)));
+        // odd rounds aim at a checkpoint write (kill as soon as its temporary file appears);
+        // even rounds kill at a random moment
+        if round % 2 == 1 {
+            std::thread::sleep(Duration::from_millis(rng.below(300)));
+            wait_for_write(&run, &mut child);
+        } else {
+            std::thread::sleep(Duration::from_millis(rng.below(900)));
+        }
+        if child.try_wait().unwrap().is_some() {
+            eprintln!("faults: the run finished before kill {round}; no more kills");
+            break;
+        }
         let _ = child.kill();
         let _ = child.wait();
         kills += 1;
+        // a temporary file left behind: the kill caught a checkpoint write in progress
+        mid_write += usize::from(is_writing(&run));
         let at = checkpoint_iteration(&run).expect("the checkpoint survives a kill");
         assert_exactly_once(&run, at, &format!("after kill {round}"));
         child = spawn(&resume_args(&run));
         resumed += 1;
     }
     let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "the last resume failed\n{}", text(&out));
     let at = checkpoint_iteration(&run).unwrap();
-    assert!(at >= CAP, "stopped at {at}\n{}", text(&out));
+    assert!(at >= cap, "stopped at {at}\n{}", text(&out));
     assert_exactly_once(&run, at, "at the end");
     eprintln!(
-        "faults: kill -9 tried {kills}, resumed {resumed}, metrics exact-once {kills}, lost 0"
+        "faults: kill -9 tried {kills} ({mid_write} during a checkpoint write), resumed \
+         {resumed}, metrics exact-once {kills}, lost 0"
     );
 }
 
