@@ -11,6 +11,8 @@ use convtop::train::rundir::LAST_CHECKPOINT;
 use crate::common::*;
 
 const CAP: u64 = 150;
+/// Iterations in the one epoch of `short_args` (18,000 training images / batch 64).
+const EPOCH: u64 = 282;
 
 fn spawn(args: &[String]) -> Child {
     convtop()
@@ -78,7 +80,7 @@ fn kill_9_at_random_moments_leaves_exact_once_metrics_and_a_resumable_run() {
     let base = tempfile::tempdir().unwrap();
     let runs = base.path().join("runs");
     // long enough that every kill lands on a live trainer
-    let cap = CAP.max(rounds as u64 * 40);
+    let cap = (rounds as u64 * 40).clamp(CAP, EPOCH);
     let mut child = spawn(&short_args(&runs, cap));
     let run = wait_checkpoint(&runs, &mut child).expect("a first checkpoint");
     let (mut kills, mut resumed, mut mid_write) = (0, 0, 0);
@@ -106,7 +108,11 @@ fn kill_9_at_random_moments_leaves_exact_once_metrics_and_a_resumable_run() {
         resumed += 1;
     }
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "the last resume failed\n{}", text(&out));
+    assert!(
+        out.status.success(),
+        "the last resume failed\n{}",
+        text(&out)
+    );
     let at = checkpoint_iteration(&run).unwrap();
     assert!(at >= cap, "stopped at {at}\n{}", text(&out));
     assert_exactly_once(&run, at, "at the end");
@@ -149,7 +155,7 @@ fn a_full_disk_keeps_the_previous_checkpoint_and_metrics_in_step() {
         String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
     umount(&mnt);
     assert!(
-        at < 282,
+        at < EPOCH,
         "the disk never filled (an epoch is 282 iterations)\n{err}"
     );
     assert!(!out.status.success(), "a failed save exited 0\n{err}");

@@ -8,4 +8,5 @@ mod common;
 mod files;
 mod kills;
 mod signals;
+mod users;
 mod viewers;
