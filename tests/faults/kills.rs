@@ -48,22 +48,36 @@ fn wait_checkpoint(base: &Path, child: &mut Child) -> Option<std::path::PathBuf>
     None
 }
 
-/// Whether a checkpoint write is in progress: its temporary file (`.NAME.tmp`) exists.
-fn is_writing(run: &Path) -> bool {
-    std::fs::read_dir(run).is_ok_and(|d| {
-        d.flatten().any(|e| {
+/// The temporary checkpoint files in `run` (`.NAME.tmp`), each as (inode, mtime in ns): one
+/// that is there after a kill was being written when it came (a leftover of an earlier kill
+/// keeps its inode and mtime).
+fn temp_files(run: &Path) -> Vec<(u64, i128)> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(dir) = std::fs::read_dir(run) else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter(|e| {
             let name = e.file_name();
             let name = name.to_string_lossy();
             name.starts_with(".checkpoint-") && name.ends_with(".tmp")
         })
-    })
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| {
+            (
+                m.ino(),
+                i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+            )
+        })
+        .collect()
 }
 
-/// Waits (spinning, up to 5 s) for a checkpoint write to begin; false if none began.
-fn wait_for_write(run: &Path, child: &mut Child) -> bool {
+/// Waits (spinning, up to 5 s) for a checkpoint write to begin (a temporary file not among
+/// `left`); false if none began.
+fn wait_for_write(run: &Path, left: &[(u64, i128)], child: &mut Child) -> bool {
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline {
-        if is_writing(run) {
+        if temp_files(run).iter().any(|t| !left.contains(t)) {
             return true;
         }
         if child.try_wait().unwrap().is_some() {
@@ -84,12 +98,13 @@ fn kill_9_at_random_moments_leaves_exact_once_metrics_and_a_resumable_run() {
     let mut child = spawn(&short_args(&runs, cap));
     let run = wait_checkpoint(&runs, &mut child).expect("a first checkpoint");
     let (mut kills, mut resumed, mut mid_write) = (0, 0, 0);
+    let mut left = Vec::new();
     for round in 0..rounds {
         // odd rounds aim at a checkpoint write (kill as soon as its temporary file appears);
         // even rounds kill at a random moment
         if round % 2 == 1 {
             std::thread::sleep(Duration::from_millis(rng.below(300)));
-            wait_for_write(&run, &mut child);
+            wait_for_write(&run, &left, &mut child);
         } else {
             std::thread::sleep(Duration::from_millis(rng.below(900)));
         }
@@ -100,8 +115,10 @@ fn kill_9_at_random_moments_leaves_exact_once_metrics_and_a_resumable_run() {
         let _ = child.kill();
         let _ = child.wait();
         kills += 1;
-        // a temporary file left behind: the kill caught a checkpoint write in progress
-        mid_write += usize::from(is_writing(&run));
+        // a new temporary file left behind: the kill caught a checkpoint write in progress
+        let now = temp_files(&run);
+        mid_write += usize::from(now.iter().any(|t| !left.contains(t)));
+        left = now;
         let at = checkpoint_iteration(&run).expect("the checkpoint survives a kill");
         assert_exactly_once(&run, at, &format!("after kill {round}"));
         child = spawn(&resume_args(&run));
