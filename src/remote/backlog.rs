@@ -1,7 +1,8 @@
 //! What a viewer that connects late is sent first, kept small whatever the run's length: the
-//! run's description with the current knobs, the latest state and evaluation, the knob changes
-//! (merged within an iteration, at most `MAX_KNOBS`), and recent iterations, thinned with age to
-//! at most `MAX_ITERS`. The full history is in metrics.jsonl, which `attach` reads first.
+//! run's description with the current knobs, the autopilot's on/off state, the latest state and
+//! evaluation, the knob changes (merged within an iteration, at most `MAX_KNOBS`), and recent
+//! iterations, thinned with age to at most `MAX_ITERS`. The full history is in metrics.jsonl,
+//! which `attach` reads first.
 
 use std::collections::VecDeque;
 
@@ -17,6 +18,8 @@ pub const MAX_ITERS: usize = 1024;
 pub struct Backlog {
     info: Option<RunInfo>,
     state: Option<RunState>,
+    /// The autopilot's latest switch, if it was ever switched (on at the start counts).
+    autopilot: Option<bool>,
     eval: Option<EvalStats>,
     knobs: VecDeque<KnobChange>,
     iters: VecDeque<IterStats>,
@@ -27,6 +30,7 @@ impl Backlog {
         match event {
             Event::Started(info) => self.info = Some((**info).clone()),
             Event::State(state) => self.state = Some(*state),
+            Event::Autopilot { on } => self.autopilot = Some(*on),
             Event::Evaluation(e) => self.eval = Some(e.clone()),
             Event::KnobChanged(k) => self.knob(k),
             Event::Iterations(batch) => {
@@ -85,6 +89,9 @@ impl Backlog {
                 info.knobs = last.knobs;
             }
             events.push(Event::Started(Box::new(info)));
+        }
+        if let Some(on) = self.autopilot {
+            events.push(Event::Autopilot { on });
         }
         events.extend(self.knobs.iter().cloned().map(Event::KnobChanged));
         if !self.iters.is_empty() {

@@ -75,6 +75,10 @@ pub fn replay(dir: &Path) -> Result<Replay, TrainError> {
     if let Some(info) = info {
         let _ = ev_tx.send(Event::Started(Box::new(info)));
     }
+    if !history.autopilot.is_empty() {
+        let on = history.is_autopilot_on();
+        let _ = ev_tx.send(Event::Autopilot { on });
+    }
     // the last evaluation carries the confusion matrix the Data tab shows
     if let Some(Record::Eval(e)) = records.iter().rev().find(|r| matches!(r, Record::Eval(_))) {
         let _ = ev_tx.send(Event::Evaluation(e.clone()));

@@ -67,6 +67,8 @@ pub struct RunHistory {
     pub evals: Vec<EvalPoint>,
     pub knob_changes: Vec<KnobChange>,
     pub diagnostics: Vec<Diagnostic>,
+    /// Where the advice autopilot was switched: (iteration, on), in order.
+    pub autopilot: Vec<(u64, bool)>,
     /// The latest iteration's full statistics.
     pub last: Option<IterStats>,
     smoothing: f64,
@@ -95,6 +97,7 @@ impl RunHistory {
             evals: Vec::new(),
             knob_changes: Vec::new(),
             diagnostics: Vec::new(),
+            autopilot: Vec::new(),
             last: None,
             smoothing,
             loss_ema: Ema::new(smoothing),
@@ -130,6 +133,7 @@ impl RunHistory {
                 self.push_diagnostic(d);
             }
             Record::Resume { iteration } => self.truncate_after(*iteration),
+            Record::Autopilot { iteration, on } => self.push_autopilot(*iteration, *on),
             Record::State { .. } | Record::Checkpoint { .. } => {}
         }
     }
@@ -148,6 +152,11 @@ impl RunHistory {
             Event::Evaluation(e) => self.push_eval(e),
             Event::KnobChanged(k) => self.push_knob_change(k),
             Event::Diagnostic(d) => self.push_diagnostic(d),
+            Event::Autopilot { on } => {
+                let at = self.last.map_or(0, |s| s.iteration);
+                self.push_autopilot(at, *on);
+                false
+            }
             _ => false,
         }
     }
@@ -217,6 +226,18 @@ impl RunHistory {
         true
     }
 
+    /// Records a switch of the autopilot; a repeat of the current state is no switch.
+    pub fn push_autopilot(&mut self, iteration: u64, on: bool) {
+        if self.is_autopilot_on() != on || self.autopilot.is_empty() {
+            self.autopilot.push((iteration, on));
+        }
+    }
+
+    /// Whether the autopilot was on at the latest switch (off when never switched).
+    pub fn is_autopilot_on(&self) -> bool {
+        self.autopilot.last().is_some_and(|&(_, on)| on)
+    }
+
     /// Forgets everything after `iteration`.
     pub fn truncate_after(&mut self, iteration: u64) {
         let keep = self.iters.partition_point(|s| s.iteration <= iteration);
@@ -227,6 +248,7 @@ impl RunHistory {
         self.evals.retain(|e| e.iteration <= iteration);
         self.knob_changes.retain(|k| k.iteration <= iteration);
         self.diagnostics.retain(|d| d.iteration <= iteration);
+        self.autopilot.retain(|&(at, _)| at <= iteration);
     }
 
     /// Changes the smoothing weight (0 = raw, up to 0.999); the smoothed curves are recomputed.
@@ -250,12 +272,14 @@ impl RunHistory {
             std::mem::take(&mut self.knob_changes),
             std::mem::take(&mut self.diagnostics),
         );
+        let autopilot = std::mem::take(&mut self.autopilot);
         *self = RunHistory::new(smoothing);
         self.iters.reserve(iters.len());
         for s in iters {
             self.push_iter(s);
         }
         (self.evals, self.knob_changes, self.diagnostics) = (evals, knobs, diagnostics);
+        self.autopilot = autopilot;
     }
 
     pub fn is_empty(&self) -> bool {

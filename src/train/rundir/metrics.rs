@@ -25,6 +25,8 @@ pub enum Record {
     State { iteration: u64, state: RunState },
     Checkpoint { iteration: u64, path: String },
     Resume { iteration: u64 },
+    /// The advice autopilot switched on or off (at the start, if on, and at every switch).
+    Autopilot { iteration: u64, on: bool },
 }
 
 /// Appends records to `metrics.jsonl`. A write error (full disk) is reported once by the caller;

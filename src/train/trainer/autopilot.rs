@@ -61,6 +61,10 @@ impl Trainer {
 
     pub(super) fn set_autopilot(&mut self, on: bool) {
         self.autopilot.is_on = on;
+        self.record(&Record::Autopilot {
+            iteration: self.run.iteration,
+            on,
+        });
         self.send(Event::Autopilot { on });
         let text = if on {
             "autopilot on: advice is applied as it comes (one change per 2 evaluations)"

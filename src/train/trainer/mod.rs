@@ -148,6 +148,12 @@ impl Trainer {
                 iteration: self.run.iteration,
             });
         }
+        if self.autopilot.is_on {
+            self.record(&Record::Autopilot {
+                iteration: self.run.iteration,
+                on: true,
+            });
+        }
         self.set_state(if self.run.is_start_paused {
             RunState::Paused
         } else {
