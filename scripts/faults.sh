@@ -12,7 +12,7 @@
 set -eu
 SEEDS=${1:-10}
 KILLS=${2:-10}
-REPS=${REPS:-4}       # stuck-viewer windows (each between two windows without viewers)
+REPS=${REPS:-8}       # windows of each kind (without, with stuck viewers)
 WINDOWS=${WINDOWS:-8} # seconds a window
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
@@ -49,13 +49,20 @@ echo "== the rest of the suite, once"
 fi
 
 if [ "$ONLY" = all ] || [ "$ONLY" = throughput ]; then
-echo "== throughput with and without 5 stuck viewers (one detached run; windows A B A B ... A, $WINDOWS s each)"
+echo "== throughput with and without 5 stuck viewers (one detached run; $REPS windows of each kind in random order, $WINDOWS s each)"
 base=$(mktemp -d)
 run=$(./target/release/convtop train --detach --no-attach --epochs 100 --batch 64 \
     --eval-every 100000 --run-dir "$base")
 python3 - "$run" "$REPS" "$WINDOWS" <<'PY'
-import json, socket, statistics, sys, time
+import json, os, random, socket, statistics, sys, time
 run, reps, secs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+pid = int(open(f"{run}/lock").read().split()[0])
+tick = os.sysconf("SC_CLK_TCK")
+def cpu():
+    # the trainer's user + system CPU seconds: what the stuck viewers could cost it, whatever
+    # else the shared machine runs
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / tick
 def iters():
     out = []
     with open(f"{run}/metrics.jsonl", "rb") as f:
@@ -68,27 +75,34 @@ def iters():
                 out.append(r["images_per_sec"])
     return out
 def window():
-    start = len(iters())
+    start, c0 = len(iters()), cpu()
     time.sleep(secs)
-    rates = sorted(v for v in iters()[start:] if isinstance(v, (int, float)))
-    return len(rates), statistics.median(rates) if rates else 0.0
+    got, c1 = iters()[start:], cpu()
+    rates = sorted(v for v in got if isinstance(v, (int, float)))
+    # images per CPU second: iterations × batch 64 / the trainer's CPU time in the window
+    return statistics.median(rates) if rates else 0.0, len(got) * 64 / max(c1 - c0, 1e-9)
 time.sleep(3)
-a, b = [window()], []
-for _ in range(reps):
+# REPS windows of each kind in a seeded random order: a load that comes and goes on the shared
+# machine cannot line up with one kind
+order = [False] * reps + [True] * reps
+random.Random(1).shuffle(order)
+a, b = [], []
+for with_stuck in order:
     stuck = []
-    for _ in range(5):
+    for _ in range(5 if with_stuck else 0):
         s = socket.socket(socket.AF_UNIX)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         s.connect(f"{run}/control.sock")
         stuck.append(s)  # connected, never read
-    b.append(window())
+    (b if with_stuck else a).append(window())
     for s in stuck:
         s.close()
-    a.append(window())
+print("order: " + "".join("B" if x else "A" for x in order) + " (B: 5 stuck viewers)")
 for name, ws in (("no viewers", a), ("5 stuck viewers", b)):
-    print(f"{name:16} windows (iterations, median img/s): " + ", ".join(f"({n}, {m:.0f})" for n, m in ws))
-ma, mb = statistics.median(m for _, m in a), statistics.median(m for _, m in b)
-print(f"median of window medians: no viewers {ma:.0f} img/s, 5 stuck viewers {mb:.0f} img/s, ratio {mb / ma:.3f}")
+    print(f"{name:16} windows (median img/s, img per CPU s): " + ", ".join(f"({w:.0f}, {c:.0f})" for w, c in ws))
+for k, what in ((0, "img/s (wall)"), (1, "img per trainer CPU second")):
+    ma, mb = statistics.median(w[k] for w in a), statistics.median(w[k] for w in b)
+    print(f"{what}: median {ma:.0f} without, {mb:.0f} with 5 stuck viewers, ratio {mb / ma:.3f}")
 s = socket.socket(socket.AF_UNIX)
 s.connect(f"{run}/control.sock")
 s.sendall(b'{"v":1,"cmd":{"cmd":"stop"}}\n')

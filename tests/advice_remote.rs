@@ -46,7 +46,10 @@ fn request(dir: &Path, cmd: &str) {
     loop {
         let mut line = String::new();
         reader.read_line(&mut line).expect("a reply");
-        assert!(!line.is_empty(), "the socket closed before the reply to {cmd}");
+        assert!(
+            !line.is_empty(),
+            "the socket closed before the reply to {cmd}"
+        );
         let v: serde_json::Value = serde_json::from_str(&line).expect("a JSON line");
         if v.get("event").is_none() {
             assert_eq!(v["ok"], true, "{cmd}: {line}");
@@ -116,7 +119,11 @@ fn apply_advice_and_set_autopilot_from_a_client_reach_the_trainer_the_file_and_l
         r["type"] == "knob" && r["reason"] == "advice from a client"
     });
     assert_eq!(change["knob"], "learning_rate", "{change}");
-    assert_eq!(change["new"].as_f64().map(|v| v as f32), Some(0.02), "{change}");
+    assert_eq!(
+        change["new"].as_f64().map(|v| v as f32),
+        Some(0.02),
+        "{change}"
+    );
     assert_eq!(change["source"], "hand", "{change}");
     request(&dir, r#"{"cmd":"set_autopilot","on":false}"#);
     wait_for(&dir, "autopilot off", |r| {

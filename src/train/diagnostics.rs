@@ -8,11 +8,13 @@
 //! exception: it stays latched until `reset_after_rollback`, because the trainer pauses on it.
 
 mod evaluation;
+mod inputs;
 mod iteration;
 mod layers;
 mod rate;
 mod schedule;
 
+pub use inputs::channel_stats;
 pub use schedule::{ReduceOnPlateau, ScheduleError};
 
 use std::collections::VecDeque;

@@ -240,6 +240,8 @@ pub enum DiagnosticKind {
     InitialLoss,
     DeadRelu,
     UpdateRatio,
+    /// Inputs not zero-centred or badly scaled (judged on the first batch).
+    Preprocessing,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

@@ -29,19 +29,13 @@ pub struct Outcome {
     pub autopilot_changes: Vec<KnobChange>,
     /// Validation accuracy of the last evaluation (chance if it diverged before one).
     pub final_val: f32,
+    /// Validation loss of the last evaluation.
+    pub final_val_loss: f32,
     pub is_diverged: bool,
     pub secs: f32,
-    /// Images in the validation split.
-    pub val_size: usize,
 }
 
 impl Outcome {
-    /// One standard error of the final accuracy on this validation split: less is noise.
-    pub fn noise(&self) -> f32 {
-        let p = self.final_val.clamp(0.0, 1.0);
-        (p * (1.0 - p) / self.val_size as f32).sqrt()
-    }
-
     pub fn first(&self, kind: DiagnosticKind) -> Option<&Diagnostic> {
         self.diagnostics.iter().find(|d| d.kind == kind)
     }
@@ -64,9 +58,9 @@ pub fn run(mut cfg: TrainConfig, autopilot: bool) -> Outcome {
         diagnostics: Vec::new(),
         autopilot_changes: Vec::new(),
         final_val: 0.1,
+        final_val_loss: f32::NAN,
         is_diverged: false,
         secs: 0.0,
-        val_size: 1,
     };
     let deadline = Instant::now() + Duration::from_secs(1800);
     let mut has_asked_stop = false;
@@ -75,9 +69,11 @@ pub fn run(mut cfg: TrainConfig, autopilot: bool) -> Outcome {
             continue;
         };
         match ev {
-            Event::Started(info) => out.val_size = info.val_size.max(1),
             Event::Diagnostic(d) => out.diagnostics.push(d),
-            Event::Evaluation(e) => out.final_val = e.val_accuracy,
+            Event::Evaluation(e) => {
+                out.final_val = e.val_accuracy;
+                out.final_val_loss = e.val_loss;
+            }
             Event::KnobChanged(k) if k.source == KnobSource::Autopilot => {
                 out.autopilot_changes.push(k)
             }
@@ -100,7 +96,7 @@ pub fn run(mut cfg: TrainConfig, autopilot: bool) -> Outcome {
 }
 
 /// The kinds a scorecard covers.
-pub const KINDS: [DiagnosticKind; 8] = [
+pub const KINDS: [DiagnosticKind; 9] = [
     DiagnosticKind::Divergence,
     DiagnosticKind::DeadRelu,
     DiagnosticKind::UpdateRatio,
@@ -109,6 +105,7 @@ pub const KINDS: [DiagnosticKind; 8] = [
     DiagnosticKind::Underfitting,
     DiagnosticKind::Plateau,
     DiagnosticKind::InitialLoss,
+    DiagnosticKind::Preprocessing,
 ];
 
 /// Per kind: (true positives, false positives, false negatives) over the scenarios' plain runs.

@@ -22,11 +22,22 @@ pub enum Record {
     Eval(EvalStats),
     Knob(KnobChange),
     Diagnostic(Diagnostic),
-    State { iteration: u64, state: RunState },
-    Checkpoint { iteration: u64, path: String },
-    Resume { iteration: u64 },
+    State {
+        iteration: u64,
+        state: RunState,
+    },
+    Checkpoint {
+        iteration: u64,
+        path: String,
+    },
+    Resume {
+        iteration: u64,
+    },
     /// The advice autopilot switched on or off (at the start, if on, and at every switch).
-    Autopilot { iteration: u64, on: bool },
+    Autopilot {
+        iteration: u64,
+        on: bool,
+    },
 }
 
 /// Appends records to `metrics.jsonl`. A write error (full disk) is reported once by the caller;

@@ -353,6 +353,10 @@ impl Trainer {
         self.record(&Record::Iter(stats));
         self.pending_iters.push(stats);
         let mut diags = self.diagnostics.on_iteration(&stats);
+        if stats.iteration == 1 {
+            let preprocess = self.run.config.preprocess.clone();
+            diags.extend(self.diagnostics.on_first_batch(1, &self.x, &preprocess));
+        }
         if is_layer_check {
             let layers = super::snapshot::layer_stats(&self.run.net, &self.last_updates);
             diags.extend(self.diagnostics.on_layer_stats(stats.iteration, &layers));
