@@ -11,7 +11,7 @@ use super::app::App;
 use super::theme;
 use super::ui::render_empty;
 use crate::train::advice::describe;
-use crate::train::{Command, Diagnostic, Severity};
+use crate::train::{Command, Diagnostic, DiagnosticKind, Severity};
 
 /// What the person chose in the diagnostics panel.
 #[derive(Debug, Clone, Default)]
@@ -90,7 +90,12 @@ impl App {
             return None;
         };
         let Some(action) = e.latest.action.clone() else {
-            let text = format!("\"{}\" has no change the app can make", e.latest.title);
+            let text = if e.latest.kind == DiagnosticKind::Preprocessing {
+                "preprocessing cannot change mid-run: restart with --preprocess standardize"
+                    .to_string()
+            } else {
+                format!("\"{}\" has no change the app can make", e.latest.title)
+            };
             self.set_status(Severity::Info, text);
             return None;
         };

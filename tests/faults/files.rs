@@ -112,6 +112,19 @@ fn a_loose_run_dir_of_ours_is_tightened() {
     let mode = std::fs::metadata(&run).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o700, "the loose run dir was not tightened");
     // a foreign-owned run dir, tight or loose: tests/faults/users.rs, with a real second user
+    // a shared sticky directory (/tmp as root) given as a run dir is refused, never tightened
+    let shared = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(shared.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let err = DirHandle::open(shared.path(), DirPolicy::Run)
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("sticky"), "{err}");
+    let mode = std::fs::metadata(shared.path())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o7777;
+    assert_eq!(mode, 0o1777, "a shared directory was changed");
 }
 
 #[test]

@@ -99,7 +99,7 @@ fn wait_for(path: &Path, child: &mut Child) -> bool {
 /// (0500, still the user's): the next save fails with a real EACCES.
 fn permission_denied_for_real(user: &FaultUser, base: &Path) -> PathBuf {
     let runs = base.join("runs");
-    let child = user
+    let mut child = user
         .command(bin(), base)
         .args(["train", "--headless", "--epochs", "1", "--batch", "64"])
         .args(["--checkpoint-every", "5", "--run-dir"])
@@ -120,7 +120,13 @@ fn permission_denied_for_real(user: &FaultUser, base: &Path) -> PathBuf {
         {
             break run;
         }
-        assert!(Instant::now() < deadline, "no first checkpoint");
+        if Instant::now() > deadline || child.try_wait().unwrap().is_some() {
+            let _ = child.kill();
+            panic!(
+                "no first checkpoint\n{}",
+                text(&child.wait_with_output().unwrap())
+            );
+        }
         std::thread::sleep(Duration::from_millis(5));
     };
     set_mode(&run, 0o500);

@@ -114,6 +114,14 @@ impl DirHandle {
             ));
         }
         let mode = meta.mode() & 0o7777;
+        if policy == DirPolicy::Run && mode & 0o1000 != 0 {
+            // a sticky directory is shared by design (/tmp, as root): never a run dir to tighten
+            return Err(refused(
+                &self.path,
+                "is a shared directory (sticky bit, like /tmp), not a run directory: give the \
+                 run's own directory (convtop ls lists them)",
+            ));
+        }
         if policy == DirPolicy::Run && mode & 0o022 != 0 {
             let tight = mode & !0o077;
             self.dir
