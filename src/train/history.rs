@@ -387,6 +387,14 @@ impl RunHistory {
         summary.thin(|i| self.value(series, i), lo, hi.min(self.len()), columns)
     }
 
+    /// Points of `series` thinned to the lowest and highest of each column
+    /// `edges[c]..edges[c + 1]` (point indices), in order.
+    pub fn thinned_by_edges(&self, series: Series, edges: &[usize]) -> Vec<usize> {
+        let summary = &self.summaries[series as usize];
+        let edges: Vec<usize> = edges.iter().map(|&e| e.min(self.len())).collect();
+        summary.thin_edges(|i| self.value(series, i), &edges)
+    }
+
     /// What a viewer that connects late needs, in order, with at most `max_iters` iterations
     /// (thinned as the charts thin them): knob changes, evaluations, diagnostics, iterations.
     pub fn backlog(&self, max_iters: usize) -> Vec<Event> {

@@ -66,6 +66,30 @@ impl Window {
         }
     }
 
+    /// Point indices where each of `columns` equal x ranges of the axis starts (and where the
+    /// last ends): fixed on the axis, so earlier columns keep their points as the run grows.
+    pub fn column_edges(&self, h: &RunHistory, columns: usize) -> Vec<usize> {
+        let span = self.x.1 - self.x.0;
+        let mut edges: Vec<usize> = (0..columns)
+            .map(|c| {
+                let x = self.x.0 + span * c as f64 / columns as f64;
+                // the first point at or past x (x grows with the index): a binary search
+                let (mut a, mut b) = (self.lo, self.hi);
+                while a < b {
+                    let mid = a + (b - a) / 2;
+                    if self.x_of(h, mid) < x {
+                        a = mid + 1;
+                    } else {
+                        b = mid;
+                    }
+                }
+                a
+            })
+            .collect();
+        edges.push(self.hi);
+        edges
+    }
+
     /// Where an earlier run's evaluation is on this x axis: the same epoch, or the same time
     /// since its start.
     pub fn x_of_val(&self, p: &ValPoint) -> f64 {
@@ -100,9 +124,9 @@ pub fn window(app: &App) -> Option<Window> {
         x1 = ends.map(|p| w.x_of_val(p)).fold(x1, f64::max);
     }
     let x1 = if x1 > x0 { x1 } else { x0 + 1e-3 };
-    // the axis ends at the next round value past the data (TensorBoard does the same), so a
-    // live chart's columns stay put until the data reaches it
-    let grid = scale::nice_step(0.0, x1 - x0, 20);
+    // the axis ends at the next round value past the data, an eighth of the span or so, so a
+    // live chart's columns stay put until the data reaches it: each move redraws every cell
+    let grid = scale::nice_step(0.0, x1 - x0, 8);
     w.x = (x0, x0 + ((x1 - x0) / grid).ceil() * grid);
     Some(w)
 }

@@ -238,8 +238,9 @@ fn build_plot(app: &App, metric: Metric, window: &Window, y: Scale, width: u16) 
     let h = &app.history;
     let (raw, smooth) = metric.series();
     let columns = usize::from(width) * 2;
+    let edges = window.column_edges(h, columns);
     let points = |series: Series| -> Vec<(f64, f64)> {
-        h.thinned(series, window.lo, window.hi, columns)
+        h.thinned_by_edges(series, &edges)
             .into_iter()
             .map(|i| (window.x_of(h, i), f64::from(h.value(series, i))))
             .collect()

@@ -81,21 +81,36 @@ impl MinMax {
         if hi <= lo {
             return Vec::new();
         }
+        let n = hi - lo;
+        let edges: Vec<usize> = (0..=columns).map(|c| lo + n * c / columns).collect();
+        self.thin_edges(value, &edges)
+    }
+
+    /// Indices thinned to the lowest and highest of each column `edges[c]..edges[c + 1]`, in
+    /// index order. Columns fixed on the x axis keep their points as data arrives, so a redraw
+    /// changes only the newest column (and a terminal is sent only that).
+    pub fn thin_edges(&self, value: impl Fn(usize) -> f32, edges: &[usize]) -> Vec<usize> {
+        let (Some(&lo), Some(&hi)) = (edges.first(), edges.last()) else {
+            return Vec::new();
+        };
+        let columns = edges.len().saturating_sub(1).max(1);
+        if hi <= lo {
+            return Vec::new();
+        }
         if hi - lo <= 2 * columns {
             return (lo..hi).collect();
         }
         let mut out = Vec::with_capacity(2 * columns);
-        let n = hi - lo;
-        // wide columns start and end on block boundaries, so only their blocks are read
-        let snap = |i: usize| {
-            if n / columns >= 4 * BLOCK && i != lo && i != hi {
-                (i + BLOCK / 2) / BLOCK * BLOCK
-            } else {
-                i
-            }
-        };
-        for c in 0..columns {
-            let (a, b) = (snap(lo + n * c / columns), snap(lo + n * (c + 1) / columns));
+        for w in edges.windows(2) {
+            // wide columns start and end on block boundaries, so only their blocks are read
+            let snap = |i: usize| {
+                if w[1] - w[0] >= 4 * BLOCK && i != lo && i != hi {
+                    (i + BLOCK / 2) / BLOCK * BLOCK
+                } else {
+                    i
+                }
+            };
+            let (a, b) = (snap(w[0]), snap(w[1]));
             if a >= b {
                 continue;
             }
