@@ -934,3 +934,37 @@ fn export_waits_for_the_checkpoint_it_asked_for() {
     }
     assert!(text.starts_with("export failed"), "{text}");
 }
+
+#[test]
+fn ascii_knob_marks_differ_from_axes_and_activations_use_ten_levels() {
+    let mut app = app(true);
+    let screen = text(&draw(&app, 80, 24));
+    // the learning-rate change at iteration 150 is a dotted column `:`; axes are `|` and `+`
+    let rows: Vec<&str> = screen.lines().filter(|l| l.starts_with('|')).collect();
+    let axis = rows[0]
+        .find("|^")
+        .or_else(|| rows[0][1..].find('|').map(|i| i + 1));
+    let axis = axis.expect("the loss chart's y axis");
+    let mark = screen
+        .lines()
+        .find_map(|l| l.find(":lr 0.01->0.005"))
+        .expect("the knob mark's label");
+    assert_ne!(mark, axis);
+    let mark_cells = rows
+        .iter()
+        .filter(|l| l.chars().nth(mark) == Some(':'))
+        .count();
+    assert!(mark_cells >= 4, "the mark column:\n{screen}");
+    assert!(
+        rows.iter().all(|l| l.chars().nth(axis) != Some(':')),
+        "an axis drawn like a mark:\n{screen}"
+    );
+    // activation maps: the ramp " .:-=+*#%@" in full (ten levels)
+    app.handle_key(key(KeyCode::Char('3')));
+    let screen = text(&draw(&app, 120, 40));
+    let levels: std::collections::BTreeSet<char> = screen
+        .chars()
+        .filter(|c| " .:-=+*#%@".contains(*c))
+        .collect();
+    assert_eq!(levels.len(), 10, "{levels:?}\n{screen}");
+}

@@ -130,9 +130,11 @@ impl Diagnostics {
                     Severity::Error,
                     "loss exploded in one step: training diverged".to_string(),
                     format!(
-                        "data loss {loss:.3} at iteration {}{last} is above {} × the start \
+                        "data loss {loss} at iteration {}{last} is above {} × the start \
                      {reference:.3} = {spike_limit:.3}",
-                        s.iteration, self.cfg.divergence_spike_factor
+                        s.iteration,
+                        self.cfg.divergence_spike_factor,
+                        loss = crate::units::sig(f64::from(loss))
                     ),
                     action,
                 ),
@@ -160,9 +162,11 @@ impl Diagnostics {
                 Severity::Error,
                 "loss is exploding: training diverged".to_string(),
                 format!(
-                    "median data loss {smoothed:.3} over iterations {first}–{} is above {} × the \
+                    "median data loss {smoothed} over iterations {first}–{} is above {} × the \
                  start {reference:.3} = {limit:.3}",
-                    s.iteration, self.cfg.divergence_factor
+                    s.iteration,
+                    self.cfg.divergence_factor,
+                    smoothed = crate::units::sig(f64::from(smoothed))
                 ),
                 action,
             ),

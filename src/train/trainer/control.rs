@@ -18,7 +18,8 @@ impl Trainer {
     ) {
         let old = self.run.knobs.get(knob);
         if let Err(e) = knobs::set(&mut self.run.knobs, knob, value) {
-            let kept = knobs::format_value(old);
+            // 3–4 significant figures: the stored f32 read as f64 has 17 digits of noise
+            let kept = crate::units::sig(old);
             self.send_message(Severity::Warn, &format!("{e}; kept {kept}"));
             return;
         }
