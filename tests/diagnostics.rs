@@ -383,7 +383,7 @@ fn divergence_on_one_step_that_explodes_the_loss() {
     assert_mentions(
         &ds[0],
         &[
-            "43.000 at iteration 2",
+            "data loss 43 at iteration 2",
             "iteration 1: 2.300",
             "10 × the start 2.303 = 23.026",
             "1.0e-2 → 1.0e-3",
