@@ -97,6 +97,9 @@ pub struct Bridge {
     directive: Directive,
     last_val_accuracy: Option<f32>,
     should_ignore_divergence: bool,
+    /// Sums of the finite step losses and accuracies since the last evaluation, and their
+    /// count: an evaluation without training figures takes their means.
+    since_eval: (f64, f64, u32),
 }
 
 impl Bridge {
@@ -200,6 +203,7 @@ impl Bridge {
             directive: Directive::default(),
             last_val_accuracy: None,
             should_ignore_divergence: spec.should_ignore_divergence,
+            since_eval: (0.0, 0.0, 0),
         };
         bridge.send(Event::Started(Box::new(info)));
         if spec.autopilot {

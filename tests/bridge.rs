@@ -323,3 +323,47 @@ fn step_until_autopilot(bridge: &mut Bridge) -> bool {
     }
     true
 }
+
+#[test]
+fn an_evaluation_without_training_figures_takes_the_steps_since_the_last_one() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let mut bridge = Bridge::start(spec(tmp.path())).unwrap();
+    let dir = bridge.run_dir().to_path_buf();
+    let step = |bridge: &mut Bridge, loss: f32, accuracy: f32| {
+        bridge.step(&StepInput {
+            loss,
+            accuracy,
+            ..input(0.1)
+        });
+    };
+    // a non-finite step (a diverging batch) is left out of the means
+    for (loss, accuracy) in [(2.0, 0.25), (1.0, 0.75), (f32::NAN, 0.5)] {
+        step(&mut bridge, loss, accuracy);
+    }
+    let val = EvalInput {
+        val_loss: 1.2,
+        val_accuracy: 0.6,
+        ..EvalInput::default()
+    };
+    bridge.evaluate(&val);
+    // the next evaluation counts only the steps after this one; the loop's own figures win
+    step(&mut bridge, 0.5, 0.9);
+    bridge.evaluate(&val);
+    step(&mut bridge, 0.4, 0.95);
+    bridge.evaluate(&EvalInput {
+        train_loss: Some(0.3),
+        train_accuracy: Some(0.97),
+        ..val.clone()
+    });
+    bridge.close(true).unwrap();
+    let evals: Vec<(f32, f32)> = read_metrics(&dir.join(METRICS_FILE))
+        .unwrap()
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::Eval(e) => Some((e.train_loss, e.train_accuracy)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(evals, vec![(1.5, 0.5), (0.5, 0.9), (0.3, 0.97)]);
+}

@@ -62,7 +62,8 @@ impl Directive {
     }
 }
 
-/// One evaluation by the foreign loop. The training figures are optional (0 when absent).
+/// One evaluation by the foreign loop. The training figures are optional: when absent, the means
+/// of the steps' losses and accuracies since the previous evaluation stand in.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct EvalInput {
@@ -96,6 +97,10 @@ impl Bridge {
             images_per_sec: input.batch_size as f32 / secs,
         };
         self.record(&Record::Iter(stats));
+        if input.loss.is_finite() && input.accuracy.is_finite() {
+            let (loss, acc, n) = self.since_eval;
+            self.since_eval = (loss + input.loss as f64, acc + input.accuracy as f64, n + 1);
+        }
         if let Some(o) = self.outbox.as_mut() {
             o.push_iteration(stats);
         }
@@ -284,6 +289,11 @@ impl Bridge {
         let is_best =
             input.val_loss.is_finite() && self.best.is_none_or(|(acc, _)| input.val_accuracy > acc);
         let per_epoch = self.info.iters_per_epoch;
+        // without the loop's own training figures, those of its steps since the last evaluation
+        // (their mean: what a PyTorch loop logs as its training loss)
+        let (loss_sum, acc_sum, n) = std::mem::take(&mut self.since_eval);
+        let mean = |sum: f64| if n > 0 { (sum / n as f64) as f32 } else { 0.0 };
+        let (train_loss, train_accuracy) = (mean(loss_sum), mean(acc_sum));
         let stats = EvalStats {
             iteration: self.iteration,
             epoch: if per_epoch > 0 {
@@ -291,8 +301,8 @@ impl Bridge {
             } else {
                 0.0
             },
-            train_loss: input.train_loss.unwrap_or(0.0),
-            train_accuracy: input.train_accuracy.unwrap_or(0.0),
+            train_loss: input.train_loss.unwrap_or(train_loss),
+            train_accuracy: input.train_accuracy.unwrap_or(train_accuracy),
             val_loss: input.val_loss,
             val_accuracy: input.val_accuracy,
             confusion: input.confusion.clone(),
