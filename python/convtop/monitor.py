@@ -194,7 +194,9 @@ class Monitor:
 
     def evaluate(self, val_loss, val_acc, train_loss=None, train_acc=None, confusion=None) -> bool:
         """Records an evaluation (rank 0); the best one so far is saved as the best checkpoint.
-        Under DDP pass figures already averaged over the ranks. True when it is the best."""
+        Without train_loss / train_acc, the means of the steps' figures since the previous
+        evaluation stand in. Under DDP pass figures already averaged over the ranks. True when
+        it is the best."""
         if self.core is None:
             return False
         is_best = self.core.evaluate(float(val_loss), float(val_acc),
