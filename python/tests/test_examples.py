@@ -110,18 +110,18 @@ def test_ddp_ranks_apply_a_knob_change_at_the_same_iteration(short_tmp):
     finally:
         job.kill()
     text = job.text()
-    firsts = []
-    for rank in (0, 1):
-        lrs = lr_by_step(text, rank=rank)
-        first_new = min(s for s, v in lrs.items() if close(v, 0.02))
-        # Usually the step after the record (k + 1). On a loaded machine the record has been
-        # seen to precede the application by two steps (recorded at 8, first used at 10): a
-        # known gap in the recorded iteration. What keeps the replicas identical holds either
-        # way: both ranks switch at the same step.
-        assert k < first_new <= k + 3, (rank, first_new, k)
-        assert all(close(v, 0.05) for s, v in lrs.items() if s < first_new), rank
-        firsts.append(first_new)
-    assert firsts[0] == firsts[1], ("the ranks switched at different steps", firsts)
+    # Both ranks print a line a step into one log; a step's line can be missing from it, so the
+    # comparison is over the steps both ranks printed. Usually the switch is the step after the
+    # record (k + 1); on a loaded machine it has been seen two steps after it (recorded at 8,
+    # first seen at 10): a known gap in the recorded iteration.
+    lrs = [lr_by_step(text, rank=r) for r in (0, 1)]
+    both = sorted(set(lrs[0]) & set(lrs[1]))
+    assert len(both) > k + 5, both
+    differ = [s for s in both if not close(lrs[0][s], lrs[1][s])]
+    assert not differ, ("the ranks used different learning rates", differ[:5])
+    first_new = min(s for s in both if close(lrs[0][s], 0.02))
+    assert k < first_new <= k + 3, (first_new, k)
+    assert all(close(lrs[0][s], 0.05) for s in both if s < first_new)
     sums = [{}, {}]
     for line in text.splitlines():
         w = line.split()
