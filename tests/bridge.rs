@@ -242,6 +242,12 @@ fn closing_a_bridge_ends_its_server_threads() {
             0,
             "a closed bridge leaves no thread waiting for viewers"
         );
+        // the per-viewer threads are not joined by close: they end once their socket is shut,
+        // a moment later
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while threads_named("convtop-bridge-") > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         assert_eq!(threads_named("convtop-bridge-"), 0);
     }
 }
