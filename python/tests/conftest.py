@@ -81,7 +81,7 @@ class Job:
 
     def __init__(self, args, log_path, env=None):
         self.log_path = Path(log_path)
-        self.log = open(self.log_path, "w")
+        self.log = open(self.log_path, "a")  # O_APPEND: lines of several processes never overwrite each other
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
                                      cwd=REPO, env={**os.environ, **(env or {})})
 
