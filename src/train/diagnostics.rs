@@ -414,7 +414,7 @@ fn knob_action(rollback: Option<RollbackTarget>, knob: Knob, value: f32) -> Opti
 fn arrow_list(values: impl IntoIterator<Item = f32>) -> String {
     values
         .into_iter()
-        .map(|v| format!("{v:.3}"))
+        .map(fig)
         .collect::<Vec<_>>()
         .join(" → ")
 }
@@ -431,6 +431,12 @@ fn iteration_list(values: impl IntoIterator<Item = u64>) -> String {
 /// A rate or λ as "3.0e-4".
 fn sci(v: f32) -> String {
     format!("{v:.1e}")
+}
+
+/// A loss or norm in a message: three or four significant figures, exponent form when large
+/// (`0.412`, `2.303`, `5.43e23`).
+fn fig(v: f32) -> String {
+    crate::units::sig(f64::from(v))
 }
 
 #[cfg(test)]

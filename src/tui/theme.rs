@@ -280,7 +280,8 @@ pub fn sci(value: f64) -> String {
     format!("{value:.1e}")
 }
 
-/// Three significant digits without an exponent where that reads well.
+/// Three significant digits without an exponent where that reads well, keeping trailing zeros so a
+/// live readout does not change width from frame to frame (messages use `units::sig`, which drops them).
 pub fn num(value: f64) -> String {
     let a = value.abs();
     if !value.is_finite() {

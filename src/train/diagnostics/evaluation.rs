@@ -1,8 +1,8 @@
 //! Checks on each evaluation: overfitting, underfitting, a validation plateau.
 
 use super::{
-    Diagnostics, EvalPoint, MAX_HISTORY, arrow_list, diagnostic, iteration_list, knob_action, sci,
-    with_action,
+    Diagnostics, EvalPoint, MAX_HISTORY, arrow_list, diagnostic, fig, iteration_list, knob_action,
+    sci, with_action,
 };
 use crate::train::events::{
     Action, Diagnostic, DiagnosticKind, EvalStats, Knob, KnobSetting, RollbackTarget, Severity,
@@ -77,11 +77,11 @@ impl Diagnostics {
         let rise = (last.val_loss - first.val_loss) / first.val_loss;
         if is_rising && rise >= self.cfg.overfit_min_rise && last.train_loss < first.train_loss {
             return Some(format!(
-                "val loss {} at iterations {} while train loss fell {:.3} → {:.3}",
+                "val loss {} at iterations {} while train loss fell {} → {}",
                 arrow_list(span.iter().map(|p| p.val_loss)),
                 iteration_list(span.iter().map(|p| p.iteration)),
-                first.train_loss,
-                last.train_loss
+                fig(first.train_loss),
+                fig(last.train_loss)
             ));
         }
         if let Some((best, at)) = self.best_val
@@ -91,13 +91,14 @@ impl Diagnostics {
             && last.train_loss <= at_best.train_loss * (1.0 - OVERFIT_DRIFT)
         {
             return Some(format!(
-                "val loss {:.3} at iteration {} is {:.0}% above its best {best:.3} at iteration {at}, \
-                 while train loss fell {:.3} → {:.3}",
-                last.val_loss,
+                "val loss {} at iteration {} is {:.0}% above its best {} at iteration {at}, \
+                 while train loss fell {} → {}",
+                fig(last.val_loss),
                 last.iteration,
                 100.0 * (last.val_loss / best - 1.0),
-                at_best.train_loss,
-                last.train_loss
+                fig(best),
+                fig(at_best.train_loss),
+                fig(last.train_loss)
             ));
         }
         let gap = |p: &EvalPoint| p.train_accuracy - p.val_accuracy;
@@ -189,14 +190,14 @@ impl Diagnostics {
         (is_flat && is_poor && is_close).then(|| {
             format!(
                 "train accuracy {:.1}% and val {:.1}% at iteration {} (chance {:.1}%, below \
-                 {:.1}%); train loss flat {:.3} → {:.3} over iterations {}–{}",
+                 {:.1}%); train loss flat {} → {} over iterations {}–{}",
                 100.0 * last.train_accuracy,
                 100.0 * last.val_accuracy,
                 last.iteration,
                 100.0 * chance,
                 100.0 * fit_level,
-                first.train_loss,
-                last.train_loss,
+                fig(first.train_loss),
+                fig(last.train_loss),
                 first.iteration,
                 last.iteration
             )
@@ -254,7 +255,7 @@ impl Diagnostics {
         }
         let last = self.history.back().copied();
         let mut evidence = match self.best_val {
-            Some((best, at)) => format!("best val loss {best:.3} at iteration {at}"),
+            Some((best, at)) => format!("best val loss {} at iteration {at}", fig(best)),
             None => "no finite val loss yet".to_string(),
         };
         evidence.push_str(&format!(
@@ -264,8 +265,9 @@ impl Diagnostics {
         ));
         if let Some(p) = last {
             evidence.push_str(&format!(
-                " (latest {:.3} at iteration {})",
-                p.val_loss, p.iteration
+                " (latest {} at iteration {})",
+                fig(p.val_loss),
+                p.iteration
             ));
         }
         let is_poor = last.is_some_and(|p| self.skill(p.train_accuracy) < self.cfg.underfit_skill);

@@ -6,7 +6,7 @@
 
 use ndarray::Array4;
 
-use super::{Diagnostics, diagnostic};
+use super::{Diagnostics, diagnostic, fig};
 use crate::train::events::{Diagnostic, DiagnosticKind, Severity};
 
 /// A channel is off-centre when |mean| exceeds its standard deviation: most of its values then
@@ -68,7 +68,7 @@ impl Diagnostics {
         let list = |f: fn(&(f32, f32)) -> f32| {
             stats
                 .iter()
-                .map(|v| format!("{:.3}", f(v)))
+                .map(|v| fig(f(v)))
                 .collect::<Vec<_>>()
                 .join(", ")
         };

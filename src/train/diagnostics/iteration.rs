@@ -1,6 +1,6 @@
 //! Checks on each training iteration: initial loss, divergence.
 
-use super::{Diagnostics, INITIAL_ITERATION_MAX, diagnostic, knob_action, sci, with_action};
+use super::{Diagnostics, INITIAL_ITERATION_MAX, diagnostic, fig, knob_action, sci, with_action};
 use crate::train::events::{Diagnostic, DiagnosticKind, IterStats, Knob, RollbackTarget, Severity};
 
 /// The step the divergence suggestion takes on the learning rate.
@@ -53,12 +53,18 @@ impl Diagnostics {
             s.iteration,
             DiagnosticKind::InitialLoss,
             severity,
-            format!("initial loss {loss:.3} is far from ln {c} = {chance:.3}"),
             format!(
-                "data loss {loss:.3} at iteration {} is {:.3} {direction} ln {c} = {chance:.3} \
+                "initial loss {} is far from ln {c} = {}",
+                fig(loss),
+                fig(chance)
+            ),
+            format!(
+                "data loss {} at iteration {} is {} {direction} ln {c} = {} \
                  (tolerance ±{tolerance:.1})",
+                fig(loss),
                 s.iteration,
-                deviation.abs()
+                fig(deviation.abs()),
+                fig(chance)
             ),
             suggestion,
         ))
@@ -89,7 +95,7 @@ impl Diagnostics {
             }
             self.has_diverged = true;
             let last = match self.recent_losses.back() {
-                Some((it, l)) => format!("; last finite loss {l:.3} at iteration {it}"),
+                Some((it, l)) => format!("; last finite loss {} at iteration {it}", fig(*l)),
                 None => String::new(),
             };
             return Some(with_action(
@@ -99,8 +105,10 @@ impl Diagnostics {
                     Severity::Error,
                     "loss is not a number: training diverged".to_string(),
                     format!(
-                        "data loss {loss} and reg loss {} at iteration {}{last}",
-                        s.reg_loss, s.iteration
+                        "data loss {} and reg loss {} at iteration {}{last}",
+                        fig(loss),
+                        fig(s.reg_loss),
+                        s.iteration
                     ),
                     action,
                 ),
@@ -120,7 +128,7 @@ impl Diagnostics {
         if loss > spike_limit {
             self.has_diverged = true;
             let last = match previous {
-                Some((it, l)) => format!(" (iteration {it}: {l:.3})"),
+                Some((it, l)) => format!(" (iteration {it}: {})", fig(l)),
                 None => String::new(),
             };
             return Some(with_action(
@@ -131,10 +139,12 @@ impl Diagnostics {
                     "loss exploded in one step: training diverged".to_string(),
                     format!(
                         "data loss {loss} at iteration {}{last} is above {} × the start \
-                     {reference:.3} = {spike_limit:.3}",
+                     {reference} = {spike_limit}",
                         s.iteration,
                         self.cfg.divergence_spike_factor,
-                        loss = crate::units::sig(f64::from(loss))
+                        loss = fig(loss),
+                        reference = fig(reference),
+                        spike_limit = fig(spike_limit)
                     ),
                     action,
                 ),
@@ -163,10 +173,12 @@ impl Diagnostics {
                 "loss is exploding: training diverged".to_string(),
                 format!(
                     "median data loss {smoothed} over iterations {first}–{} is above {} × the \
-                 start {reference:.3} = {limit:.3}",
+                 start {reference} = {limit}",
                     s.iteration,
                     self.cfg.divergence_factor,
-                    smoothed = crate::units::sig(f64::from(smoothed))
+                    smoothed = fig(smoothed),
+                    reference = fig(reference),
+                    limit = fig(limit)
                 ),
                 action,
             ),

@@ -1,6 +1,6 @@
 //! Checks on per-layer statistics: dead ReLUs and an update/weight ratio far too high.
 
-use super::{Diagnostics, diagnostic, knob_action, sci, with_action};
+use super::{Diagnostics, diagnostic, fig, knob_action, sci, with_action};
 use crate::train::events::{
     Action, Diagnostic, DiagnosticKind, Knob, LayerStats, RollbackTarget, Severity,
 };
@@ -140,11 +140,11 @@ impl Diagnostics {
                 Severity::Warn,
                 format!("{}: update/weight ratio far too high", l.name),
                 format!(
-                    "‖update‖/‖W‖ = {} for {} at iteration {iteration} (‖W‖ = {:.3}); healthy is \
+                    "‖update‖/‖W‖ = {} for {} at iteration {iteration} (‖W‖ = {}); healthy is \
                      ~{}, high bound {}",
                     sci(r),
                     l.name,
-                    l.weight_norm,
+                    fig(l.weight_norm),
                     sci(self.healthy_ratio()),
                     sci(self.cfg.update_ratio_high)
                 ),

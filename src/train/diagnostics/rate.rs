@@ -2,7 +2,7 @@
 //! three pieces of evidence together: the weights barely move, the loss is still high, and it is
 //! not falling at a healthy pace.
 
-use super::{Diagnostics, diagnostic, knob_action, sci, with_action};
+use super::{Diagnostics, diagnostic, fig, knob_action, sci, with_action};
 use crate::train::events::{Diagnostic, DiagnosticKind, EvalStats, Knob, Severity};
 
 /// The healthy update/weight ratio of plain SGD (CS231n); momentum μ multiplies it by 1/(1 − μ).
@@ -83,14 +83,15 @@ impl Diagnostics {
         Some((
             format!(
                 "median update/weight ratio {} (healthy ~{} at momentum {momentum}, low bound {}); \
-                 train loss {:.3} at epoch {:.2} is {:.0}% of the start {reference:.3} and falls \
+                 train loss {} at epoch {:.2} is {:.0}% of the start {} and falls \
                  {:.0}% an epoch",
                 sci(ratio),
                 sci(healthy),
                 sci(bound),
-                last.train_loss,
+                fig(last.train_loss),
                 e.epoch,
                 100.0 * last.train_loss / reference,
+                fig(reference),
                 100.0 * per_epoch
             ),
             ratio,
