@@ -440,7 +440,10 @@ fn huge_and_non_finite_losses_read_in_three_figures() {
     let mut d = mnist();
     assert!(d.on_iteration(&iter_stats(1, 2.30)).is_empty());
     let ds = d.on_iteration(&iter_stats(2, f32::NAN));
-    assert_mentions(&ds[0], &["data loss NaN", "last finite loss 2.3 at iteration 1"]);
+    assert_mentions(
+        &ds[0],
+        &["data loss NaN", "last finite loss 2.3 at iteration 1"],
+    );
 }
 
 #[test]

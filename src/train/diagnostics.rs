@@ -412,11 +412,7 @@ fn knob_action(rollback: Option<RollbackTarget>, knob: Knob, value: f32) -> Opti
 
 /// Losses as "0.412 → 0.455 → 0.498".
 fn arrow_list(values: impl IntoIterator<Item = f32>) -> String {
-    values
-        .into_iter()
-        .map(fig)
-        .collect::<Vec<_>>()
-        .join(" → ")
+    values.into_iter().map(fig).collect::<Vec<_>>().join(" → ")
 }
 
 /// Iterations as "1500, 1800, 2100".

@@ -2,6 +2,7 @@
 //! from `metrics.jsonl` records and live events, with the one smoothing and the one thinning used
 //! to draw it (dashboard, attach, replay, export, compare).
 
+pub mod backlog;
 mod labels;
 pub mod runs;
 pub mod scale;
@@ -393,28 +394,5 @@ impl RunHistory {
         let summary = &self.summaries[series as usize];
         let edges: Vec<usize> = edges.iter().map(|&e| e.min(self.len())).collect();
         summary.thin_edges(|i| self.value(series, i), &edges)
-    }
-
-    /// What a viewer that connects late needs, in order, with at most `max_iters` iterations
-    /// (thinned as the charts thin them): knob changes, evaluations, diagnostics, iterations.
-    pub fn backlog(&self, max_iters: usize) -> Vec<Event> {
-        let mut out: Vec<Event> = self
-            .knob_changes
-            .iter()
-            .map(|k| Event::KnobChanged(k.clone()))
-            .collect();
-        out.extend(
-            self.diagnostics
-                .iter()
-                .map(|d| Event::Diagnostic(d.clone())),
-        );
-        let columns = (max_iters / 2).max(1);
-        let kept = self.thinned(Series::Loss, 0, self.len(), columns);
-        if !kept.is_empty() {
-            out.push(Event::Iterations(
-                kept.into_iter().map(|i| self.iters[i]).collect(),
-            ));
-        }
-        out
     }
 }
