@@ -36,15 +36,33 @@ pub fn connect(socket: &Path) -> std::io::Result<(Receiver<Event>, Sender<Comman
         .spawn(move || {
             let mut reader = BufReader::new(stream);
             let mut buf = Vec::new();
+            let mut unknown: Vec<String> = Vec::new();
             while let Ok(Line::Complete | Line::TooLong) =
                 protocol::read_line(&mut reader, &mut buf, MAX_EVENT_LINE)
             {
                 let event = match protocol::parse_reply(&buf) {
                     Ok(Reply::Ok) => continue,
                     Ok(Reply::Event(e)) => *e,
-                    Ok(Reply::Error(text)) | Err(text) => Event::Message {
+                    Ok(Reply::Unknown(kind)) if unknown.contains(&kind) => continue,
+                    // said once a kind: a newer trainer sends some every second
+                    Ok(Reply::Unknown(kind)) => {
+                        let text = format!(
+                            "the training sends `{kind}` events, which this convtop does not \
+                             know (the training runs a newer convtop): they are skipped"
+                        );
+                        unknown.push(kind);
+                        Event::Message {
+                            level: Severity::Info,
+                            text,
+                        }
+                    }
+                    Ok(Reply::Error(text)) => Event::Message {
                         level: Severity::Warn,
                         text: format!("the training refused a message: {text}"),
+                    },
+                    Err(text) => Event::Message {
+                        level: Severity::Warn,
+                        text: format!("a line from the training was not understood: {text}"),
                     },
                 };
                 if ev_tx.send(event).is_err() {

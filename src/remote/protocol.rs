@@ -61,6 +61,8 @@ pub enum Reply {
     Ok,
     Error(String),
     Event(Box<Event>),
+    /// An event of a kind this viewer does not know (from a newer trainer): skipped.
+    Unknown(String),
 }
 
 pub fn parse_reply(line: &[u8]) -> Result<Reply, String> {
@@ -69,13 +71,27 @@ pub fn parse_reply(line: &[u8]) -> Result<Reply, String> {
         return Err("the training speaks another protocol version".into());
     }
     if let Some(e) = v.get("event") {
-        let event = serde_json::from_value(e.clone()).map_err(|e| e.to_string())?;
-        return Ok(Reply::Event(Box::new(event)));
+        return match serde_json::from_value(e.clone()) {
+            Ok(event) => Ok(Reply::Event(Box::new(event))),
+            Err(problem) if problem.to_string().starts_with("unknown variant") => {
+                Ok(Reply::Unknown(event_kind(e)))
+            }
+            Err(problem) => Err(format!("an event that cannot be read: {problem}")),
+        };
     }
     if let Some(e) = v.get("error") {
         return Ok(Reply::Error(e.as_str().unwrap_or_default().to_string()));
     }
     Ok(Reply::Ok)
+}
+
+/// An event's kind: the name of its one member, or the string of a bare kind.
+fn event_kind(e: &Value) -> String {
+    match e {
+        Value::String(kind) => kind.clone(),
+        Value::Object(members) => members.keys().next().cloned().unwrap_or_default(),
+        _ => String::new(),
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -129,6 +145,18 @@ pub fn read_line(reader: &mut impl BufRead, buf: &mut Vec<u8>, limit: usize) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_event_of_an_unknown_kind_is_named_and_a_damaged_one_refused() {
+        let newer = br#"{"v":1,"event":{"Telemetry":{"gpu":0.5}}}"#;
+        assert_eq!(parse_reply(newer), Ok(Reply::Unknown("Telemetry".into())));
+        let bare = br#"{"v":1,"event":"Heartbeat"}"#;
+        assert_eq!(parse_reply(bare), Ok(Reply::Unknown("Heartbeat".into())));
+        let damaged = br#"{"v":1,"event":{"State":42}}"#;
+        assert!(parse_reply(damaged).is_err_and(|e| e.starts_with("an event that cannot be read")));
+        let known = event_line(&Event::State(crate::train::RunState::Paused));
+        assert!(matches!(parse_reply(known.as_bytes()), Ok(Reply::Event(_))));
+    }
 
     #[test]
     fn requests_are_versioned_and_checked() {
