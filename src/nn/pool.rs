@@ -5,6 +5,8 @@
 //!
 //! n = batch, c = channels, h w = input size, oh ow = output size.
 
+mod k3s2;
+
 use ndarray::Array4;
 
 use super::gemm::Float;
@@ -89,21 +91,14 @@ impl MaxPool2d {
                 if g.k == 2 && g.stride == 2 && g.is_inside() {
                     return max_pool_2x2(&g, xp, o, a);
                 }
+                if g.k == 3 && g.stride == 2 {
+                    return k3s2::max_forward(&g, xp, o, a);
+                }
                 for oy in 0..g.oh {
                     for ox in 0..g.ow {
-                        let (y0, x0) = (oy * g.stride, ox * g.stride);
-                        let mut best = y0 * g.w + x0;
-                        for ky in 0..g.span(y0, g.h) {
-                            let row = (y0 + ky) * g.w;
-                            for kx in 0..g.span(x0, g.w) {
-                                // strict > keeps the first maximum on ties
-                                if xp[row + x0 + kx] > xp[best] {
-                                    best = row + x0 + kx;
-                                }
-                            }
-                        }
-                        o[oy * g.ow + ox] = xp[best];
-                        a[oy * g.ow + ox] = best as u32;
+                        let (v, at) = max_window(&g, xp, oy, ox);
+                        o[oy * g.ow + ox] = v;
+                        a[oy * g.ow + ox] = at as u32;
                     }
                 }
             });
@@ -130,6 +125,45 @@ impl MaxPool2d {
                 }
             });
         dx
+    }
+}
+
+/// The maximum of window (oy, ox) of one plane (h, w) and its index in the plane; strict `>`
+/// keeps the first maximum in row-major order on ties.
+fn max_window<F: Float>(g: &PoolGeom, xp: &[F], oy: usize, ox: usize) -> (F, usize) {
+    let (y0, x0) = (oy * g.stride, ox * g.stride);
+    let mut best = y0 * g.w + x0;
+    for ky in 0..g.span(y0, g.h) {
+        let row = (y0 + ky) * g.w;
+        for kx in 0..g.span(x0, g.w) {
+            if xp[row + x0 + kx] > xp[best] {
+                best = row + x0 + kx;
+            }
+        }
+    }
+    (xp[best], best)
+}
+
+/// The mean of window (oy, ox) of one plane (h, w): of its inside part in ceil mode.
+fn avg_window<F: Float>(g: &PoolGeom, xp: &[F], oy: usize, ox: usize) -> F {
+    let (y0, x0) = (oy * g.stride, ox * g.stride);
+    let (ky, kx) = (g.span(y0, g.h), g.span(x0, g.w));
+    let mut s = F::zero();
+    for r in 0..ky {
+        let row = (y0 + r) * g.w + x0;
+        s += xp[row..row + kx].iter().copied().sum::<F>();
+    }
+    s / F::of((ky * kx) as f64)
+}
+
+/// Adds window (oy, ox)'s share of its gradient `d` to each of its inputs in dxp (h, w).
+fn avg_window_backward<F: Float>(g: &PoolGeom, dxp: &mut [F], oy: usize, ox: usize, d: F) {
+    let (y0, x0) = (oy * g.stride, ox * g.stride);
+    let (ky, kx) = (g.span(y0, g.h), g.span(x0, g.w));
+    let d = d / F::of((ky * kx) as f64);
+    for r in 0..ky {
+        let row = (y0 + r) * g.w + x0;
+        dxp[row..row + kx].iter_mut().for_each(|v| *v += d);
     }
 }
 
@@ -181,16 +215,12 @@ impl AvgPool2d {
             .par_chunks_mut(g.oh * g.ow)
             .zip(xs.par_chunks(g.h * g.w))
             .for_each(|(o, xp)| {
+                if g.k == 3 && g.stride == 2 {
+                    return k3s2::avg_forward(&g, xp, o);
+                }
                 for oy in 0..g.oh {
                     for ox in 0..g.ow {
-                        let (y0, x0) = (oy * g.stride, ox * g.stride);
-                        let (ky, kx) = (g.span(y0, g.h), g.span(x0, g.w));
-                        let mut s = F::zero();
-                        for r in 0..ky {
-                            let row = (y0 + r) * g.w + x0;
-                            s += xp[row..row + kx].iter().copied().sum::<F>();
-                        }
-                        o[oy * g.ow + ox] = s / F::of((ky * kx) as f64);
+                        o[oy * g.ow + ox] = avg_window(&g, xp, oy, ox);
                     }
                 }
             });
@@ -207,15 +237,12 @@ impl AvgPool2d {
             .par_chunks_mut(g.h * g.w)
             .zip(ds.par_chunks(g.oh * g.ow))
             .for_each(|(dxp, dp)| {
+                if g.k == 3 && g.stride == 2 {
+                    return k3s2::avg_backward(&g, dp, dxp);
+                }
                 for oy in 0..g.oh {
                     for ox in 0..g.ow {
-                        let (y0, x0) = (oy * g.stride, ox * g.stride);
-                        let (ky, kx) = (g.span(y0, g.h), g.span(x0, g.w));
-                        let d = dp[oy * g.ow + ox] / F::of((ky * kx) as f64);
-                        for r in 0..ky {
-                            let row = (y0 + r) * g.w + x0;
-                            dxp[row..row + kx].iter_mut().for_each(|v| *v += d);
-                        }
+                        avg_window_backward(&g, dxp, oy, ox, dp[oy * g.ow + ox]);
                     }
                 }
             });
