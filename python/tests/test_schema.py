@@ -94,7 +94,10 @@ def test_what_a_pytorch_run_writes_and_sends_matches_the_schemas(pytorch_run):
     sent = [{"v": 1, "cmd": {"cmd": "set_knob", "knob": "learning_rate", "value": 0.05}},
             {"v": 1, "cmd": {"cmd": "request_snapshot", "input_index": 0}},
             {"v": 1, "cmd": {"cmd": "save_checkpoint"}},
-            {"v": 1, "cmd": {"cmd": "set_knob", "knob": "batch_size", "value": 3}}]
+            {"v": 1, "cmd": {"cmd": "set_knob", "knob": "batch_size", "value": 3}},
+            {"v": 1, "cmd": {"cmd": "apply_advice", "reason": "a test",
+                             "action": {"knob": {"knob": "momentum", "value": 0.5}}}},
+            {"v": 1, "cmd": {"cmd": "set_autopilot", "on": True}}]
     check_all("socket-command", sent)
     for cmd in sent:
         assert send(mon.run_dir, cmd["cmd"]) == {"v": 1, "ok": True}
@@ -108,7 +111,7 @@ def test_what_a_pytorch_run_writes_and_sends_matches_the_schemas(pytorch_run):
     mon.evaluate(1.0, 0.5, train_loss=0.9, train_acc=0.6, confusion=[[1, 0, 0], [0, 1, 0], [0, 0, 1]])
     mon.step(loss=float("nan"))  # a non-finite loss is written, and diagnosed
     wait_for("the snapshot and the refusal", lambda: {"Snapshot", "Message", "KnobChanged",
-                                                      "CheckpointSaved", "Iterations"}
+                                                      "CheckpointSaved", "Iterations", "Autopilot"}
              <= {k for e in got for k in e.get("event", {})})
     run = mon.run_dir
     mon.close()
@@ -117,6 +120,8 @@ def test_what_a_pytorch_run_writes_and_sends_matches_the_schemas(pytorch_run):
     check_all("metrics-record", records)
     kinds = {r["type"] for r in records}
     assert {"iter", "eval", "knob", "diagnostic", "state", "checkpoint"} <= kinds, kinds
+    assert any(r["type"] == "diagnostic" and "action" in r for r in records), "advice is recorded"
+    refuse_every_damaged_copy(records)
     nan = [r for r in records if r["type"] == "iter" and not isinstance(r["data_loss"], float)]
     assert nan, "the NaN loss is in metrics.jsonl"
     check_all("run-info", [json.loads((Path(run) / "run-info.json").read_text())])
@@ -138,6 +143,34 @@ def test_a_native_run_matches_the_same_schemas(short_tmp, convtop_bin):
     check_all("checkpoint-meta", [header_meta(p) for p in run.glob("checkpoint-*.safetensors")])
 
 
+# A wrong value for each kind of member: the schemas must refuse every record so damaged.
+WRONG = {"iteration": -1, "epoch": [], "data_loss": "high", "reg_loss": {}, "batch_accuracy": True,
+         "images_per_sec": "fast", "knobs": {"learning_rate": 0.1}, "train_loss": "x",
+         "train_accuracy": "x", "val_loss": [1], "val_accuracy": "x",
+         "confusion": [["a"]], "is_best": "yes", "knob": "lr", "old": "x", "new": [],
+         "source": "magic", "reason": 3, "kind": "Not A Kind", "severity": "fatal", "title": 1,
+         "evidence": 2, "suggestion": 3, "action": {"rollback": "later"}, "state": "sleeping",
+         "path": 7}
+
+
+def refuse_every_damaged_copy(records):
+    """Each member of one record of each type, set to a wrong value or removed when required,
+    makes a record the schema refuses (so a test that passes could have failed)."""
+    v = validator("metrics-record")
+    seen = set()
+    for r in records:
+        if r["type"] in seen:
+            continue
+        seen.add(r["type"])
+        for key in r:
+            if key == "type":
+                continue
+            bad = {**r, key: WRONG[key]}
+            assert not v.is_valid(bad), f"{r['type']}.{key} = {bad[key]!r} was accepted"
+        assert not v.is_valid({"type": r["type"]}), f"an empty {r['type']} record was accepted"
+    assert not v.is_valid({**records[0], "type": "gossip"}), "an unknown record type was accepted"
+
+
 def test_the_schemas_refuse_what_the_protocol_refuses():
     bad_commands = [{"v": 2, "cmd": {"cmd": "stop"}}, {"v": 1, "cmd": {"cmd": "explode"}},
                     {"v": 1, "cmd": {"cmd": "set_knob", "knob": "speed", "value": 1}},
@@ -145,6 +178,18 @@ def test_the_schemas_refuse_what_the_protocol_refuses():
     v = validator("socket-command")
     for c in bad_commands:
         assert not v.is_valid(c), c
+    bad_commands += [{"v": 1, "cmd": {"cmd": "set_autopilot", "on": "yes"}},
+                     {"v": 1, "cmd": {"cmd": "apply_advice", "action": {"rollback": "later"}}},
+                     {"v": 1, "cmd": {"cmd": "apply_advice", "action": {}}},
+                     {"v": 1, "cmd": {"cmd": "apply_advice"}}]
+    for c in bad_commands[4:]:
+        assert not v.is_valid(c), c
+    reply = validator("socket-reply")
+    assert reply.is_valid({"v": 1, "event": {"Autopilot": {"on": True}}})
+    assert not reply.is_valid({"v": 1, "event": {"Autopilot": {"on": 1}}})
+    assert not reply.is_valid({"v": 1, "event": {"Gossip": {}}}), "an event v1 does not send"
+    assert not reply.is_valid({"v": 1, "event": {"State": "running", "Autopilot": {"on": True}}})
+    assert not reply.is_valid({"v": 1, "ok": False})
     r = validator("metrics-record")
     assert not r.is_valid({"type": "iter", "iteration": 1})
     assert not r.is_valid({"type": "knob", "iteration": 1, "knob": "lr", "old": 1, "new": 2})
