@@ -373,3 +373,24 @@ fn an_evaluation_without_training_figures_takes_the_steps_since_the_last_one() {
         .collect();
     assert_eq!(evals, vec![(1.5, 0.5), (0.5, 0.9), (0.3, 0.97)]);
 }
+
+#[test]
+fn the_loop_reports_its_process_resources_as_the_native_trainer_does() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let mut bridge = Bridge::start(spec(tmp.path())).unwrap();
+    let dir = bridge.run_dir().to_path_buf();
+    let (events, _commands) = convtop::remote::client::connect(&dir.join(SOCKET_FILE)).unwrap();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_millis(1200) {
+        bridge.step(&input(0.1));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let Event::Resources(r) = wait_event(&events, |e| matches!(e, Event::Resources(_))) else {
+        unreachable!()
+    };
+    assert!(r.elapsed_secs >= 1.0, "{r:?}");
+    let usage = r.usage.expect("/proc is readable here");
+    assert!(usage.threads >= 3 && usage.rss_bytes > 0, "{usage:?}");
+    bridge.close(true).unwrap();
+}
