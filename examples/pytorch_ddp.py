@@ -83,8 +83,11 @@ def main():
                 step += 1
                 acc = float((out.argmax(1) == y).float().mean())
                 checksum = sum(float(q.detach().double().sum()) for q in model.parameters())
-                print(f"rank {rank} step {step} lr {opt.param_groups[0]['lr']:.9g} "
-                      f"checksum {checksum!r}", flush=True)
+                # one write per line: under PYTHONUNBUFFERED print writes the text and its
+                # newline apart, and the other rank's line can land between them
+                sys.stdout.write(f"rank {rank} step {step} lr {opt.param_groups[0]['lr']:.9g} "
+                                 f"checksum {checksum!r}\n")
+                sys.stdout.flush()
                 if not mon.step(loss=loss.item(), acc=acc):
                     break
                 if step % a.eval_every == 0:

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -123,18 +124,23 @@ def ddp_job(tmp_path, *args):
     return Job(cmd, tmp_path / "ddp.log")
 
 
+# `[rank R ]step N lr X[ checksum C]`, found anywhere in the log: two processes writing one file
+# can still put a line in the middle of another (a warning from C++, an older example's print)
+_NUMBER = r"-?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?"
+# a line still being written (no terminator after its last number yet) is left out
+_STEP = re.compile(rf"(?:rank (\d+) )?step (\d+) lr ({_NUMBER}) "
+                   rf"(?:checksum ({_NUMBER})(?=\s|rank )|loss )")
+
+
+def step_lines(text):
+    """(rank or None, step, lr, checksum or None) of every step line in an example's log."""
+    return [(None if m[1] is None else int(m[1]), int(m[2]), float(m[3]), m[4])
+            for m in _STEP.finditer(text)]
+
+
 def lr_by_step(text, rank=None):
-    """{step: lr} from the examples' `[rank R ]step N lr X ...` lines."""
-    out = {}
-    for line in text.splitlines():
-        words = line.split()
-        if rank is not None:
-            if len(words) < 6 or words[0] != "rank" or int(words[1]) != rank:
-                continue
-            words = words[2:]
-        if len(words) >= 4 and words[0] == "step" and words[2] == "lr":
-            out[int(words[1])] = float(words[3])
-    return out
+    """{step: lr} from the examples' `[rank R ]step N lr X ...` lines (of `rank`, when given)."""
+    return {step: lr for r, step, lr, _ in step_lines(text) if r == rank}
 
 
 class Tmux:
