@@ -10,6 +10,7 @@ Every rank prints, at each step, the learning rate it used and a checksum of its
 """
 
 import argparse
+import gc
 import os
 import sys
 import time
@@ -38,6 +39,19 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     a = p.parse_args()
     dist.init_process_group(a.backend)
+    train(a)
+    # the DDP model (and the Monitor and optimizer around it) are gone with train's frame, so the
+    # process group's threads end here rather than in the interpreter's teardown, where gloo
+    # aborted one rank in about one exit out of five ("terminate called without an active
+    # exception"); then every rank leaves together: rank 0 may still be writing its checkpoint
+    gc.collect()
+    dist.barrier()
+    dist.destroy_process_group()
+    return 0
+
+
+def train(a):
+    """One rank's loop, its model, optimizer and Monitor local to it."""
     rank, world = dist.get_rank(), dist.get_world_size()
     device = torch.device("cpu")
     if a.backend == "nccl":
@@ -96,10 +110,6 @@ def main():
                     time.sleep(a.step_delay)
                 if step >= a.max_steps:
                     break
-    # every rank leaves together: rank 0 may still be writing its last checkpoint
-    dist.barrier()
-    dist.destroy_process_group()
-    return 0
 
 
 if __name__ == "__main__":
