@@ -164,7 +164,9 @@ impl Plot {
         let (w, h) = (area.width, area.height);
         let (dw, dh) = (i64::from(w) * 2, i64::from(h) * 4);
         let mut cells = vec![0u8; usize::from(w) * usize::from(h)];
-        let mut clipped: Vec<(u16, bool)> = Vec::new();
+        let mut excursions: Vec<Excursion> = Vec::new();
+        // whether the previous point was beyond an edge (and which): a run of them is one excursion
+        let mut was_above: Option<bool> = None;
         let to_dot = |x: f64, y: f64| -> Option<(i64, f64)> {
             let fx = (x - self.x.0) / (self.x.1 - self.x.0);
             let fy = self.y.fraction(y);
@@ -186,6 +188,7 @@ impl Plot {
         for &(x, y) in &trace.points {
             let Some((dx, fy)) = to_dot(x, y) else {
                 prev = None;
+                was_above = None;
                 continue;
             };
             let dy = if fy.is_finite() {
@@ -200,7 +203,23 @@ impl Plot {
                 if matches!(trace.pen, Pen::Points { .. }) {
                     continue;
                 }
-                clipped.push(((dx / 2) as u16, dy < 0));
+                let is_above = dy < 0;
+                let here = Excursion {
+                    col: (dx / 2) as u16,
+                    is_above,
+                    depth: if is_above { -fy } else { fy - dh as f64 },
+                };
+                match excursions.last_mut() {
+                    Some(e) if was_above == Some(is_above) => {
+                        if here.depth > e.depth {
+                            *e = here;
+                        }
+                    }
+                    _ => excursions.push(here),
+                }
+                was_above = Some(is_above);
+            } else {
+                was_above = None;
             }
             let dy = dy.clamp(0, dh - 1);
             match prev {
@@ -245,7 +264,7 @@ impl Plot {
                 }
             }
         }
-        for (col, is_above) in clipped {
+        for Excursion { col, is_above, .. } in excursions {
             let (row, glyph) = match (is_above, self.is_ascii) {
                 (true, false) => (0, "▲"),
                 (true, true) => (0, "^"),
@@ -258,6 +277,15 @@ impl Plot {
             }
         }
     }
+}
+
+/// Consecutive points of a line beyond one edge of the range (the initial transient, a spike):
+/// marked once, at the column of the farthest, so a long excursion is not a row of markers.
+struct Excursion {
+    col: u16,
+    is_above: bool,
+    /// How far past the edge, in dot rows (infinite for an infinite value).
+    depth: f64,
 }
 
 /// Bresenham's line between two dots, both ends included.
