@@ -207,6 +207,10 @@ impl Bridge {
         };
         bridge.send(Event::Started(Box::new(info)));
         if spec.autopilot {
+            bridge.record(&Record::Autopilot {
+                iteration: 0,
+                on: true,
+            });
             bridge.send(Event::Autopilot { on: true });
         }
         bridge.set_state(RunState::Running);

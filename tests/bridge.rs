@@ -315,6 +315,18 @@ fn advice_from_a_viewer_and_the_autopilot_reach_the_next_directive() {
             (KnobSource::Autopilot, Some(diverged)),
         ]
     );
+    // the switch is in metrics.jsonl as the native trainer writes it, at the iteration it came
+    let switches: Vec<(u64, bool)> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Autopilot { iteration, on } => Some((*iteration, *on)),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        matches!(switches[..], [(it, true)] if it >= 1),
+        "{switches:?}"
+    );
 }
 
 /// Steps until the bridge says its autopilot is on (the command crosses two threads).

@@ -119,7 +119,7 @@ def test_what_a_pytorch_run_writes_and_sends_matches_the_schemas(pytorch_run):
     records = lines(Path(run) / "metrics.jsonl")
     check_all("metrics-record", records)
     kinds = {r["type"] for r in records}
-    assert {"iter", "eval", "knob", "diagnostic", "state", "checkpoint"} <= kinds, kinds
+    assert {"iter", "eval", "knob", "diagnostic", "state", "checkpoint", "autopilot"} <= kinds, kinds
     assert any(r["type"] == "diagnostic" and "action" in r for r in records), "advice is recorded"
     refuse_every_damaged_copy(records)
     nan = [r for r in records if r["type"] == "iter" and not isinstance(r["data_loss"], float)]
@@ -133,13 +133,13 @@ def test_what_a_pytorch_run_writes_and_sends_matches_the_schemas(pytorch_run):
 
 def test_a_native_run_matches_the_same_schemas(short_tmp, convtop_bin):
     out = subprocess.run([convtop_bin, "train", "--headless", "--max-iterations", "20",
-                          "--eval-every", "10", "--run-dir", str(short_tmp)],
+                          "--eval-every", "10", "--autopilot", "--run-dir", str(short_tmp)],
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     run = next(short_tmp.iterdir())
     records = lines(run / "metrics.jsonl")
     check_all("metrics-record", records)
-    assert {"iter", "eval", "state", "checkpoint"} <= {r["type"] for r in records}
+    assert {"iter", "eval", "state", "checkpoint", "autopilot"} <= {r["type"] for r in records}
     check_all("checkpoint-meta", [header_meta(p) for p in run.glob("checkpoint-*.safetensors")])
 
 
@@ -150,7 +150,7 @@ WRONG = {"iteration": -1, "epoch": [], "data_loss": "high", "reg_loss": {}, "bat
          "confusion": [["a"]], "is_best": "yes", "knob": "lr", "old": "x", "new": [],
          "source": "magic", "reason": 3, "kind": "Not A Kind", "severity": "fatal", "title": 1,
          "evidence": 2, "suggestion": 3, "action": {"rollback": "later"}, "state": "sleeping",
-         "path": 7}
+         "path": 7, "on": "yes"}
 
 
 def refuse_every_damaged_copy(records):

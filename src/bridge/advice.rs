@@ -10,7 +10,7 @@ use super::Bridge;
 use super::steering::Directive;
 use crate::train::advice::describe;
 use crate::train::autopilot::{Decision, Pending};
-use crate::train::rundir::BEST_CHECKPOINT;
+use crate::train::rundir::{BEST_CHECKPOINT, Record};
 use crate::train::{
     Action, Diagnostic, DiagnosticKind, Event, KnobSource, RollbackTarget, RunState, Severity,
 };
@@ -31,6 +31,10 @@ impl Bridge {
     /// Switches the autopilot, as `convtop --autopilot` or the `A` key does for the native trainer.
     pub fn set_autopilot(&mut self, on: bool) {
         self.autopilot.is_on = on;
+        self.record(&Record::Autopilot {
+            iteration: self.iteration,
+            on,
+        });
         self.send(Event::Autopilot { on });
         // the native trainer's words (train/trainer/autopilot.rs)
         let text = if on {
