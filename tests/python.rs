@@ -20,6 +20,17 @@ const REQUIREMENTS: &[&str] = &[
 ];
 /// Written into a venv once every requirement is installed; a venv without it is not used.
 const READY: &str = "convtop-venv-ready";
+/// Run by a marked venv's python with the requirements as arguments: fails when a requirement's
+/// distribution, or a file its RECORD lists, is gone (a package removed or half-deleted since).
+const CHECK: &str = r#"
+import importlib.metadata as md, re, sys
+for req in sys.argv[1:]:
+    name = re.split(r"[<>=!~ ;\[]", req, maxsplit=1)[0]
+    files = md.distribution(name).files or []
+    gone = [f for f in files if f.suffix != ".pyc" and not f.locate().exists()]
+    if gone:
+        sys.exit(f"{name}: {gone[0]} is missing")
+"#;
 
 fn is_ci() -> bool {
     std::env::var("CI").as_deref() == Ok("true")
@@ -106,6 +117,21 @@ fn lock(path: &Path) -> Locked {
     Locked(f)
 }
 
+/// Whether the venv at `dir` was finished for `wanted` and still holds every requirement; if
+/// not, why.
+fn check(dir: &Path, wanted: &str) -> Result<(), String> {
+    if !std::fs::read_to_string(dir.join(READY)).is_ok_and(|s| s == wanted) {
+        return Err("not built yet (or its build did not finish)".into());
+    }
+    output(
+        "the venv check",
+        Command::new(dir.join("bin").join("python"))
+            .args(["-c", CHECK])
+            .args(REQUIREMENTS),
+    )
+    .map(|_| ())
+}
+
 /// The venv for these requirements and this python3, built once per machine: in a temporary
 /// directory, then renamed into place, under a lock so concurrent test runs build it once.
 /// Everything runs through `bin/python -m …`, which a renamed venv keeps working.
@@ -115,18 +141,17 @@ fn venv(python: &Path, python_id: &str, target: &Path) -> Result<PathBuf, String
     std::fs::create_dir_all(&cache).map_err(|e| format!("{}: {e}", cache.display()))?;
     let name = format!("pyvenv-{:016x}", fnv1a(wanted.as_bytes()));
     let dir = cache.join(&name);
-    let ready = |d: &Path| std::fs::read_to_string(d.join(READY)).is_ok_and(|s| s == wanted);
-    if ready(&dir) {
+    if check(&dir, &wanted).is_ok() {
         return Ok(dir);
     }
     let _held = lock(&cache.join(format!("{name}.lock")));
-    if ready(&dir) {
-        // another test run built it while this one waited
+    // another test run may have built it while this one waited
+    let Err(why) = check(&dir, &wanted) else {
         return Ok(dir);
-    }
+    };
     let started = Instant::now();
     println!(
-        "building the Python test venv {} (torch is a large download the first time)",
+        "building the Python test venv {} (torch is a large download the first time): {why}",
         dir.display()
     );
     let tmp = cache.join(format!("{name}.tmp"));
