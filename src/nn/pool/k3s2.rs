@@ -85,8 +85,8 @@ pub(super) fn avg_forward<F: Float>(g: &PoolGeom, xp: &[F], o: &mut [F]) {
             }
             None => 0,
         };
-        for ox in first..g.ow {
-            o_row[ox] = avg_window(g, xp, oy, ox);
+        for (ox, out) in o_row.iter_mut().enumerate().skip(first) {
+            *out = avg_window(g, xp, oy, ox);
         }
     }
 }
