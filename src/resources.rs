@@ -94,6 +94,28 @@ impl Sampler {
     }
 }
 
+/// A thread's time is put on the core it was last seen on, so two threads that both ended the
+/// interval on one core would give it more than the whole interval (and another core nothing).
+/// No core can be busier than 1: the excess goes to the least busy cores, so the shares still
+/// add up to the process's use.
+fn spill_over(mut shares: Vec<f64>) -> Vec<f64> {
+    let mut excess: f64 = shares.iter().map(|s| (s - 1.0).max(0.0)).sum();
+    for s in &mut shares {
+        *s = s.clamp(0.0, 1.0);
+    }
+    let mut order: Vec<usize> = (0..shares.len()).collect();
+    order.sort_by(|&a, &b| shares[a].total_cmp(&shares[b]));
+    for i in order {
+        if excess <= 0.0 {
+            break;
+        }
+        let taken = (1.0 - shares[i]).min(excess);
+        shares[i] += taken;
+        excess -= taken;
+    }
+    shares
+}
+
 fn usage(before: &Reading, now: &Reading, ticks_per_sec: f64) -> Usage {
     let seconds = now.at.duration_since(before.at).as_secs_f64().max(1e-3);
     let ticks = seconds * ticks_per_sec;
@@ -119,9 +141,9 @@ fn usage(before: &Reading, now: &Reading, ticks_per_sec: f64) -> Usage {
         .collect();
     Usage {
         cpu_cores: (now.process_ticks.saturating_sub(before.process_ticks) as f64 / ticks) as f32,
-        per_core: per_core
-            .iter()
-            .map(|t| (t / ticks).clamp(0.0, 1.0) as f32)
+        per_core: spill_over(per_core.iter().map(|t| t / ticks).collect())
+            .into_iter()
+            .map(|share| share as f32)
             .collect(),
         machine_per_core,
         rss_bytes: now.status.rss_kib * 1024,

@@ -85,3 +85,24 @@ fn rates_divide_ticks_by_the_interval() {
         (1_024_000, 2_048_000, 2)
     );
 }
+
+#[test]
+fn two_threads_last_seen_on_one_core_are_not_clamped_to_one() {
+    let at = Instant::now();
+    let status = Status {
+        rss_kib: 1,
+        peak_rss_kib: 1,
+        threads: 2,
+    };
+    let reading = |secs: u64, ticks: u64| Reading {
+        at: at + std::time::Duration::from_secs(secs),
+        process_ticks: 2 * ticks,
+        tasks: HashMap::from([(1, (ticks, 0)), (2, (ticks, 0))]),
+        cores: vec![(0, 0), (0, 0), (0, 0)],
+        status,
+    };
+    // both busy for the whole second, both last seen on core 0
+    let u = usage(&reading(0, 0), &reading(1, 100), 100.0);
+    assert!((u.cpu_cores - 2.0).abs() < 1e-6);
+    assert_eq!(u.per_core, vec![1.0, 1.0, 0.0]);
+}
