@@ -104,7 +104,7 @@ fn a_viewer_steers_a_foreign_loop_through_the_bridge() {
         })
         .unwrap();
     let d = step_until(&mut bridge, 0.1);
-    assert_eq!(d.knobs, vec![(Knob::LearningRate, f64::from(0.02f32))]);
+    assert_eq!(d.knobs, vec![(Knob::LearningRate, 0.02)]);
     // the socket refuses the negative λ itself (the knob authority); the bridge refuses momentum
     wait_event(
         &events,
@@ -275,7 +275,7 @@ fn advice_from_a_viewer_and_the_autopilot_reach_the_next_directive() {
         })
         .unwrap();
     let d = step_until(&mut bridge, 0.1);
-    assert_eq!(d.knobs, vec![(Knob::LearningRate, f64::from(0.05f32))]);
+    assert_eq!(d.knobs, vec![(Knob::LearningRate, 0.05)]);
     assert_eq!(d.rollback, None);
 
     // `A`: the autopilot rescues a divergence at once: the starting weights and a lower rate

@@ -52,7 +52,7 @@ fn dashboard_trains_takes_a_knob_and_quits_cleanly() {
         std::thread::sleep(Duration::from_millis(200));
     };
     assert!(
-        change.contains("learning_rate") && change.contains("\"new\":0.10000000149011612"),
+        change.contains("learning_rate") && change.contains("\"old\":0.05,\"new\":0.1,"),
         "{change}"
     );
     tmux.wait_screen("the new rate in the knobs panel", 10, |s| {

@@ -5,7 +5,7 @@ use convtop::resources::{Resources, Usage};
 use convtop::train::{
     Command, DataView, Diagnostic, DiagnosticKind, EvalStats, Event, FilterBank, IterStats, Knob,
     KnobChange, KnobSource, Knobs, LayerInfo, LayerStats, Planes, RunInfo, RunState, SampleImage,
-    Severity, Snapshot,
+    Severity, Snapshot, widen,
 };
 use convtop::tui::{App, ColorMode, Mode, Tab, UiOptions};
 use ratatui::Terminal;
@@ -486,22 +486,23 @@ fn set_knob(command: Option<Command>) -> (Knob, f64) {
 fn arrows_step_the_learning_rate() {
     let mut app = app(false);
     // The trainer reports lr = 0.005 since iteration 150.
-    let current = f64::from(0.005f32);
+    let current = widen(0.005);
     let (knob, value) = set_knob(app.handle_key(key(KeyCode::Right)));
     assert_eq!(knob, Knob::LearningRate);
-    // the knob authority answers with the value as the trainer stores it (an f32)
-    assert_eq!(value, f64::from((current * 2.0) as f32));
+    // the knob authority answers with the value as the trainer stores it (an f32, read back as
+    // its shortest decimal)
+    assert_eq!(value, widen((current * 2.0) as f32));
     assert_eq!(app.pending_value(Knob::LearningRate), Some(value));
     let screen = text(&draw(&app, 80, 24));
     assert!(screen.contains("5.0e-3 → 1.0e-2"), "{screen}");
 
     let mut app = self::app(false);
     let (_, value) = set_knob(app.handle_key(key(KeyCode::Left)));
-    assert_eq!(value, f64::from((current / 2.0) as f32));
+    assert_eq!(value, widen((current / 2.0) as f32));
 
     let mut app = self::app(false);
     let (_, value) = set_knob(app.handle_key(KeyEvent::new(KeyCode::Right, KeyModifiers::SHIFT)));
-    assert_eq!(value, f64::from((current * 10.0) as f32));
+    assert_eq!(value, widen((current * 10.0) as f32));
     let (_, value) = set_knob(app.handle_key(KeyEvent::new(KeyCode::Left, KeyModifiers::SHIFT)));
     assert!(
         (value - current).abs() < 1e-9,
@@ -519,7 +520,7 @@ fn pending_marker_clears_when_the_change_lands() {
     assert_eq!(app.pending_value(Knob::LearningRate), None);
     assert_eq!(
         app.knob_value(Knob::LearningRate),
-        Some(f64::from(value as f32))
+        Some(widen(value as f32))
     );
 }
 
@@ -546,8 +547,9 @@ fn other_knobs_and_switches() {
     app.handle_key(key(KeyCode::Down));
     let (knob, value) = set_knob(app.handle_key(key(KeyCode::Right)));
     assert_eq!(knob, Knob::Momentum);
-    // the knob authority answers with the value as the trainer stores it (an f32)
-    assert_eq!(value, f64::from(0.95f32));
+    // the knob authority answers with the value as the trainer stores it (an f32, read back as
+    // its shortest decimal)
+    assert_eq!(value, 0.95);
     app.handle_key(key(KeyCode::Down));
     let (knob, value) = set_knob(app.handle_key(key(KeyCode::Left)));
     assert_eq!((knob, value), (Knob::BatchSize, 10.0));
@@ -572,10 +574,7 @@ fn typed_values_are_validated() {
     assert_eq!(status.level, Severity::Error);
     assert!(status.text.contains("not a number"), "{}", status.text);
     assert_eq!(app.pending_value(Knob::LearningRate), None);
-    assert_eq!(
-        app.knob_value(Knob::LearningRate),
-        Some(f64::from(0.005f32))
-    );
+    assert_eq!(app.knob_value(Knob::LearningRate), Some(0.005));
 
     assert_eq!(type_value(&mut app, "-1"), None);
     assert!(app.status().expect("a message").text.contains("positive"));
@@ -583,7 +582,7 @@ fn typed_values_are_validated() {
     assert!(screen.contains("must be positive"), "{screen}");
 
     let (knob, value) = set_knob(type_value(&mut app, "3e-3"));
-    assert_eq!((knob, value), (Knob::LearningRate, f64::from(3e-3f32)));
+    assert_eq!((knob, value), (Knob::LearningRate, 3e-3));
 }
 
 #[test]

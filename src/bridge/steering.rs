@@ -257,7 +257,8 @@ impl Bridge {
             (Knob::Momentum, input.momentum),
         ];
         for (knob, value) in seen {
-            let value = f64::from(value);
+            // read as the knobs are (an f32 a step), so an unchanged value compares equal
+            let value = crate::train::events::widen(value);
             // a value decided since the last poll (by the autopilot) has not reached the loop yet
             let is_pending = self.directive.knobs.iter().any(|(k, _)| *k == knob);
             if !self.supported.contains(&knob) || is_pending || value == self.knobs.get(knob) {

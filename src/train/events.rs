@@ -60,12 +60,22 @@ pub struct Knobs {
     pub augment_flip: bool,
 }
 
+/// A knob's f32 as the f64 of its shortest decimal form: 0.02f32 reads 0.02, not
+/// 0.019999999552965164, in records, on the wire and in a PyTorch optimiser's param groups.
+pub fn widen(value: f32) -> f64 {
+    if !value.is_finite() {
+        return f64::from(value);
+    }
+    // Display gives the shortest decimal that reads back as the same f32
+    value.to_string().parse().unwrap_or(f64::from(value))
+}
+
 impl Knobs {
     pub fn get(&self, knob: Knob) -> f64 {
         match knob {
-            Knob::LearningRate => self.learning_rate as f64,
-            Knob::Lambda => self.lambda as f64,
-            Knob::Momentum => self.momentum as f64,
+            Knob::LearningRate => widen(self.learning_rate),
+            Knob::Lambda => widen(self.lambda),
+            Knob::Momentum => widen(self.momentum),
             Knob::BatchSize => self.batch_size as f64,
             Knob::AugmentCrop => f64::from(u8::from(self.augment_crop)),
             Knob::AugmentFlip => f64::from(u8::from(self.augment_flip)),

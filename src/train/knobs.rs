@@ -110,7 +110,8 @@ pub fn validate(knob: Knob, value: f64) -> Result<f64, KnobError> {
                 Knob::Lambda => (0.0..=MAX_LAMBDA as f32).contains(&stored),
                 _ => (0.0..1.0).contains(&stored),
             };
-            let stored = f64::from(stored);
+            // read back as its shortest decimal, as `Knobs::get` reads it
+            let stored = super::events::widen(stored);
             if is_in_range {
                 return Ok(stored);
             }

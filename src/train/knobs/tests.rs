@@ -22,10 +22,7 @@ fn values_that_do_not_survive_f32_are_refused() {
     // 0.9999999999 rounds to 1.0f32 (the f32 below 1 is 1 − 2⁻²⁴ ≈ 0.99999994)
     let e = refused(Knob::Momentum, 0.9999999999);
     assert!(e.to_string().contains("becomes 1"), "{e}");
-    assert_eq!(
-        validate(Knob::Momentum, 0.99999994),
-        Ok(f64::from(0.99999994f32))
-    );
+    assert_eq!(validate(Knob::Momentum, 0.99999994), Ok(0.99999994));
     // a nonzero λ that would silently turn into 0 is refused; 0 itself is fine
     assert!(validate(Knob::Lambda, 1e-50).is_err());
     assert_eq!(validate(Knob::Lambda, 0.0), Ok(0.0));
@@ -62,8 +59,11 @@ fn ranges_hold_at_their_ends() {
 
 #[test]
 fn the_stored_value_is_what_f32_holds() {
-    // 0.1 is not an f32: the nearest is 0.100000001490116119384765625
-    assert_eq!(validate(Knob::LearningRate, 0.1), Ok(0.10000000149011612));
+    // 0.1 is not an f32: it is stored as the nearest, 0.100000001490116119384765625, and read
+    // back as that f32's shortest decimal, 0.1; a value f32 cannot tell from 0.1 reads as 0.1 too
+    assert_eq!(validate(Knob::LearningRate, 0.1), Ok(0.1));
+    assert_eq!(validate(Knob::LearningRate, 0.100_000_000_1), Ok(0.1));
+    assert_eq!(validate(Knob::LearningRate, 0.123_456_789), Ok(0.12345679));
     let mut k = Knobs::default();
     assert_eq!(set(&mut k, Knob::BatchSize, 64.0), Ok(64.0));
     assert_eq!(k.batch_size, 64);
@@ -92,19 +92,16 @@ fn steps_stay_in_range() {
     assert!(close(step(Knob::LearningRate, 0.01, true, false), 0.02));
     assert!(close(step(Knob::LearningRate, 0.01, false, false), 0.005));
     assert!(close(step(Knob::Lambda, 1e-3, true, true), 1e-2));
-    assert_eq!(step(Knob::Momentum, 0.9, true, false), f64::from(0.95f32));
-    assert_eq!(step(Knob::Momentum, 0.99, true, true), f64::from(0.99f32));
+    assert_eq!(step(Knob::Momentum, 0.9, true, false), 0.95);
+    assert_eq!(step(Knob::Momentum, 0.99, true, true), 0.99);
     assert_eq!(step(Knob::BatchSize, 1.0, false, false), 1.0);
     // the dashboard used to reach 65,536, which the trainer refused
     assert_eq!(step(Knob::BatchSize, 4096.0, true, true), 4096.0);
     assert_eq!(step(Knob::BatchSize, 2048.0, true, true), 4096.0);
     assert_eq!(step(Knob::LearningRate, 50.0, true, true), 100.0);
-    assert_eq!(
-        step(Knob::LearningRate, 1e-9, false, true),
-        f64::from(1e-9f32)
-    );
+    assert_eq!(step(Knob::LearningRate, 1e-9, false, true), 1e-9);
     assert_eq!(step(Knob::Lambda, 1e-9, false, false), 0.0);
-    assert_eq!(step(Knob::Lambda, 0.0, true, false), f64::from(1e-4f32));
+    assert_eq!(step(Knob::Lambda, 0.0, true, false), 1e-4);
     assert_eq!(step(Knob::AugmentFlip, 0.0, true, false), 1.0);
     // every step from every reachable value is valid
     for knob in Knob::ALL {
@@ -124,7 +121,7 @@ fn typed_values() {
     assert!(parse(Knob::LearningRate, "-1").is_err());
     assert!(parse(Knob::LearningRate, "NaN").is_err());
     assert!(parse(Knob::LearningRate, "1e39").is_err());
-    assert_eq!(parse(Knob::LearningRate, " 3e-3 "), Ok(f64::from(3e-3f32)));
+    assert_eq!(parse(Knob::LearningRate, " 3e-3 "), Ok(3e-3));
     assert!(parse(Knob::BatchSize, "2.5").is_err());
     assert_eq!(parse(Knob::BatchSize, "64"), Ok(64.0));
     assert!(parse(Knob::Momentum, "1.2").is_err());
@@ -165,4 +162,23 @@ fn validate_all_checks_every_knob() {
     ] {
         assert!(validate_all(&bad).is_err(), "{bad:?}");
     }
+}
+
+#[test]
+fn a_stored_knob_reads_back_as_the_decimal_it_was_set_to() {
+    let mut knobs = Knobs::default();
+    for (knob, value) in [
+        (Knob::LearningRate, 0.1),
+        (Knob::LearningRate, 0.02),
+        (Knob::Lambda, 5e-4),
+        (Knob::Momentum, 0.9),
+    ] {
+        set(&mut knobs, knob, value).unwrap();
+        // not 0.10000000149011612: what a record, the wire and PyTorch's param groups get
+        assert_eq!(knobs.get(knob), value, "{knob:?}");
+    }
+    // a schedule step lands on the f32 grid and still reads as its shortest decimal
+    set(&mut knobs, Knob::LearningRate, 0.02 * f64::from(0.926f32)).unwrap();
+    assert_eq!(knobs.get(Knob::LearningRate), 0.01852);
+    assert!(crate::train::events::widen(f32::NAN).is_nan());
 }

@@ -44,8 +44,9 @@ impl Trainer {
         let factor = self.run.config.lr_decay_factor();
         if factor < 1.0 {
             // a long schedule stops at the authority's floor instead of being refused
-            let lr = (f64::from(self.run.knobs.learning_rate) * f64::from(factor))
-                .max(knobs::MIN_LEARNING_RATE);
+            let lr = (crate::train::events::widen(self.run.knobs.learning_rate)
+                * f64::from(factor))
+            .max(knobs::MIN_LEARNING_RATE);
             self.set_knob_from(Knob::LearningRate, lr, KnobSource::Schedule, None);
         }
     }
