@@ -13,17 +13,16 @@ mod iteration;
 mod layers;
 mod rate;
 mod schedule;
+mod text;
 
 pub use inputs::channel_stats;
 pub use schedule::{ReduceOnPlateau, ScheduleError};
+use text::{arrow_list, diagnostic, fig, iteration_list, knob_action, sci, with_action};
 
 use std::collections::VecDeque;
 
 use super::advice::Arbiter;
-use super::events::{
-    Action, Diagnostic, DiagnosticKind, EvalStats, IterStats, Knob, KnobSetting, Knobs, LayerStats,
-    RollbackTarget, Severity,
-};
+use super::events::{Diagnostic, DiagnosticKind, EvalStats, IterStats, Knobs, LayerStats};
 
 /// Allowed |initial loss − ln C| in nats: small-init logits of std σ add about σ²/2 to ln C, so
 /// 0.5 nats means logits of std ≈ 1, already a large init; twice this is a Warn, less is Info.
@@ -372,67 +371,6 @@ impl Diagnostics {
 /// True for a divergence: the trainer pauses itself on it.
 pub fn is_diverged(d: &Diagnostic) -> bool {
     d.kind == DiagnosticKind::Divergence
-}
-
-fn diagnostic(
-    iteration: u64,
-    kind: DiagnosticKind,
-    severity: Severity,
-    title: String,
-    evidence: String,
-    suggestion: String,
-) -> Diagnostic {
-    Diagnostic {
-        iteration,
-        kind,
-        severity,
-        title,
-        evidence,
-        suggestion,
-        action: None,
-    }
-}
-
-/// The same diagnostic with an action to apply.
-fn with_action(mut d: Diagnostic, action: Option<Action>) -> Diagnostic {
-    d.action = action;
-    d
-}
-
-/// Sets `knob` to `value`, with an optional roll-back first.
-fn knob_action(rollback: Option<RollbackTarget>, knob: Knob, value: f32) -> Option<Action> {
-    Some(Action {
-        rollback,
-        knob: Some(KnobSetting {
-            knob,
-            value: f64::from(value),
-        }),
-    })
-}
-
-/// Losses as "0.412 → 0.455 → 0.498".
-fn arrow_list(values: impl IntoIterator<Item = f32>) -> String {
-    values.into_iter().map(fig).collect::<Vec<_>>().join(" → ")
-}
-
-/// Iterations as "1500, 1800, 2100".
-fn iteration_list(values: impl IntoIterator<Item = u64>) -> String {
-    values
-        .into_iter()
-        .map(|v| v.to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// A rate or λ as "3.0e-4".
-fn sci(v: f32) -> String {
-    format!("{v:.1e}")
-}
-
-/// A loss or norm in a message: three or four significant figures, exponent form when large
-/// (`0.412`, `2.303`, `5.43e23`).
-fn fig(v: f32) -> String {
-    crate::units::sig(f64::from(v))
 }
 
 #[cfg(test)]
