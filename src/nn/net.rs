@@ -3,8 +3,6 @@
 //! Tensors between layers are (n, c, h, w); a fully connected layer's output is (n, d, 1, 1).
 
 use ndarray::Array4;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 
 use super::conv::{Conv2d, ConvGeom};
 use super::dropout::Dropout;
@@ -18,6 +16,7 @@ use super::pool::{AvgPool2d, MaxPool2d, PoolGeom};
 use super::relu::Relu;
 use super::spec::{LayerInfo, LayerSpec, Plan, parse, plan};
 
+mod build;
 mod params;
 
 /// The classifier layer's initial std relative to Glorot.
@@ -91,92 +90,6 @@ fn contiguous<F: Float, D: ndarray::Dimension>(a: &ndarray::Array<F, D>) -> &[F]
 }
 
 impl<F: Float> Network<F> {
-    /// Parses `spec` (or a preset name), checks every shape against `input` (c, h, w) and draws
-    /// the initial weights from `seed`.
-    pub fn build(spec: &str, input: [usize; 3], seed: u64) -> Result<Network<F>, NnError> {
-        let plan = plan(&parse(spec)?, input)?;
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let mut layers = Vec::with_capacity(plan.layers.len());
-        for pl in &plan.layers {
-            let [c, h, w] = pl.in_shape;
-            let [c_out, oh, ow] = pl.info.out_shape;
-            let init = if pl.is_followed_by_relu {
-                Init::He
-            } else {
-                Init::Glorot
-            };
-            let layer = match pl.spec {
-                LayerSpec::Conv {
-                    kh,
-                    kw,
-                    stride,
-                    pad,
-                    ..
-                } => {
-                    let geom = ConvGeom {
-                        c_in: c,
-                        h,
-                        w,
-                        kh,
-                        kw,
-                        stride,
-                        pad,
-                        oh,
-                        ow,
-                    };
-                    let mut conv = Conv2d::new(geom, c_out);
-                    let std = init.std(c * kh * kw, c_out * kh * kw);
-                    draw(&mut rng, std, contiguous_mut(&mut conv.w));
-                    Layer::Conv(conv)
-                }
-                LayerSpec::Relu => Layer::Relu(Relu::default()),
-                LayerSpec::MaxPool { k, stride, .. } => Layer::MaxPool(MaxPool2d::new(PoolGeom {
-                    c,
-                    h,
-                    w,
-                    k,
-                    stride,
-                    oh,
-                    ow,
-                })),
-                LayerSpec::AvgPool { k, stride, .. } => Layer::AvgPool(AvgPool2d::new(PoolGeom {
-                    c,
-                    h,
-                    w,
-                    k,
-                    stride,
-                    oh,
-                    ow,
-                })),
-                LayerSpec::Norm { n, k, alpha, beta } => {
-                    Layer::Norm(LocalResponseNorm::new(n, k, alpha, beta))
-                }
-                LayerSpec::Dropout { p } => Layer::Dropout(Dropout::new(p)),
-                LayerSpec::Fc { d_out } => {
-                    let mut fc = Linear::new(c * h * w, d_out);
-                    let is_classifier = layers.len() + 1 == plan.layers.len();
-                    // the classifier starts at a tenth of Glorot so the initial logits are small
-                    // and the initial loss is ≈ ln C, whatever the scale of the features below it
-                    let scale = if is_classifier {
-                        CLASSIFIER_INIT_SCALE
-                    } else {
-                        1.0
-                    };
-                    let std = init.std(c * h * w, d_out) * scale;
-                    draw(&mut rng, std, contiguous_mut(&mut fc.w));
-                    Layer::Linear(fc)
-                }
-            };
-            layers.push(layer);
-        }
-        Ok(Network {
-            spec: spec.to_string(),
-            plan,
-            layers,
-            step_seed: mix(seed),
-        })
-    }
-
     /// Sets the random seed of the next training steps from the run's seed and the iteration,
     /// so a run resumed at iteration t draws the dropout masks an unbroken run draws there.
     pub fn set_step(&mut self, run_seed: u64, iteration: u64) {
@@ -378,14 +291,6 @@ impl Network<f32> {
             })
             .collect()
     }
-}
-
-fn draw<F: Float>(rng: &mut ChaCha8Rng, std: f32, out: &mut [F]) {
-    let mut tmp = vec![0.0f32; out.len()];
-    fill_normal(rng, std, &mut tmp);
-    out.iter_mut()
-        .zip(&tmp)
-        .for_each(|(o, &v)| *o = F::of(v as f64));
 }
 
 /// (weight shape, bias length) of a conv or fc layer.
