@@ -128,3 +128,9 @@ fn ceil_mode_pooling() {
 fn cudaconvnet_whole_network() {
     assert_checks_within("cudaconvnet", [3, 32, 32], MAX_REL_DEEP);
 }
+
+#[test]
+fn per_layer_weight_decay() {
+    // the L2 term's gradient m·λ·W against the numeric derivative of λ/2·Σ m·‖W‖²
+    assert_checks("conv3k3p1wd4 relu fc4wd25", [2, 5, 5]);
+}

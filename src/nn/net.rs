@@ -265,15 +265,20 @@ impl<F: Float> Network<F> {
         })
     }
 
-    /// λ/2 · Σ‖W‖² over weights; independent of the batch size.
+    /// λ/2 · Σ m·‖W‖² over weights, m each layer's `wd` multiplier; independent of the batch
+    /// size.
     pub fn reg_loss(&self, lambda: F) -> f64 {
         let sq: f64 = self
             .layers
             .iter()
-            .map(|l| match l {
-                Layer::Conv(c) => c.w.iter().map(|v| v.as_f64() * v.as_f64()).sum(),
-                Layer::Linear(f) => f.w.iter().map(|v| v.as_f64() * v.as_f64()).sum(),
-                _ => 0.0,
+            .zip(&self.plan.layers)
+            .map(|(l, pl)| {
+                let sq: f64 = match l {
+                    Layer::Conv(c) => c.w.iter().map(|v| v.as_f64() * v.as_f64()).sum(),
+                    Layer::Linear(f) => f.w.iter().map(|v| v.as_f64() * v.as_f64()).sum(),
+                    _ => 0.0,
+                };
+                pl.spec.wd_mult() * sq
             })
             .sum();
         0.5 * lambda.as_f64() * sq
@@ -297,7 +302,7 @@ impl Network<f32> {
 fn layer_ref_shape(spec: &LayerSpec, in_shape: [usize; 3]) -> (Vec<usize>, usize) {
     match *spec {
         LayerSpec::Conv { c_out, kh, kw, .. } => (vec![c_out, in_shape[0], kh, kw], c_out),
-        LayerSpec::Fc { d_out } => (vec![d_out, in_shape.iter().product()], d_out),
+        LayerSpec::Fc { d_out, .. } => (vec![d_out, in_shape.iter().product()], d_out),
         _ => (Vec::new(), 0),
     }
 }

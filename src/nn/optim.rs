@@ -100,3 +100,30 @@ pub fn convert<A: Float, B: Float>(net: &Network<A>) -> Result<Network<B>, super
     })?;
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_layers_weights_decay_with_its_multiplier_and_its_bias_not_at_all() {
+        let mut net = Network::<f32>::build("fc2wd3", [1, 1, 2], 1).unwrap();
+        let before: Vec<Vec<f32>> = net.params_mut().iter().map(|p| p.w.to_vec()).collect();
+        net.zero_grad();
+        let cfg = SgdConfig {
+            learning_rate: 1.0,
+            momentum: 0.0,
+            is_nesterov: false,
+            lambda: 0.1,
+        };
+        Sgd::default().step(&mut net, &cfg);
+        let after: Vec<Vec<f32>> = net.params_mut().iter().map(|p| p.w.to_vec()).collect();
+        // zero data gradient: W ← W − lr·3·λ·W = 0.7·W; the bias stays
+        for (b, a) in before[0].iter().zip(&after[0]) {
+            assert!((a - 0.7 * b).abs() < 1e-6, "{b} → {a}");
+        }
+        assert_eq!(before[1], after[1]);
+        let sq: f64 = after[0].iter().map(|&w| f64::from(w).powi(2)).sum();
+        assert!((net.reg_loss(0.1) - 0.5 * 0.1 * 3.0 * sq).abs() < 1e-6);
+    }
+}

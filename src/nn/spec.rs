@@ -11,6 +11,8 @@
 //!         | "dropout" [P]                      inverted dropout of a fraction P (default 0.5)
 //!         | "fc" N                             fully connected; the last layer sets the class count
 //! ```
+//! A conv or fc token may end in `wd` M: that layer's weights decay with M·λ rather than λ
+//! (Caffe's `decay_mult`, cuda-convnet's per-layer `wc`), e.g. `fc10wd250`; M is a decimal ≥ 0.
 //! Example: `conv8k5p2 relu pool2 conv16k5p2 relu pool3 fc10`. `norm` defaults to Krizhevsky's
 //! N = 5, A = 1e-4, B = 0.75, K = 2 (A divided by N as in PyTorch and Caffe: see `lrn`); A, B,
 //! K and P are decimals (`norm3a5e-5b0.75`, `dropout0.5`).
@@ -31,6 +33,8 @@ pub enum LayerSpec {
         kw: usize,
         stride: usize,
         pad: usize,
+        /// The weights decay with wd_mult·λ (Caffe's `decay_mult`; 1 unless `wd` is given).
+        wd_mult: f64,
     },
     Relu,
     MaxPool {
@@ -56,7 +60,19 @@ pub enum LayerSpec {
     },
     Fc {
         d_out: usize,
+        /// As `Conv`'s.
+        wd_mult: f64,
     },
+}
+
+impl LayerSpec {
+    /// How strongly the layer's weights decay, as a multiple of λ (0 for layers without any).
+    pub fn wd_mult(&self) -> f64 {
+        match *self {
+            LayerSpec::Conv { wd_mult, .. } | LayerSpec::Fc { wd_mult, .. } => wd_mult,
+            _ => 0.0,
+        }
+    }
 }
 
 /// A named preset: the spec and the input (c, h, w) it was designed for.
@@ -178,6 +194,30 @@ fn parse_layer(tok: &str, position: usize) -> Result<LayerSpec, NnError> {
     if let Some(layer) = real::parse_real(&lower).map_err(|p| spec_err(tok, position, p))? {
         return Ok(layer);
     }
+    // `wd` M ends a conv or fc token: fc10wd250
+    let (lower, wd_mult) = match lower.split_once("wd") {
+        Some((head, m)) if head.starts_with("conv") || head.starts_with("fc") => {
+            let m = real::decimal(m)
+                .filter(|&(v, used)| used == m.len() && v.is_finite() && v >= 0.0)
+                .map(|(v, _)| v)
+                .ok_or_else(|| {
+                    spec_err(
+                        tok,
+                        position,
+                        format!("`wd` needs a decay multiplier ≥ 0, e.g. {head}wd250 (got `{m}`)"),
+                    )
+                })?;
+            (head.to_string(), m)
+        }
+        Some(_) => {
+            return Err(spec_err(
+                tok,
+                position,
+                "`wd` (a weight-decay multiplier) goes on conv and fc layers only",
+            ));
+        }
+        None => (lower, 1.0),
+    };
     // `ceil` ends a pooling token: pool3s2ceil
     let (lower, is_ceil) = match lower.strip_suffix("ceil") {
         Some(head) if head.contains("pool") => (head.to_string(), true),
@@ -221,6 +261,7 @@ fn parse_layer(tok: &str, position: usize) -> Result<LayerSpec, NnError> {
                 kw,
                 stride,
                 pad,
+                wd_mult,
             }
         }
         "relu" if first.is_none() && pairs.is_empty() => LayerSpec::Relu,
@@ -247,7 +288,7 @@ fn parse_layer(tok: &str, position: usize) -> Result<LayerSpec, NnError> {
             if d_out == 0 {
                 return Err(zero("the output count"));
             }
-            LayerSpec::Fc { d_out }
+            LayerSpec::Fc { d_out, wd_mult }
         }
         _ => {
             return Err(spec_err(

@@ -68,7 +68,7 @@ impl<F: Float> Network<F> {
                     Layer::Norm(LocalResponseNorm::new(n, k, alpha, beta))
                 }
                 LayerSpec::Dropout { p } => Layer::Dropout(Dropout::new(p)),
-                LayerSpec::Fc { d_out } => {
+                LayerSpec::Fc { d_out, .. } => {
                     let mut fc = Linear::new(c * h * w, d_out);
                     let is_classifier = layers.len() + 1 == plan.layers.len();
                     // the classifier starts at a tenth of Glorot so the initial logits are small

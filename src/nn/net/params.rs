@@ -34,7 +34,7 @@ impl<F: Float> Network<F> {
                 shape: w_shape,
                 w,
                 dw,
-                l2: F::one(),
+                l2: F::of(pl.spec.wd_mult()),
             });
             out.push(ParamMut {
                 name: format!("{name}.bias"),

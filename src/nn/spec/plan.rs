@@ -128,13 +128,17 @@ pub fn plan(layers: &[LayerSpec], input: [usize; 3]) -> Result<Plan, NnError> {
                 kw,
                 stride,
                 pad,
+                wd_mult,
             } => {
                 let (oh, ow, formula) = window(kh, kw, stride, pad, false, "kernel")?;
                 let k = c * kh * kw;
                 let flops = 2 * (c_out * oh * ow * k) as u64;
                 (
                     [c_out, oh, ow],
-                    format!("conv {c_out} {kh}×{kw} s{stride} p{pad}"),
+                    format!(
+                        "conv {c_out} {kh}×{kw} s{stride} p{pad}{}",
+                        wd_kind(wd_mult)
+                    ),
                     formula,
                     c_out * k + c_out,
                     flops,
@@ -163,12 +167,12 @@ pub fn plan(layers: &[LayerSpec], input: [usize; 3]) -> Result<Plan, NnError> {
                 (shape, format!("norm {n} channels"), formula, 0, 0)
             }
             LayerSpec::Dropout { p } => (shape, format!("dropout {p}"), String::new(), 0, 0),
-            LayerSpec::Fc { d_out } => {
+            LayerSpec::Fc { d_out, wd_mult } => {
                 let d_in = c * h * w;
                 let formula = format!("{c}·{h}·{w} = {d_in} → {d_out}");
                 (
                     [d_out, 1, 1],
-                    format!("fc {d_out}"),
+                    format!("fc {d_out}{}", wd_kind(wd_mult)),
                     formula,
                     d_in * d_out + d_out,
                     2 * (d_in * d_out) as u64,
@@ -215,6 +219,7 @@ fn token(layer: &LayerSpec) -> String {
             kw,
             stride,
             pad,
+            wd_mult,
         } => {
             let kw = if kw == kh {
                 String::new()
@@ -231,14 +236,32 @@ fn token(layer: &LayerSpec) -> String {
             } else {
                 format!("p{pad}")
             };
-            format!("conv{c_out}k{kh}{kw}{s}{p}")
+            format!("conv{c_out}k{kh}{kw}{s}{p}{}", wd_token(wd_mult))
         }
         LayerSpec::MaxPool { k, stride, is_ceil } => window("pool", k, stride, is_ceil),
         LayerSpec::AvgPool { k, stride, is_ceil } => window("avgpool", k, stride, is_ceil),
         LayerSpec::Relu => "relu".into(),
         LayerSpec::Norm { n, .. } => format!("norm{n}"),
         LayerSpec::Dropout { .. } => "dropout".into(),
-        LayerSpec::Fc { d_out } => format!("fc{d_out}"),
+        LayerSpec::Fc { d_out, wd_mult } => format!("fc{d_out}{}", wd_token(wd_mult)),
+    }
+}
+
+/// A conv or fc layer's weight-decay multiplier as `inspect` shows it: nothing when it is 1.
+fn wd_kind(wd_mult: f64) -> String {
+    if wd_mult == 1.0 {
+        String::new()
+    } else {
+        format!(" wd×{wd_mult}")
+    }
+}
+
+/// ... and as its spec token ends: `wd250`.
+fn wd_token(wd_mult: f64) -> String {
+    if wd_mult == 1.0 {
+        String::new()
+    } else {
+        format!("wd{wd_mult}")
     }
 }
 

@@ -15,7 +15,7 @@ const NORM_DEFAULT: LayerSpec = LayerSpec::Norm {
 pub const DROPOUT_DEFAULT: f64 = 0.5;
 
 /// The longest decimal at the start of `s` (`5e-5`, `0.75`, `.5`, `1`): its value and length.
-fn decimal(s: &str) -> Option<(f64, usize)> {
+pub(super) fn decimal(s: &str) -> Option<(f64, usize)> {
     let b = s.as_bytes();
     let mut end = 0;
     while end < b.len() && (b[end].is_ascii_digit() || b[end] == b'.') {

@@ -13,7 +13,8 @@ fn parses_the_mnist_preset() {
             kh: 5,
             kw: 5,
             stride: 1,
-            pad: 2
+            pad: 2,
+            wd_mult: 1.0
         }
     );
     assert_eq!(
@@ -24,7 +25,13 @@ fn parses_the_mnist_preset() {
             is_ceil: false
         }
     );
-    assert_eq!(layers[6], LayerSpec::Fc { d_out: 10 });
+    assert_eq!(
+        layers[6],
+        LayerSpec::Fc {
+            d_out: 10,
+            wd_mult: 1.0
+        }
+    );
 }
 
 #[test]
@@ -39,7 +46,8 @@ fn groups_repeat() {
             kh: 3,
             kw: 5,
             stride: 2,
-            pad: 1
+            pad: 1,
+            wd_mult: 1.0
         }
     );
 }
@@ -200,4 +208,32 @@ fn new_layer_tokens_are_parsed_and_named() {
     assert!(e.contains("[0, 1)") && e.contains("dropout1.5"), "{e}");
     let e = parse("norm3q2 fc10").unwrap_err().to_string();
     assert!(e.contains("unknown option `q`"), "{e}");
+}
+
+#[test]
+fn a_conv_or_fc_layer_takes_a_weight_decay_multiplier() {
+    let layers = parse("conv8k5p2wd0.5 relu fc10wd250").unwrap();
+    assert_eq!(layers[0].wd_mult(), 0.5);
+    assert_eq!(
+        layers[2],
+        LayerSpec::Fc {
+            d_out: 10,
+            wd_mult: 250.0
+        }
+    );
+    assert_eq!(layers[1].wd_mult(), 0.0, "a ReLU has no weights to decay");
+    let p = plan(&layers, [3, 32, 32]).unwrap();
+    assert_eq!(p.layers[0].info.kind, "conv 8 5×5 s1 p2 wd×0.5");
+    assert_eq!(p.layers[2].info.kind, "fc 10 wd×250");
+    assert_eq!(p.layers[2].info.params, 8 * 32 * 32 * 10 + 10);
+    for bad in [
+        "fc10wd",
+        "fc10wd-1",
+        "fc10wdx",
+        "conv8k5wd1e999",
+        "pool2wd3",
+    ] {
+        let e = parse(&format!("conv8 relu {bad}")).unwrap_err().to_string();
+        assert!(e.contains(bad) && e.contains("wd"), "{bad}: {e}");
+    }
 }
