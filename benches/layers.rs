@@ -22,9 +22,12 @@ fn random(shape: (usize, usize, usize, usize), seed: u64) -> Array4<f32> {
 }
 
 /// (name, c_in, h, c_out, k, pad): 3×3 and 5×5 convolutions of the presets.
-const CONVS: [(&str, usize, usize, usize, usize, usize); 4] = [
+const CONVS: [(&str, usize, usize, usize, usize, usize); 7] = [
     ("mnist_conv2", 8, 14, 16, 5, 2),
     ("cifar_conv1", 3, 32, 16, 5, 2),
+    ("cudaconvnet_conv1", 3, 32, 32, 5, 2),
+    ("cudaconvnet_conv2", 32, 16, 32, 5, 2),
+    ("cudaconvnet_conv3", 32, 8, 64, 5, 2),
     ("vggish_conv2", 32, 32, 32, 3, 1),
     ("vggish_conv6", 128, 8, 128, 3, 1),
 ];
@@ -58,6 +61,11 @@ fn conv(c: &mut Criterion) {
         g.throughput(Throughput::Elements(2 * flops));
         g.bench_function("backward", |b| {
             b.iter(|| black_box(layer.backward(&dout, true)))
+        });
+        // a first layer's backward: dW and db only
+        g.throughput(Throughput::Elements(flops));
+        g.bench_function("backward_dw", |b| {
+            b.iter(|| black_box(layer.backward(&dout, false)))
         });
         g.finish();
     }

@@ -131,6 +131,10 @@ fn packed_f32_path_matches_the_general_f64_path() {
         (geom(2, 6, 6, 2, 2, 1, 2), 3),
         // stride 1 through im2col: a small map with many filters (see is_implicit)
         (geom(8, 8, 8, 3, 3, 1, 1), 64),
+        // im2row's fixed-width copies: cudaconvnet's conv3 (5 wide), 5 wide at stride 2, 7 wide
+        (geom(32, 8, 8, 5, 5, 1, 2), 64),
+        (geom(3, 11, 11, 5, 5, 2, 2), 6),
+        (geom(4, 9, 9, 7, 7, 1, 3), 40),
         // Winograd (avx512): blocks across two images, a partial last block, a row of tiles
         // longer than a vector, more filters than channels and the reverse
         (geom(16, 8, 6, 3, 3, 1, 1), 17),
