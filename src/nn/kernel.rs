@@ -12,7 +12,7 @@
 mod dots;
 mod simd;
 
-pub use dots::gemm_nt;
+pub use dots::{Segs, gemm_nt, gemm_nt_segs};
 
 #[cfg(target_arch = "x86_64")]
 use simd::{Put, tile_256, tile_512};
@@ -114,6 +114,15 @@ impl Isa {
             Kind::Avx2 => MR_256,
         }
     }
+
+    /// Half the kernel's panel of columns (16 with avx512, 8 with avx2): a `Cols::Grid`'s
+    /// width must be a multiple of it.
+    pub fn half_panel(self) -> usize {
+        match self.0 {
+            Kind::Avx512 => NR_512 / 2,
+            Kind::Avx2 => NR_256 / 2,
+        }
+    }
 }
 
 /// What the kernel does with the `c` it finds.
@@ -154,6 +163,27 @@ impl Rows<'_> {
     }
 }
 
+/// Where column j of a `b` operand lies from the start of its row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cols {
+    /// At j.
+    Plain,
+    /// On an output grid `width` wide read from a padded image whose rows are `stride` apart:
+    /// at (j / width)·stride + j % width. The padded width's extra columns, which the kernel
+    /// would otherwise compute and throw away, are skipped.
+    Grid { width: usize, stride: usize },
+}
+
+impl Cols {
+    #[inline(always)]
+    fn at(self, j: usize) -> usize {
+        match self {
+            Cols::Plain => j,
+            Cols::Grid { width, stride } => j / width * stride + j % width,
+        }
+    }
+}
+
 /// `c (m, n) ⟵ a · b` where `b`'s row t, columns j, is `b[rows.start(t) + j]`, `c`'s is
 /// `c[i·ldc + j]`.
 ///
@@ -170,9 +200,36 @@ pub fn gemm_packed(
     ldc: usize,
     store: Store,
 ) {
+    gemm_packed_cols(isa, a, n, b, rows, Cols::Plain, c, ldc, store);
+}
+
+/// `gemm_packed` with `b`'s column j at `b[rows.start(t) + cols.at(j)]`.
+///
+/// # Panics
+/// As `gemm_packed`, and if a `Cols::Grid` is not a whole number of half panels wide
+/// (`Isa::half_panel`) or its rows overlap.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_packed_cols(
+    isa: Isa,
+    a: &PackedA,
+    n: usize,
+    b: &[f32],
+    rows: Rows,
+    cols: Cols,
+    c: &mut [f32],
+    ldc: usize,
+    store: Store,
+) {
     let (m, k) = (a.m, a.k);
     if m == 0 || n == 0 {
         return;
+    }
+    if let Cols::Grid { width, stride } = cols {
+        assert!(
+            width > 0 && width.is_multiple_of(isa.half_panel()) && stride >= width,
+            "gemm_packed: a grid {width} wide (rows {stride} apart) for half panels of {}",
+            isa.half_panel()
+        );
     }
     assert_eq!(a.mr, isa.mr(), "a packed for another kernel");
     if let Rows::At(offsets) = rows {
@@ -181,7 +238,10 @@ pub fn gemm_packed(
             "gemm_packed: fewer row offsets than rows"
         );
     }
-    assert!(b.len() >= rows.end(k, n), "gemm_packed: b too short");
+    assert!(
+        b.len() >= rows.end(k, cols.at(n - 1) + 1),
+        "gemm_packed: b too short"
+    );
     assert!(c.len() >= (m - 1) * ldc + n, "gemm_packed: c too short");
     if let Store::Bias(bias) = store {
         assert!(bias.len() >= m, "gemm_packed: bias too short");
@@ -190,67 +250,78 @@ pub fn gemm_packed(
     match isa.0 {
         // SAFETY: an `Isa` is only made by `detect`, after it found avx512f, avx2 and fma on
         // this CPU; the function itself is safe code compiled for those features.
-        Kind::Avx512 => unsafe { run_avx512(a, n, b, rows, c, ldc, store) },
+        Kind::Avx512 => unsafe { run_avx512(a, n, b, (rows, cols), c, ldc, store) },
         // SAFETY: as above, `detect` found avx2 and fma.
-        Kind::Avx2 => unsafe { run_avx2(a, n, b, rows, c, ldc, store) },
+        Kind::Avx2 => unsafe { run_avx2(a, n, b, (rows, cols), c, ldc, store) },
     }
 }
 
+/// Where `b`'s rows start and where its columns lie in them.
+type Layout<'a> = (Rows<'a>, Cols);
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
-fn run_avx512(a: &PackedA, n: usize, b: &[f32], rows: Rows, c: &mut [f32], ldc: usize, s: Store) {
-    drive::<MR_512, NR_512>(a, n, b, rows, c, ldc, s);
+fn run_avx512(a: &PackedA, n: usize, b: &[f32], l: Layout, c: &mut [f32], ldc: usize, s: Store) {
+    drive::<MR_512, NR_512>(a, n, b, l, c, ldc, s);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn run_avx2(a: &PackedA, n: usize, b: &[f32], rows: Rows, c: &mut [f32], ldc: usize, s: Store) {
-    drive::<MR_256, NR_256>(a, n, b, rows, c, ldc, s);
+fn run_avx2(a: &PackedA, n: usize, b: &[f32], l: Layout, c: &mut [f32], ldc: usize, s: Store) {
+    drive::<MR_256, NR_256>(a, n, b, l, c, ldc, s);
 }
 
 /// Panels of NR columns of `b` (the last one copied into a zero-padded buffer), each multiplied
-/// by every MR-row panel of `a` while it is hot in cache.
+/// by every MR-row panel of `a` while it is hot in cache. A panel is two halves of NR/2
+/// columns, each contiguous in `b` (the second `b_hi` after the first).
 #[inline(always)]
 fn drive<const MR: usize, const NR: usize>(
     a: &PackedA,
     n: usize,
     b: &[f32],
-    rows: Rows,
+    (rows, cols): Layout,
     c: &mut [f32],
     ldc: usize,
     store: Store,
 ) {
     let (m, k) = (a.m, a.k);
+    let half = NR / 2;
     let mut edge: Vec<f32> = Vec::new();
     let mut j0 = 0;
     while j0 < n {
-        let cols = (n - j0).min(NR);
+        let width = (n - j0).min(NR);
         // the panel's rows: b itself, or the edge copied into NR-wide zero-padded rows
-        let (bp, rows_p): (&[f32], Rows) = if cols == NR {
-            (&b[j0..], rows)
+        let (bp, rows_p, b_hi): (&[f32], Rows, usize) = if width == NR {
+            let lo = cols.at(j0);
+            (&b[lo..], rows, cols.at(j0 + half) - lo)
         } else {
             edge.clear();
             edge.resize(k * NR, 0.0);
             for (t, dst) in edge.chunks_exact_mut(NR).enumerate() {
-                let start = rows.start(t) + j0;
-                dst[..cols].copy_from_slice(&b[start..start + cols]);
+                let start = rows.start(t);
+                if cols == Cols::Plain {
+                    dst[..width].copy_from_slice(&b[start + j0..start + j0 + width]);
+                } else {
+                    for (jj, d) in dst[..width].iter_mut().enumerate() {
+                        *d = b[start + cols.at(j0 + jj)];
+                    }
+                }
             }
-            (&edge, Rows::Strided(NR))
+            (&edge, Rows::Strided(NR), half)
         };
         for (pi, ap) in a.data.chunks_exact(k * MR).enumerate() {
             let at = pi * MR * ldc + j0;
-            if cols == NR
-                && pi * MR + MR <= m
-                && tile_into::<MR, NR>(k, ap, bp, rows_p, &mut c[at..], ldc, store, pi)
+            let whole = width == NR && pi * MR + MR <= m;
+            if whole && tile_into::<MR, NR>(k, ap, (bp, b_hi), rows_p, &mut c[at..], ldc, store, pi)
             {
                 continue;
             }
             let mut acc = [[0.0f32; NR]; MR];
-            tile::<MR, NR>(k, ap, bp, rows_p, &mut acc);
+            tile::<MR, NR>(k, ap, (bp, b_hi), rows_p, &mut acc);
             let rows = (m - pi * MR).min(MR);
             for (r, acc_r) in acc.iter().enumerate().take(rows) {
                 let i = pi * MR + r;
-                let dst = &mut c[i * ldc + j0..i * ldc + j0 + cols];
+                let dst = &mut c[i * ldc + j0..i * ldc + j0 + width];
                 if let (Store::Overwrite, Ok(full)) = (store, <&mut [f32; NR]>::try_from(&mut *dst))
                 {
                     // a whole row: a fixed-size copy the compiler keeps in vector moves
@@ -258,7 +329,7 @@ fn drive<const MR: usize, const NR: usize>(
                     continue;
                 }
                 match store {
-                    Store::Overwrite => dst.copy_from_slice(&acc_r[..cols]),
+                    Store::Overwrite => dst.copy_from_slice(&acc_r[..width]),
                     Store::Accumulate => dst.iter_mut().zip(acc_r).for_each(|(d, v)| *d += v),
                     Store::Bias(bias) => dst
                         .iter_mut()
@@ -273,12 +344,13 @@ fn drive<const MR: usize, const NR: usize>(
 
 /// A whole MR × NR tile of `c` (rows `c[r·ldc ..][..NR]`) computed and stored in one go,
 /// straight from the registers; false (nothing done) where only the scratch path exists.
+/// `b` holds the panel's first half of columns at each row start, its second `b_hi` later.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn tile_into<const MR: usize, const NR: usize>(
     k: usize,
     a: &[f32],
-    b: &[f32],
+    (b, b_hi): (&[f32], usize),
     rows: Rows,
     c: &mut [f32],
     ldc: usize,
@@ -287,7 +359,7 @@ fn tile_into<const MR: usize, const NR: usize>(
 ) -> bool {
     #[cfg(target_arch = "x86_64")]
     if MR == MR_512 && NR == NR_512 {
-        assert!(a.len() >= k * MR && b.len() >= rows.end(k, NR));
+        assert!(a.len() >= k * MR && b.len() >= rows.end(k, b_hi + NR / 2));
         assert!(c.len() >= (MR - 1) * ldc + NR);
         if let Rows::At(offsets) = rows {
             assert!(offsets.len() >= k);
@@ -300,27 +372,39 @@ fn tile_into<const MR: usize, const NR: usize>(
                 Put::Bias(bias[panel * MR..].as_ptr())
             }
         };
-        // SAFETY: the asserts above bound every read of a and b and the MR rows of NR values
-        // written at c + r·ldc (and MR bias values); the only caller of
+        // SAFETY: the asserts above bound every read of a and of b's two halves and the MR
+        // rows of NR values written at c + r·ldc (and MR bias values); the only caller of
         // tile_into::<MR_512, NR_512> is run_avx512, which has avx512f.
-        unsafe { tile_512(k, a.as_ptr(), b.as_ptr(), rows, c.as_mut_ptr(), ldc, put) };
+        unsafe {
+            tile_512(
+                k,
+                a.as_ptr(),
+                b.as_ptr(),
+                b_hi,
+                rows,
+                c.as_mut_ptr(),
+                ldc,
+                put,
+            )
+        };
         return true;
     }
-    let _ = (k, a, b, rows, c, ldc, store, panel);
+    let _ = (k, a, b, b_hi, rows, c, ldc, store, panel);
     false
 }
 
-/// acc (MR, NR) += Σ_t a[t] (MR) ⊗ b[rows.start(t) ..][..NR]: one broadcast-multiply-add per
-/// element.
+/// acc (MR, NR) += Σ_t a[t] (MR) ⊗ b's NR columns at row t (two halves, `b_hi` apart): one
+/// broadcast-multiply-add per element.
 #[inline(always)]
 fn tile<const MR: usize, const NR: usize>(
     k: usize,
     a: &[f32],
-    b: &[f32],
+    (b, b_hi): (&[f32], usize),
     rows: Rows,
     acc: &mut [[f32; NR]; MR],
 ) {
-    assert!(a.len() >= k * MR && b.len() >= rows.end(k, NR));
+    let half = NR / 2;
+    assert!(a.len() >= k * MR && b.len() >= rows.end(k, b_hi + half));
     if let Rows::At(offsets) = rows {
         assert!(offsets.len() >= k);
     }
@@ -328,22 +412,32 @@ fn tile<const MR: usize, const NR: usize>(
     {
         if MR == MR_512 && NR == NR_512 {
             let acc = acc.as_mut_ptr().cast();
-            // SAFETY: the assert above bounds every read (a: k·MR values, b: k rows of NR), acc
-            // holds the MR rows of NR written (ld = NR); the only caller of
+            // SAFETY: the assert above bounds every read (a: k·MR values, b: k rows of two
+            // halves), acc holds the MR rows of NR written (ld = NR); the only caller of
             // tile::<MR_512, NR_512> is run_avx512, which has avx512f.
-            unsafe { tile_512(k, a.as_ptr(), b.as_ptr(), rows, acc, NR, Put::Write) };
+            unsafe { tile_512(k, a.as_ptr(), b.as_ptr(), b_hi, rows, acc, NR, Put::Write) };
             return;
         }
         if MR == MR_256 && NR == NR_256 {
             // SAFETY: as above; the caller is run_avx2, which has avx2 and fma.
-            unsafe { tile_256(k, a.as_ptr(), b.as_ptr(), rows, acc.as_mut_ptr().cast()) };
+            unsafe {
+                tile_256(
+                    k,
+                    a.as_ptr(),
+                    b.as_ptr(),
+                    b_hi,
+                    rows,
+                    acc.as_mut_ptr().cast(),
+                )
+            };
             return;
         }
     }
     for t in 0..k {
-        for r in 0..MR {
-            for j in 0..NR {
-                acc[r][j] = a[t * MR + r].mul_add(b[rows.start(t) + j], acc[r][j]);
+        for (r, acc_r) in acc.iter_mut().enumerate() {
+            for (j, v) in acc_r.iter_mut().enumerate() {
+                let col = if j < half { j } else { b_hi + j - half };
+                *v = a[t * MR + r].mul_add(b[rows.start(t) + col], *v);
             }
         }
     }

@@ -7,7 +7,9 @@ use rayon::prelude::*;
 use super::winograd::{self, Wino};
 use super::{Conv2d, ConvGeom, Scratch, col2im, im2col, lock, slice};
 use crate::nn::gemm::Float;
-use crate::nn::kernel::{Isa, Rows, Store, copy_rows, gemm_nt, gemm_packed};
+use crate::nn::kernel::{
+    Isa, Rows, Segs, Store, copy_rows, gemm_nt, gemm_nt_segs, gemm_packed, gemm_packed_cols,
+};
 
 /// Σ d in 16 interleaved partial sums: independent adds the compiler puts in vectors, where one
 /// running sum is a chain of dependent adds (a third of cudaconvnet conv1's dW went to its bias).
@@ -152,6 +154,8 @@ impl<F: Float> Conv2d<F> {
         if is_implicit {
             let rows = &self.rows;
             let pw = g.wide_p();
+            let grid = g.output_grid(isa);
+            let bias = Store::Bias(bs);
             out.par_chunks_mut(c_out * p)
                 .zip(xs.par_chunks(g.image()))
                 .for_each(|(out_img, x_img)| {
@@ -162,17 +166,14 @@ impl<F: Float> Conv2d<F> {
                         return;
                     };
                     pad_image(isa, x_img, &g, xpad);
+                    if let Some(grid) = grid {
+                        // straight into the output: the padded width's columns never computed
+                        let at = Rows::At(rows);
+                        gemm_packed_cols(isa, w_packed, p, xpad, at, grid, out_img, p, bias);
+                        return;
+                    }
                     let wide = &mut wide[..c_out * pw];
-                    gemm_packed(
-                        isa,
-                        w_packed,
-                        pw,
-                        xpad,
-                        Rows::At(rows),
-                        wide,
-                        pw,
-                        Store::Bias(bs),
-                    );
+                    gemm_packed(isa, w_packed, pw, xpad, Rows::At(rows), wide, pw, bias);
                     narrow_rows(isa, wide, &g, out_img);
                 });
             return Some(());
@@ -322,9 +323,22 @@ impl<F: Float> Conv2d<F> {
                         // done above
                     } else if is_implicit {
                         pad_image(isa, x_img, &g, col);
-                        let wide = &mut dcol[..c_out * pw];
-                        widen_rows(isa, d_img, &g, wide);
-                        gemm_nt(isa, c_out, k, pw, wide, pw, col, Rows::At(rows), dw, k);
+                        if g.output_grid(isa).is_some() {
+                            // dot products over dout's rows as they are, each against its row
+                            // of the padded image: no padded-width zeros multiplied
+                            let runs = Segs {
+                                count: g.oh,
+                                len: g.ow,
+                                a_step: g.ow,
+                                b_step: g.padded_w(),
+                            };
+                            let at = Rows::At(rows);
+                            gemm_nt_segs(isa, c_out, k, runs, d_img, p, col, at, dw, k);
+                        } else {
+                            let wide = &mut dcol[..c_out * pw];
+                            widen_rows(isa, d_img, &g, wide);
+                            gemm_nt(isa, c_out, k, pw, wide, pw, col, Rows::At(rows), dw, k);
+                        }
                     } else {
                         // the tile kernel over the image's rows (p, k): p, short on small
                         // maps, runs down the tile's loop instead of being summed across
@@ -339,20 +353,17 @@ impl<F: Float> Conv2d<F> {
                         // dx (c_in, h, w) = flipped W ⋆ dout padded: the forward's kernel again
                         let (_, wq) = g.dout_padded();
                         pad_dout(isa, d_img, &g, col);
-                        let wide = &mut dcol[..g.c_in * g.h * wq];
                         let rows_d = Rows::At(rows_dx);
-                        gemm_packed(
-                            isa,
-                            w_flip,
-                            g.h * wq,
-                            col,
-                            rows_d,
-                            wide,
-                            g.h * wq,
-                            Store::Overwrite,
-                        );
-                        let rows = g.c_in * g.h;
-                        copy_rows(isa, wide, wq, dx_img, g.w, rows, g.w);
+                        if let Some(grid) = g.input_grid(isa) {
+                            // straight into dx: the padded width's columns never computed
+                            let (hw, put) = (g.h * g.w, Store::Overwrite);
+                            gemm_packed_cols(isa, w_flip, hw, col, rows_d, grid, dx_img, hw, put);
+                        } else {
+                            let wide = &mut dcol[..g.c_in * g.h * wq];
+                            let (hq, put) = (g.h * wq, Store::Overwrite);
+                            gemm_packed(isa, w_flip, hq, col, rows_d, wide, hq, put);
+                            copy_rows(isa, wide, wq, dx_img, g.w, g.c_in * g.h, g.w);
+                        }
                     } else if need_dx {
                         let rows_d = Rows::Strided(p);
                         gemm_packed(isa, wt_packed, p, d_img, rows_d, dcol, p, Store::Overwrite);

@@ -131,6 +131,11 @@ fn packed_f32_path_matches_the_general_f64_path() {
         (geom(2, 6, 6, 2, 2, 1, 2), 3),
         // stride 1 through im2col: a small map with many filters (see is_implicit)
         (geom(8, 8, 8, 3, 3, 1, 1), 64),
+        // implicit with the output read as a grid (rows of whole half panels): cudaconvnet's
+        // conv1 and conv2, and a filter count that leaves a partial panel
+        (geom(3, 32, 32, 5, 5, 1, 2), 32),
+        (geom(32, 16, 16, 5, 5, 1, 2), 32),
+        (geom(4, 16, 16, 5, 5, 1, 2), 10),
         // im2row's fixed-width copies: cudaconvnet's conv3 (5 wide), 5 wide at stride 2, 7 wide
         (geom(32, 8, 8, 5, 5, 1, 2), 64),
         (geom(3, 11, 11, 5, 5, 2, 2), 6),

@@ -22,22 +22,67 @@ pub fn gemm_nt(
     c: &mut [f32],
     ldc: usize,
 ) {
-    if m == 0 || n == 0 {
+    let whole = Segs {
+        count: 1,
+        len: kd,
+        a_step: 0,
+        b_step: 0,
+    };
+    gemm_nt_segs(isa, m, n, whole, a, lda, b, rows_b, c, ldc);
+}
+
+/// How the kd values of a dot product lie in its rows: `count` runs of `len`, run s at
+/// `s·a_step` in a row of a and at `s·b_step` in a row of b. An output grid of `oh` rows of `ow`
+/// read from a padded image `wp` wide is (oh, ow, ow, wp): dW = dout · colsᵀ with dout as it
+/// is and no padded-width columns, whose zeros cost as much as values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segs {
+    pub count: usize,
+    pub len: usize,
+    pub a_step: usize,
+    pub b_step: usize,
+}
+
+/// `gemm_nt` over dot products laid out in runs (`Segs`).
+///
+/// # Panics
+/// If an operand is too short for the shapes, runs and strides.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_nt_segs(
+    isa: Isa,
+    m: usize,
+    n: usize,
+    segs: Segs,
+    a: &[f32],
+    lda: usize,
+    b: &[f32],
+    rows_b: Rows,
+    c: &mut [f32],
+    ldc: usize,
+) {
+    if m == 0 || n == 0 || segs.count == 0 {
         return;
     }
     if let Rows::At(offsets) = rows_b {
         assert!(offsets.len() >= n, "gemm_nt: fewer row offsets than rows");
     }
-    assert!(a.len() >= (m - 1) * lda + kd, "gemm_nt: a too short");
-    assert!(b.len() >= rows_b.end(n, kd), "gemm_nt: b too short");
+    let last = |step: usize| (segs.count - 1) * step + segs.len;
+    assert!(
+        a.len() >= (m - 1) * lda + last(segs.a_step),
+        "gemm_nt: a too short"
+    );
+    assert!(
+        b.len() >= rows_b.end(n, last(segs.b_step)),
+        "gemm_nt: b too short"
+    );
     assert!(c.len() >= (m - 1) * ldc + n, "gemm_nt: c too short");
     #[cfg(target_arch = "x86_64")]
     match isa.0 {
         // SAFETY: `detect` found avx512f (and avx2, fma) on this CPU; the asserts above bound
         // every row the function reads or writes.
-        Kind::Avx512 => unsafe { dots_avx512(m, n, kd, a, lda, b, rows_b, c, ldc) },
+        Kind::Avx512 => unsafe { dots_avx512(m, n, segs, a, lda, b, rows_b, c, ldc) },
         // SAFETY: `detect` found avx2 and fma; the same asserts bound every access.
-        Kind::Avx2 => unsafe { dots_avx2(m, n, kd, a, lda, b, rows_b, c, ldc) },
+        Kind::Avx2 => unsafe { dots_avx2(m, n, segs, a, lda, b, rows_b, c, ldc) },
     }
 }
 
@@ -48,7 +93,7 @@ pub fn gemm_nt(
 pub(super) fn dots_avx512(
     m: usize,
     n: usize,
-    kd: usize,
+    segs: Segs,
     a: &[f32],
     lda: usize,
     b: &[f32],
@@ -58,8 +103,8 @@ pub(super) fn dots_avx512(
 ) {
     use std::arch::x86_64::*;
     const T: usize = 4;
-    let full = kd / 16 * 16;
-    let tail: __mmask16 = ((1u32 << (kd - full)) - 1) as __mmask16;
+    let full = segs.len / 16 * 16;
+    let tail: __mmask16 = ((1u32 << (segs.len - full)) - 1) as __mmask16;
     // rows i0.. (up to T of them) against rows j0.. (up to T): fixed T×T registers, the rows
     // past m or n read row 0 again and their sums are dropped
     let mut i0 = 0;
@@ -71,32 +116,37 @@ pub(super) fn dots_avx512(
             let bj: [usize; T] =
                 std::array::from_fn(|q| rows_b.start(if j0 + q < n { j0 + q } else { j0 }));
             let mut acc = [[_mm512_setzero_ps(); T]; T];
-            let mut t = 0;
-            while t < full {
-                // SAFETY: t + 16 ≤ kd, and every row start + kd lies inside its slice
-                // (gemm_nt's asserts).
-                let av: [__m512; T] =
-                    std::array::from_fn(|r| unsafe { _mm512_loadu_ps(a.as_ptr().add(ai[r] + t)) });
-                let bv: [__m512; T] =
-                    std::array::from_fn(|q| unsafe { _mm512_loadu_ps(b.as_ptr().add(bj[q] + t)) });
-                for r in 0..T {
-                    for q in 0..T {
-                        acc[r][q] = _mm512_fmadd_ps(av[r], bv[q], acc[r][q]);
+            for run in 0..segs.count {
+                let (oa, ob) = (run * segs.a_step, run * segs.b_step);
+                let mut t = 0;
+                while t < full {
+                    // SAFETY: t + 16 ≤ len, and every run of every row lies inside its slice
+                    // (gemm_nt_segs's asserts).
+                    let av: [__m512; T] = std::array::from_fn(|r| unsafe {
+                        _mm512_loadu_ps(a.as_ptr().add(ai[r] + oa + t))
+                    });
+                    let bv: [__m512; T] = std::array::from_fn(|q| unsafe {
+                        _mm512_loadu_ps(b.as_ptr().add(bj[q] + ob + t))
+                    });
+                    for r in 0..T {
+                        for q in 0..T {
+                            acc[r][q] = _mm512_fmadd_ps(av[r], bv[q], acc[r][q]);
+                        }
                     }
+                    t += 16;
                 }
-                t += 16;
-            }
-            if tail != 0 {
-                // SAFETY: the mask reads only the kd − full elements left in each row.
-                let av: [__m512; T] = std::array::from_fn(|r| unsafe {
-                    _mm512_maskz_loadu_ps(tail, a.as_ptr().add(ai[r] + full))
-                });
-                let bv: [__m512; T] = std::array::from_fn(|q| unsafe {
-                    _mm512_maskz_loadu_ps(tail, b.as_ptr().add(bj[q] + full))
-                });
-                for r in 0..T {
-                    for q in 0..T {
-                        acc[r][q] = _mm512_fmadd_ps(av[r], bv[q], acc[r][q]);
+                if tail != 0 {
+                    // SAFETY: the mask reads only the len − full values left in the run.
+                    let av: [__m512; T] = std::array::from_fn(|r| unsafe {
+                        _mm512_maskz_loadu_ps(tail, a.as_ptr().add(ai[r] + oa + full))
+                    });
+                    let bv: [__m512; T] = std::array::from_fn(|q| unsafe {
+                        _mm512_maskz_loadu_ps(tail, b.as_ptr().add(bj[q] + ob + full))
+                    });
+                    for r in 0..T {
+                        for q in 0..T {
+                            acc[r][q] = _mm512_fmadd_ps(av[r], bv[q], acc[r][q]);
+                        }
                     }
                 }
             }
@@ -156,7 +206,7 @@ pub(super) fn reduce_4x4(acc: &[[std::arch::x86_64::__m512; 4]; 4]) -> [f32; 16]
 fn dots_avx2(
     m: usize,
     n: usize,
-    kd: usize,
+    segs: Segs,
     a: &[f32],
     lda: usize,
     b: &[f32],
@@ -167,8 +217,8 @@ fn dots_avx2(
     use std::arch::x86_64::*;
     const TM: usize = 2;
     const TN: usize = 4;
-    let full = kd / 8 * 8;
-    let left = (kd - full) as i32;
+    let full = segs.len / 8 * 8;
+    let left = (segs.len - full) as i32;
     // lane l loads when l < left (the sign bit of each 32-bit mask lane)
     let tail = _mm256_setr_epi32(
         -((0 < left) as i32),
@@ -190,32 +240,37 @@ fn dots_avx2(
             let bj: [usize; TN] =
                 std::array::from_fn(|q| rows_b.start(if j0 + q < n { j0 + q } else { j0 }));
             let mut acc = [[_mm256_setzero_ps(); TN]; TM];
-            let mut t = 0;
-            while t < full {
-                // SAFETY: t + 8 ≤ kd, and every row start + kd lies inside its slice
-                // (gemm_nt's asserts).
-                let av: [__m256; TM] =
-                    std::array::from_fn(|r| unsafe { _mm256_loadu_ps(a.as_ptr().add(ai[r] + t)) });
-                let bv: [__m256; TN] =
-                    std::array::from_fn(|q| unsafe { _mm256_loadu_ps(b.as_ptr().add(bj[q] + t)) });
-                for r in 0..TM {
-                    for q in 0..TN {
-                        acc[r][q] = _mm256_fmadd_ps(av[r], bv[q], acc[r][q]);
+            for run in 0..segs.count {
+                let (oa, ob) = (run * segs.a_step, run * segs.b_step);
+                let mut t = 0;
+                while t < full {
+                    // SAFETY: t + 8 ≤ len, and every run of every row lies inside its slice
+                    // (gemm_nt_segs's asserts).
+                    let av: [__m256; TM] = std::array::from_fn(|r| unsafe {
+                        _mm256_loadu_ps(a.as_ptr().add(ai[r] + oa + t))
+                    });
+                    let bv: [__m256; TN] = std::array::from_fn(|q| unsafe {
+                        _mm256_loadu_ps(b.as_ptr().add(bj[q] + ob + t))
+                    });
+                    for r in 0..TM {
+                        for q in 0..TN {
+                            acc[r][q] = _mm256_fmadd_ps(av[r], bv[q], acc[r][q]);
+                        }
                     }
+                    t += 8;
                 }
-                t += 8;
-            }
-            if left > 0 {
-                // SAFETY: the mask reads only the kd − full elements left in each row.
-                let av: [__m256; TM] = std::array::from_fn(|r| unsafe {
-                    _mm256_maskload_ps(a.as_ptr().add(ai[r] + full), tail)
-                });
-                let bv: [__m256; TN] = std::array::from_fn(|q| unsafe {
-                    _mm256_maskload_ps(b.as_ptr().add(bj[q] + full), tail)
-                });
-                for r in 0..TM {
-                    for q in 0..TN {
-                        acc[r][q] = _mm256_fmadd_ps(av[r], bv[q], acc[r][q]);
+                if left > 0 {
+                    // SAFETY: the mask reads only the len − full values left in the run.
+                    let av: [__m256; TM] = std::array::from_fn(|r| unsafe {
+                        _mm256_maskload_ps(a.as_ptr().add(ai[r] + oa + full), tail)
+                    });
+                    let bv: [__m256; TN] = std::array::from_fn(|q| unsafe {
+                        _mm256_maskload_ps(b.as_ptr().add(bj[q] + ob + full), tail)
+                    });
+                    for r in 0..TM {
+                        for q in 0..TN {
+                            acc[r][q] = _mm256_fmadd_ps(av[r], bv[q], acc[r][q]);
+                        }
                     }
                 }
             }

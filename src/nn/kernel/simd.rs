@@ -18,15 +18,18 @@ pub(super) enum Put {
 /// into rows `out + r·ld` (a whole tile of `c`, or a scratch block with ld = 32).
 ///
 /// # Safety
-/// avx512f present; `a` readable for k·8 floats, `b` for 32 from each row start, `out + r·ld`
+/// avx512f present; `a` readable for k·8 floats, `b` for 16 from each row start and 16 from
+/// `b_hi` past it (the tile's two halves of columns; 16 for 32 in a row), `out + r·ld`
 /// readable and writable for 32 floats for r < 8 (and 8 bias values readable with `Put::Bias`);
 /// with `Rows::At`, at least k offsets.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn tile_512(
     k: usize,
     a: *const f32,
     b: *const f32,
+    b_hi: usize,
     rows: Rows,
     out: *mut f32,
     ld: usize,
@@ -40,7 +43,7 @@ pub(super) unsafe fn tile_512(
             let bt = b.add(rows.start(t));
             (
                 _mm512_loadu_ps(bt),
-                _mm512_loadu_ps(bt.add(16)),
+                _mm512_loadu_ps(bt.add(b_hi)),
                 a.add(t * MR_512),
             )
         };
@@ -76,11 +79,19 @@ pub(super) unsafe fn tile_512(
 /// broadcast 15 of the 16 (4 × 24, tried first, needed 17: one accumulator lived on the stack).
 ///
 /// # Safety
-/// avx2 and fma present; `a` readable for k·6 floats, `b` for 16 from each row start, `acc`
+/// avx2 and fma present; `a` readable for k·6 floats, `b` for 8 from each row start and 8 from
+/// `b_hi` past it (16 for 16 in a row), `acc`
 /// for 96; with `Rows::At`, at least k offsets.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-pub(super) unsafe fn tile_256(k: usize, a: *const f32, b: *const f32, rows: Rows, acc: *mut f32) {
+pub(super) unsafe fn tile_256(
+    k: usize,
+    a: *const f32,
+    b: *const f32,
+    b_hi: usize,
+    rows: Rows,
+    acc: *mut f32,
+) {
     use std::arch::x86_64::*;
     let mut c = [[_mm256_setzero_ps(); 2]; MR_256];
     for t in 0..k {
@@ -89,7 +100,7 @@ pub(super) unsafe fn tile_256(k: usize, a: *const f32, b: *const f32, rows: Rows
             let bt = b.add(rows.start(t));
             (
                 _mm256_loadu_ps(bt),
-                _mm256_loadu_ps(bt.add(8)),
+                _mm256_loadu_ps(bt.add(b_hi)),
                 a.add(t * MR_256),
             )
         };

@@ -175,3 +175,91 @@ fn copy_rows_moves_exactly_the_rows() {
         }
     }
 }
+
+#[test]
+fn grid_columns_skip_the_padded_width() {
+    let Some(best) = Isa::detect() else {
+        eprintln!("skipped: no avx2+fma or avx512f on this CPU");
+        return;
+    };
+    for isa in [best, Isa(Kind::Avx2)] {
+        let h = isa.half_panel();
+        // (m, k, grid rows, grid width, row stride): whole panels, a partial last panel (an odd
+        // number of half-panel rows), a partial filter panel, widths of one and two halves
+        for (m, k, gh, gw, stride) in [
+            (8, 5, 4, h, h + 4),
+            (11, 7, 3, h, h + 2),
+            (16, 9, 2, 2 * h, 2 * h + 4),
+            (3, 2, 5, 2 * h, 3 * h),
+        ] {
+            let n = gh * gw;
+            let row_len = gh * stride;
+            let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
+            let b: Vec<f32> = (0..k * row_len).map(|i| (i as f32 * 0.71).cos()).collect();
+            // the grid's columns gathered into a plain (k, n) matrix
+            let plain: Vec<f32> = (0..k)
+                .flat_map(|t| {
+                    let b = &b;
+                    (0..n).map(move |j| b[t * row_len + j / gw * stride + j % gw])
+                })
+                .collect();
+            let want = naive(m, k, n, &a, &plain);
+            let mut pa = PackedA::default();
+            pa.pack(isa, &a, m, k, k, 1);
+            let bias: Vec<f32> = (0..m).map(|i| i as f32).collect();
+            let mut c = vec![9.0; m * n];
+            let grid = Cols::Grid { width: gw, stride };
+            let rows = Rows::Strided(row_len);
+            gemm_packed_cols(isa, &pa, n, &b, rows, grid, &mut c, n, Store::Bias(&bias));
+            for (idx, (got, want)) in c.iter().zip(&want).enumerate() {
+                let want = want + bias[idx / n];
+                assert!(
+                    (got - want).abs() < 1e-4 * (1.0 + want.abs()),
+                    "{isa:?} m {m} k {k} grid {gh}×{gw}/{stride}: [{idx}] {got} vs {want}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn dots_over_runs_match_the_gathered_rows() {
+    let Some(best) = Isa::detect() else {
+        eprintln!("skipped: no avx2+fma or avx512f on this CPU");
+        return;
+    };
+    for isa in [best, Isa(Kind::Avx2)] {
+        // (m, n, runs, run length, a's step, b's step): whole vectors, masked tails
+        for (m, n, count, len, a_step, b_step) in [
+            (4, 4, 3, 16, 16, 20),
+            (5, 7, 4, 12, 12, 16),
+            (9, 6, 2, 32, 40, 36),
+        ] {
+            let segs = Segs {
+                count,
+                len,
+                a_step,
+                b_step,
+            };
+            let (lda, ldb) = ((count - 1) * a_step + len, (count - 1) * b_step + len);
+            let a: Vec<f32> = (0..m * lda).map(|i| (i as f32 * 0.37).sin()).collect();
+            let b: Vec<f32> = (0..n * ldb).map(|i| (i as f32 * 0.71).cos()).collect();
+            let mut c = vec![1.0; m * n];
+            gemm_nt_segs(isa, m, n, segs, &a, lda, &b, Rows::Strided(ldb), &mut c, n);
+            for i in 0..m {
+                for j in 0..n {
+                    let want = 1.0
+                        + (0..count)
+                            .flat_map(|s| (0..len).map(move |t| (s, t)))
+                            .map(|(s, t)| a[i * lda + s * a_step + t] * b[j * ldb + s * b_step + t])
+                            .sum::<f32>();
+                    let got = c[i * n + j];
+                    assert!(
+                        (got - want).abs() < 1e-3 * (1.0 + want.abs()),
+                        "{isa:?} {segs:?}"
+                    );
+                }
+            }
+        }
+    }
+}
