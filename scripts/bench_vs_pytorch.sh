@@ -9,7 +9,7 @@ VENV=${VENV:-/tmp/convtop-torch-venv}
 if [[ "${1:-}" == "--install" ]]; then
     shift
     python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet torch numpy
+    "$VENV/bin/pip" install --quiet torch numpy pillow
 fi
 if [[ ! -x "$VENV/bin/python" ]] || ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
     echo "no PyTorch in $VENV: run $0 --install first" >&2
