@@ -28,9 +28,9 @@ fn main() -> ExitCode {
                 cli::train_interactive(&a)
             }
         }
-        Some(Cmd::Inspect { net, input }) => {
-            cli::inspect(&net, input.as_deref(), &mut std::io::stdout()).map(|()| 0)
-        }
+        Some(Cmd::Inspect { net, input }) => ended_by_reader(
+            cli::inspect(&net, input.as_deref(), &mut std::io::stdout()).map(|()| 0),
+        ),
         Some(Cmd::Gradcheck {
             net,
             input,
@@ -70,7 +70,7 @@ fn main() -> ExitCode {
                 seconds,
                 json,
             };
-            convtop::bench::run(&opts, &mut std::io::stdout()).map(|()| 0)
+            ended_by_reader(convtop::bench::run(&opts, &mut std::io::stdout()).map(|()| 0))
         }
         Some(Cmd::Test(a)) => {
             cli::methodology::test(&a, &mut std::io::stdout(), &mut std::io::stderr()).map(|()| 0)
@@ -78,9 +78,11 @@ fn main() -> ExitCode {
         Some(Cmd::Cv(a)) => cli::methodology::cv(&a, &mut std::io::stdout()).map(|()| 0),
         Some(Cmd::Search(a)) => cli::methodology::search(&a, &mut std::io::stdout()),
         Some(Cmd::Eval { checkpoint, split }) => {
-            cli::eval(&checkpoint, &split, &mut std::io::stdout()).map(|()| 0)
+            ended_by_reader(cli::eval(&checkpoint, &split, &mut std::io::stdout()).map(|()| 0))
         }
-        Some(Cmd::Ls { run_dir }) => cli::runs::ls(&run_dir, &mut std::io::stdout()).map(|()| 0),
+        Some(Cmd::Ls { run_dir }) => {
+            ended_by_reader(cli::runs::ls(&run_dir, &mut std::io::stdout()).map(|()| 0))
+        }
         Some(Cmd::Export { run, out }) => cli::runs::export(&run, out.as_deref()).map(|()| 0),
         Some(Cmd::Compare { runs, out }) => cli::runs::compare(&runs, &out).map(|()| 0),
         Some(Cmd::Attach {
@@ -98,6 +100,16 @@ fn main() -> ExitCode {
             let _ = writeln!(std::io::stderr(), "convtop: {}", cli::error_text(&e));
             ExitCode::from(2)
         }
+    }
+}
+
+/// A report cut short because its reader went away (`convtop inspect vggish | head`) ends
+/// quietly and successfully, as `ls | head` does: the reader had what it wanted. Only for the
+/// commands that do nothing but print, so a closed socket or file elsewhere stays an error.
+fn ended_by_reader(result: anyhow::Result<i32>) -> anyhow::Result<i32> {
+    match result {
+        Err(e) if cli::is_closed_pipe(&e) => Ok(0),
+        other => other,
     }
 }
 

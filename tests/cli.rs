@@ -57,6 +57,45 @@ fn inspect_names_each_convolutions_path() {
     }
 }
 
+#[cfg(unix)]
+#[test]
+fn a_report_whose_reader_has_gone_ends_quietly() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    // A pipe whose read end is closed before convtop writes: its first write fails with EPIPE,
+    // as it does when `head` has read its lines and left.
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe(2) writes.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // SAFETY: both descriptors were just opened by pipe(2) and are owned here alone.
+    let (read_end, write_end) =
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    drop(read_end);
+    for args in [
+        &["inspect", "--net", "alexnet"][..],
+        &["ls", "--run-dir", "."],
+    ] {
+        let out = convtop()
+            .args(args)
+            .stdout(Stdio::from(write_end.try_clone().unwrap()))
+            .output()
+            .expect("convtop runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(err.is_empty(), "{args:?}: {err}");
+    }
+    // A write that fails for another reason is still an error (a full disk: /dev/full).
+    if let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") {
+        let out = convtop()
+            .args(["inspect", "--net", "alexnet"])
+            .stdout(Stdio::from(full))
+            .output()
+            .expect("convtop runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("No space left"), "{err}");
+    }
+}
+
 #[test]
 fn an_impossible_spec_names_the_layer_and_the_formula() {
     let (code, _, err) = run(&[

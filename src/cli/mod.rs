@@ -35,6 +35,15 @@ pub fn error_text(e: &anyhow::Error) -> String {
     text
 }
 
+/// True when the error is a write to a pipe whose reader has closed it.
+pub fn is_closed_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 /// What to give instead of a path that does not exist.
 pub const GIVE_A_RUN: &str =
     "give a run directory, such as runs/20260101-120000-mnist (convtop ls lists them)";

@@ -221,6 +221,8 @@ pub struct Diagnostics {
     dead_layers: Vec<String>,
     /// The iteration at which the current dead layers were first seen dead.
     first_dead_at: Option<u64>,
+    /// Per layer over the threshold: how many layer checks in a row, and its peak fraction.
+    dead_streaks: Vec<layers::DeadStreak>,
     /// Median update/weight ratio over the weight layers at the latest layer check.
     median_update_ratio: Option<f32>,
     /// Keeps the learning-rate advice from pointing both ways at one rate.
@@ -247,6 +249,7 @@ impl Diagnostics {
             has_diverged: false,
             dead_layers: Vec::new(),
             first_dead_at: None,
+            dead_streaks: Vec::new(),
             median_update_ratio: None,
             arbiter: Arbiter::default(),
             history: VecDeque::new(),
@@ -324,6 +327,7 @@ impl Diagnostics {
         self.has_diverged = false;
         self.dead_layers.clear();
         self.first_dead_at = None;
+        self.dead_streaks.clear();
         self.median_update_ratio = None;
         self.recent_losses.clear();
         self.history.clear();

@@ -38,7 +38,8 @@ fn embedded() -> Vec<Scenario> {
         "too high, not diverging (dead ReLUs)",
         TrainConfig { lr: 0.5, ..d() },
     );
-    killing.must = vec![(K::DeadRelu, 100)];
+    // dead from iteration 50 on; called dead at the third layer check in a row
+    killing.must = vec![(K::DeadRelu, 150)];
     killing.near_healthy = true;
     let mut low = base("--lr 1e-4", "too low", TrainConfig { lr: 1e-4, ..d() });
     low.must = vec![(K::LearningRateTooLow, 563)];
@@ -220,6 +221,12 @@ fn datasets() -> Option<std::path::PathBuf> {
     is_there.then_some(dir)
 }
 
+/// vggish with dropout after each pool: its first steps at lr 0.02 switch most of its last ReLU
+/// layer off for a while (73%, 62%, 47% at iterations 50, 100, 150), and it learns all along.
+const DEEP_PLAIN: &str = "conv32k3p1 relu conv32k3p1 relu pool2 dropout0.2 conv64k3p1 relu \
+                          conv64k3p1 relu pool2 dropout0.2 conv128k3p1 relu conv128k3p1 relu \
+                          pool2 dropout0.2 fc10";
+
 /// The real-data scenarios: the README's recipes on full MNIST and CIFAR-10, and CIFAR-10 made sick.
 fn real(dir: &std::path::Path) -> Vec<Scenario> {
     let mnist = format!("idx:{}", dir.join("mnist").display());
@@ -263,7 +270,7 @@ fn real(dir: &std::path::Path) -> Vec<Scenario> {
         "--net cifar --data folder:…/cifar10 --preprocess none",
         "poor preprocessing: CIFAR-10 without mean subtraction",
         TrainConfig {
-            data: cifar,
+            data: cifar.clone(),
             net: "cifar".into(),
             preprocess: "none".into(),
             ..d()
@@ -271,7 +278,32 @@ fn real(dir: &std::path::Path) -> Vec<Scenario> {
     );
     cifar_raw.must = vec![(K::Preprocessing, 1)];
     cifar_raw.allowed = vec![K::DeadRelu, K::InitialLoss];
-    vec![mnist_recipe, cifar_default, cifar_high, cifar_raw]
+    let mut deep_start = base(
+        "--net \"vggish with dropout0.2 after each pool\" --data folder:…/cifar10 --batch 128 --lr 0.02 --lambda 5e-4 --augment pad4,flip --preprocess standardize --val-frac 0.04 --max-iterations 400",
+        "healthy: a deep plain net's slow start (CIFAR-10)",
+        TrainConfig {
+            data: cifar,
+            net: DEEP_PLAIN.into(),
+            batch: 128,
+            lr: 0.02,
+            lambda: 5e-4,
+            crop: "pad4".into(),
+            flip: Some(true),
+            preprocess: "standardize".into(),
+            val_frac: 0.04,
+            max_iterations: 400,
+            ..d()
+        },
+    );
+    // its loss sits at chance for ~60 iterations and relu6 is mostly off at first, then comes back
+    deep_start.is_healthy = true;
+    vec![
+        mnist_recipe,
+        cifar_default,
+        cifar_high,
+        cifar_raw,
+        deep_start,
+    ]
 }
 
 /// The long corpus on real data: `CONVTOP_CORPUS=real` (scripts/advice_corpus.sh) runs it.
