@@ -281,3 +281,45 @@ fn ls_counts_the_test_looks() {
         "{out}"
     );
 }
+
+#[test]
+fn a_run_trained_with_flips_is_also_tested_with_each_images_mirror_in_the_same_look() {
+    let dir = tempfile::tempdir().unwrap();
+    for (flags, is_flipped) in [(&["--augment", "flip"][..], true), (&[][..], false)] {
+        let runs = dir.path().join(format!("runs-{is_flipped}"));
+        let (code, out, err) = short_run(&runs, flags);
+        assert_eq!(code, 0, "{out}{err}");
+        let run_dir = std::fs::read_dir(&runs)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let (code, out, err) = run(&["test", run_dir.to_str().unwrap(), "--checkpoint", "last"]);
+        assert_eq!(code, 0, "{out}{err}");
+        assert_eq!(
+            out.contains("averaged with each image's mirror"),
+            is_flipped,
+            "{out}"
+        );
+        // one look, whichever numbers it reports
+        assert!(out.contains("look 1 at this test set"), "{out}");
+        let record = std::fs::read_to_string(run_dir.join("test-record.jsonl")).unwrap();
+        let v: serde_json::Value = serde_json::from_str(record.trim()).unwrap();
+        assert_eq!(v["count"], 1);
+        if is_flipped {
+            let (single, two) = (
+                v["accuracy"].as_f64().unwrap(),
+                v["flipped"]["accuracy"].as_f64().unwrap(),
+            );
+            // 20 iterations of mnist: well above chance, and the views mostly agree
+            assert!(
+                single > 0.3 && two > 0.3 && (single - two).abs() < 0.1,
+                "{v}"
+            );
+            assert!(v["flipped"]["loss"].as_f64().unwrap() > 0.0, "{v}");
+        } else {
+            assert!(v.get("flipped").is_none(), "{v}");
+        }
+    }
+}
