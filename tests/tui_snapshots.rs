@@ -382,6 +382,7 @@ fn no_text_is_cut_without_an_elision_mark() {
             count: 1,
             checkpoint: "checkpoint-best.safetensors".into(),
             iteration: 300,
+            mirrored_accuracy: None,
         });
         app.on_event(Event::CheckpointSaved {
             iteration: 300,
@@ -966,4 +967,26 @@ fn ascii_knob_marks_differ_from_axes_and_activations_use_ten_levels() {
         .filter(|c| " .:-=+*#%@".contains(*c))
         .collect();
     assert_eq!(levels.len(), 10, "{levels:?}\n{screen}");
+}
+
+#[test]
+fn a_test_result_shows_the_mirrored_accuracy_beside_the_single_view() {
+    let mut app = app(false);
+    let result = |mirrored_accuracy| Event::TestResult {
+        accuracy: 0.8412,
+        loss: 0.47,
+        count: 1,
+        checkpoint: "checkpoint-best.safetensors".into(),
+        iteration: 45_000,
+        mirrored_accuracy,
+    };
+    app.on_event(result(Some(0.8507)));
+    let text = app.status().map(|s| s.text.clone()).unwrap_or_default();
+    assert!(
+        text.contains("TEST accuracy 84.12%, 85.07% with mirrors, loss 0.4700"),
+        "{text}"
+    );
+    app.on_event(result(None));
+    let text = app.status().map(|s| s.text.clone()).unwrap_or_default();
+    assert!(text.contains("TEST accuracy 84.12%, loss 0.4700"), "{text}");
 }

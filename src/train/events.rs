@@ -350,5 +350,9 @@ pub enum Event {
         count: u32,
         checkpoint: String,
         iteration: u64,
+        /// For a run trained with flips: the accuracy with each image averaged with its mirror,
+        /// measured in the same look.
+        #[serde(default)]
+        mirrored_accuracy: Option<f32>,
     },
 }

@@ -289,6 +289,7 @@ impl Trainer {
                     count: r.count,
                     checkpoint: r.checkpoint,
                     iteration: r.iteration,
+                    mirrored_accuracy: r.flipped.map(|f| f.accuracy),
                 });
             }
             Err(e) => self.send_message(Severity::Error, &format!("test set not evaluated: {e}")),

@@ -102,15 +102,19 @@ impl App {
                 count,
                 checkpoint,
                 iteration,
+                mirrored_accuracy,
             } => {
                 self.test_result = Some((accuracy, loss, count, iteration));
+                let mirrored = mirrored_accuracy
+                    .map(|m| format!(", {:.2}% with mirrors", 100.0 * m))
+                    .unwrap_or_default();
                 let level = if count > 1 {
                     Severity::Warn
                 } else {
                     Severity::Info
                 };
                 let text = format!(
-                    "TEST accuracy {:.2}%, loss {loss:.4} ({checkpoint}, iteration {}; test set looked at {count}×{})",
+                    "TEST accuracy {:.2}%{mirrored}, loss {loss:.4} ({checkpoint}, iteration {}; test set looked at {count}×{})",
                     100.0 * accuracy,
                     theme::count(iteration),
                     if count > 1 { ": optimistic now" } else { "" }
