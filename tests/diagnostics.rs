@@ -216,6 +216,44 @@ fn overfitting_on_a_slow_noisy_drift_above_the_best_val_loss() {
 }
 
 #[test]
+fn a_healthy_runs_val_loss_bump_close_to_its_train_loss_is_not_overfitting() {
+    // The README's full-MNIST recipe (--epochs 10 --augment pad1 --lambda 5e-4), one evaluation
+    // an epoch: its val loss sat 9% above its best for three epochs, then set new bests.
+    let epochs = [
+        (0.0576, 0.9837, 0.0553, 0.9812),
+        (0.0393, 0.9870, 0.0518, 0.9828),
+        (0.0504, 0.9855, 0.0670, 0.9808),
+        (0.0298, 0.9895, 0.0371, 0.9892),
+        (0.0261, 0.9913, 0.0384, 0.9872),
+        (0.0262, 0.9920, 0.0411, 0.9860),
+        (0.0251, 0.9922, 0.0403, 0.9883),
+        (0.0195, 0.9937, 0.0313, 0.9900),
+        (0.0187, 0.9953, 0.0321, 0.9897),
+        (0.0191, 0.9940, 0.0294, 0.9903),
+    ];
+    let mut d = mnist();
+    let mut warned = Vec::new();
+    for (k, (tl, ta, vl, va)) in epochs.into_iter().enumerate() {
+        let it = 1688 * (k as u64 + 1);
+        warned.extend(d.on_evaluation(&eval_stats(it, (tl, ta), (vl, va))));
+    }
+    assert!(
+        of_kind(&warned, DiagnosticKind::Overfitting).is_empty(),
+        "{warned:#?}"
+    );
+    // The same bump with the train loss far below (a net memorising its data): overfitting.
+    let mut d = mnist();
+    let mut warned = Vec::new();
+    for (k, (tl, ta, vl, va)) in epochs.into_iter().take(7).enumerate() {
+        let it = 1688 * (k as u64 + 1);
+        warned.extend(d.on_evaluation(&eval_stats(it, (tl / 10.0, ta), (vl, va))));
+    }
+    let o = of_kind(&warned, DiagnosticKind::Overfitting);
+    assert_eq!(o.len(), 1, "{warned:#?}");
+    assert_mentions(&o[0], &["9% above its best 0.0371"]);
+}
+
+#[test]
 fn overfitting_on_a_wide_and_widening_accuracy_gap() {
     let mut d = mnist();
     let points = [
