@@ -95,6 +95,9 @@ pub struct DiagnosticsConfig {
     pub update_ratio_warmup: u64,
     pub update_ratio_high: f32,
     pub cooldown_evals: u64,
+    /// Natural images, whose mirror images keep their class (flips are on by default for them);
+    /// digits and other grey data are not offered flips as a cure for overfitting.
+    pub are_mirrors_alike: bool,
 }
 
 impl DiagnosticsConfig {
@@ -125,6 +128,7 @@ impl DiagnosticsConfig {
             update_ratio_warmup: UPDATE_RATIO_WARMUP,
             update_ratio_high: UPDATE_RATIO_HIGH,
             cooldown_evals: COOLDOWN_EVALS,
+            are_mirrors_alike: true,
         }
     }
 

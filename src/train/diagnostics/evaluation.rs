@@ -163,8 +163,8 @@ impl Diagnostics {
         if knobs.is_some_and(|k| !k.augment_crop) {
             actions.push("then consider random crops".to_string());
         }
-        if knobs.is_some_and(|k| !k.augment_flip) {
-            actions.push("h-flips (if mirror images keep their class)".to_string());
+        if knobs.is_some_and(|k| !k.augment_flip) && self.cfg.are_mirrors_alike {
+            actions.push("h-flips".to_string());
         }
         actions.push(format!("or stop and {}", self.rollback_hint()));
         let rollback = self.best_iteration().map(|_| RollbackTarget::Best);

@@ -94,7 +94,10 @@ impl Trainer {
         events: SyncSender<Event>,
         commands: Receiver<Command>,
     ) -> Trainer {
-        let diagnostics = Diagnostics::new(DiagnosticsConfig::new(run.data.num_classes()));
+        let diagnostics = Diagnostics::new(DiagnosticsConfig {
+            are_mirrors_alike: run.data.is_natural_images(),
+            ..DiagnosticsConfig::new(run.data.num_classes())
+        });
         let mut saved_at = HashMap::new();
         if run.iteration > 0 {
             saved_at.insert(LAST_CHECKPOINT.to_string(), run.iteration);
