@@ -32,6 +32,16 @@ fn short_run(runs: &Path, extra: &[&str]) -> (i32, String, String) {
     run(&args)
 }
 
+/// The (first) run directory `short_run` made in `runs`.
+fn first_run(runs: &Path) -> std::path::PathBuf {
+    std::fs::read_dir(runs)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+}
+
 #[test]
 fn the_headless_summary_gives_elapsed_time_and_peak_rss() {
     let dir = tempfile::tempdir().unwrap();
@@ -261,12 +271,7 @@ fn ls_counts_the_test_looks() {
     let runs = dir.path().join("runs");
     let (code, out, err) = short_run(&runs, &[]);
     assert_eq!(code, 0, "{out}{err}");
-    let run_dir = std::fs::read_dir(&runs)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let run_dir = first_run(&runs);
     for _ in 0..2 {
         let (code, out, err) = run(&["test", run_dir.to_str().unwrap(), "--checkpoint", "last"]);
         assert_eq!(code, 0, "{out}{err}");
@@ -289,12 +294,7 @@ fn a_run_trained_with_flips_is_also_tested_with_each_images_mirror_in_the_same_l
         let runs = dir.path().join(format!("runs-{is_flipped}"));
         let (code, out, err) = short_run(&runs, flags);
         assert_eq!(code, 0, "{out}{err}");
-        let run_dir = std::fs::read_dir(&runs)
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path();
+        let run_dir = first_run(&runs);
         let (code, out, err) = run(&["test", run_dir.to_str().unwrap(), "--checkpoint", "last"]);
         assert_eq!(code, 0, "{out}{err}");
         assert_eq!(

@@ -242,13 +242,16 @@ fn a_healthy_runs_val_loss_bump_close_to_its_train_loss_is_not_overfitting() {
         "{warned:#?}"
     );
     // The same bump with the train loss far below (a net memorising its data): overfitting.
-    let mut d = mnist();
-    d.on_iteration(&iter_stats(1, 2.3));
-    let mut warned = Vec::new();
-    for (k, (tl, ta, vl, va)) in epochs.into_iter().take(7).enumerate() {
-        let it = 1688 * (k as u64 + 1);
-        warned.extend(d.on_evaluation(&eval_stats(it, (tl / 10.0, ta), (vl, va))));
-    }
+    let memorising = |mut d: Diagnostics| {
+        d.on_iteration(&iter_stats(1, 2.3));
+        let mut warned = Vec::new();
+        for (k, (tl, ta, vl, va)) in epochs.into_iter().take(7).enumerate() {
+            let it = 1688 * (k as u64 + 1);
+            warned.extend(d.on_evaluation(&eval_stats(it, (tl / 10.0, ta), (vl, va))));
+        }
+        warned
+    };
+    let warned = memorising(mnist());
     let o = of_kind(&warned, DiagnosticKind::Overfitting);
     assert_eq!(o.len(), 1, "{warned:#?}");
     assert_mentions(
@@ -256,16 +259,10 @@ fn a_healthy_runs_val_loss_bump_close_to_its_train_loss_is_not_overfitting() {
         &["9% above its best 0.0371", "consider random crops, h-flips"],
     );
     // Digits: a mirrored 2 is no 2, so flips are not offered (they are off by default for them).
-    let mut d = Diagnostics::new(DiagnosticsConfig {
+    let warned = memorising(Diagnostics::new(DiagnosticsConfig {
         are_mirrors_alike: false,
         ..DiagnosticsConfig::new(10)
-    });
-    d.on_iteration(&iter_stats(1, 2.3));
-    let mut warned = Vec::new();
-    for (k, (tl, ta, vl, va)) in epochs.into_iter().take(7).enumerate() {
-        let it = 1688 * (k as u64 + 1);
-        warned.extend(d.on_evaluation(&eval_stats(it, (tl / 10.0, ta), (vl, va))));
-    }
+    }));
     let o = of_kind(&warned, DiagnosticKind::Overfitting);
     assert_mentions(&o[0], &["consider random crops, or stop"]);
 }
