@@ -1,7 +1,9 @@
 //! Diagnostics over synthetic metric streams: each one fires on its pattern and names its numbers,
 //! stays silent on a healthy run, and does not repeat itself on every call.
 
-use convtop::train::diagnostics::{Diagnostics, DiagnosticsConfig, ReduceOnPlateau, is_diverged};
+use convtop::train::diagnostics::{
+    DecaySchedule, Diagnostics, DiagnosticsConfig, ReduceOnPlateau, is_diverged,
+};
 use convtop::train::{
     Diagnostic, DiagnosticKind, EvalStats, IterStats, Knob, Knobs, LayerStats, RollbackTarget,
     Severity,
@@ -353,7 +355,9 @@ fn plateau_after_patience_evaluations_without_improvement() {
         &[
             "best val loss 0.3 at iteration 4500",
             "5 evaluations",
-            "latest 0.302 at iteration 12000",
+            "best val accuracy 93.00% at iteration 1500",
+            "neither improved in the 5 evaluations",
+            "latest 0.302, 93.00% at iteration 12000",
             "1.0e-2 → 1.0e-3",
         ],
     );
@@ -745,4 +749,124 @@ fn rollback_restarts_the_plateau_patience() {
     // Back at the best weights: the same val loss again is not a fifth bad evaluation.
     let e = eval_stats(1500, (0.25, 0.95), (0.300, 0.93));
     assert!(of_kind(&d.on_evaluation(&e), DiagnosticKind::Plateau).is_empty());
+}
+
+/// One evaluation of a real run's trace (`tests/traces/*.csv`).
+struct TracedEval {
+    iteration: u64,
+    epoch: f64,
+    train: (f32, f32),
+    val: (f32, f32),
+}
+
+fn read_trace(name: &str) -> Vec<TracedEval> {
+    let path = format!("{}/tests/traces/{name}.csv", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).expect("trace file");
+    let number = |field: &str| field.parse::<f64>().expect("a number");
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.starts_with("iteration"))
+        .map(|l| {
+            let f: Vec<f64> = l.split(',').map(number).collect();
+            TracedEval {
+                iteration: f[0] as u64,
+                epoch: f[1],
+                train: (f[2] as f32, f[3] as f32),
+                val: (f[4] as f32, f[5] as f32),
+            }
+        })
+        .collect()
+}
+
+/// Replays a traced run whose rate started at `lr` and fell by `factor` an epoch over `epochs`;
+/// the diagnostics are told of that schedule when `is_scheduled`. The plateau verdicts, with
+/// the epoch each came at.
+fn plateaus_of(
+    trace: &[TracedEval],
+    decay: (f32, f32, u32),
+    is_scheduled: bool,
+) -> Vec<(f64, Diagnostic)> {
+    let (lr0, factor, epochs) = decay;
+    let mut d = Diagnostics::new(DiagnosticsConfig {
+        lr_schedule: is_scheduled.then_some(DecaySchedule {
+            per_epoch: factor,
+            end_epoch: f64::from(epochs),
+        }),
+        ..DiagnosticsConfig::new(10)
+    });
+    let mut best = 0.0;
+    let mut out = Vec::new();
+    for t in trace {
+        let lr = lr0 * factor.powf(t.epoch as f32 - 1.0);
+        let mut s = iter_stats(t.iteration, t.train.0);
+        s.epoch = t.epoch;
+        s.knobs.learning_rate = lr;
+        d.on_iteration(&s);
+        let mut e = eval_stats(t.iteration, t.train, t.val);
+        e.epoch = t.epoch;
+        e.is_best = t.val.1 > best;
+        if e.is_best {
+            best = t.val.1;
+        }
+        for p in of_kind(&d.on_evaluation(&e), DiagnosticKind::Plateau) {
+            out.push((t.epoch, p));
+        }
+    }
+    out
+}
+
+/// The epoch and accuracy of a trace's best validation accuracy (its best checkpoint).
+fn best_of(trace: &[TracedEval]) -> (f64, f32) {
+    trace.iter().fold((0.0, 0.0), |(at, best), t| {
+        if t.val.1 > best {
+            (t.epoch, t.val.1)
+        } else {
+            (at, best)
+        }
+    })
+}
+
+#[test]
+fn a_stall_half_way_through_a_decay_schedule_is_not_a_plateau() {
+    // cudaconvnet on CIFAR-10 without augmentation: val loss stalls from epoch 25 and val
+    // accuracy creeps from 77% to its best, 79.32%, at epoch 79, under ×0.959 an epoch
+    let trace = read_trace("cudaconvnet_110_epochs");
+    let (best_epoch, best_acc) = best_of(&trace);
+    assert_eq!((best_epoch, best_acc), (79.0, 0.7932));
+    let decay = (0.02, 0.959, 110);
+    // read as a constant rate, both stall for five evaluations at epoch 32: that is the call
+    let constant = plateaus_of(&trace, decay, false);
+    assert_eq!(constant.first().map(|(e, _)| *e), Some(32.0));
+    // with the schedule known, nothing while it still has more than ÷3 to go
+    let scheduled = plateaus_of(&trace, decay, true);
+    let (first_epoch, first) = scheduled.first().expect("a plateau near the end");
+    assert_eq!(*first_epoch, 84.0);
+    assert!(*first_epoch > best_epoch);
+    assert_mentions(
+        first,
+        &[
+            "best val accuracy 79.32% at iteration 35550",
+            "neither improved in the 5 evaluations",
+            "the schedule lowers the rate only ÷2.97 more",
+            "roll back to the best checkpoint (iteration 35550)",
+        ],
+    );
+}
+
+#[test]
+fn a_val_loss_stall_while_accuracy_still_rises_is_not_a_plateau() {
+    // vggish with dropout, crops and flips: the val loss stalled at epochs 68 and 75 (the old
+    // rule's calls) while val accuracy went on to 84.25% at epoch 80
+    let trace = read_trace("vggish_dropout_120_epochs");
+    let (best_epoch, best_acc) = best_of(&trace);
+    assert_eq!((best_epoch, best_acc), (80.0, 0.8425));
+    let scheduled = plateaus_of(&trace, (0.02, 0.96235, 120), true);
+    let epochs: Vec<f64> = scheduled.iter().map(|(e, _)| *e).collect();
+    assert!(
+        epochs.iter().all(|&e| e > best_epoch),
+        "a plateau before the best checkpoint: {epochs:?}"
+    );
+    assert_mentions(
+        &scheduled[0].1,
+        &["best val accuracy 84.25% at iteration 30000"],
+    );
 }

@@ -16,7 +16,7 @@ mod rate;
 mod schedule;
 mod text;
 
-pub use config::DiagnosticsConfig;
+pub use config::{DecaySchedule, DiagnosticsConfig};
 use config::{INITIAL_ITERATION_MAX, MAX_HISTORY};
 pub use inputs::channel_stats;
 pub use schedule::{ReduceOnPlateau, ScheduleError};
@@ -90,6 +90,9 @@ pub struct Diagnostics {
     /// Best validation loss and its iteration, by the plateau rule's minimum improvement.
     best_val: Option<(f32, u64)>,
     evals_since_best: usize,
+    /// Best validation accuracy and its iteration (any rise counts, as for the best checkpoint).
+    best_accuracy: Option<(f32, u64)>,
+    evals_since_best_accuracy: usize,
     /// The iteration of the last evaluation the trainer marked best (its checkpoint).
     best_checkpoint: Option<u64>,
 }
@@ -113,6 +116,8 @@ impl Diagnostics {
             history: VecDeque::new(),
             best_val: None,
             evals_since_best: 0,
+            best_accuracy: None,
+            evals_since_best_accuracy: 0,
             best_checkpoint: None,
         }
     }
@@ -191,6 +196,7 @@ impl Diagnostics {
         self.history.clear();
         // The restored checkpoint is the best: patience starts again from it.
         self.evals_since_best = 0;
+        self.evals_since_best_accuracy = 0;
     }
 
     /// True when the condition of `kind` about `subject` should be reported now.

@@ -56,6 +56,15 @@ const UNDERFIT_MAX_GAP: f32 = 0.05;
 const PLATEAU_PATIENCE: usize = 5;
 /// A new best must beat the old one by 0.1%; less is noise on the validation loss.
 const PLATEAU_MIN_RELATIVE_DELTA: f32 = 1e-3;
+/// No plateau is called while the run's schedule will still lower the rate more than 3× (a third
+/// of a decade, the knob step) before it ends: SGD at one rate settles on a noise floor that the
+/// lower rates go below, so a stall half-way through a decay is the schedule's business. Measured
+/// on two healthy CIFAR-10 runs. `cudaconvnet` (110 epochs, ×0.959 an epoch): val loss stalled
+/// from epoch 25, and the first call (epoch 30, "stop and roll back" to 76.98%) came 2.3 points
+/// below the best, 79.32% at epoch 79. `vggish` with dropout (120 epochs, ×0.962): val loss and
+/// accuracy both stalled at epoch 75, ×0.18 of the schedule still to come; its best, 84.25%, came
+/// at epoch 80.
+pub(super) const PLATEAU_SCHEDULE_LEFT: f32 = 3.0;
 /// "Most" units dead: at init a ReLU is dead on a whole batch of 32 with odds of about 0.5^32.
 const DEAD_RELU_FRACTION: f32 = 0.5;
 /// The first updates (momentum build-up, large early gradients) say nothing about the steady ratio.
@@ -95,6 +104,9 @@ pub struct DiagnosticsConfig {
     pub update_ratio_warmup: u64,
     pub update_ratio_high: f32,
     pub cooldown_evals: u64,
+    /// The run's per-epoch learning-rate decay, when it has one (the trainer's always does unless
+    /// `--lr-decay 1`); `None` for a constant rate or an unknown schedule (a PyTorch loop).
+    pub lr_schedule: Option<DecaySchedule>,
     /// Natural images, whose mirror images keep their class (flips are on by default for them);
     /// digits and other grey data are not offered flips as a cure for overfitting.
     pub are_mirrors_alike: bool,
@@ -128,6 +140,7 @@ impl DiagnosticsConfig {
             update_ratio_warmup: UPDATE_RATIO_WARMUP,
             update_ratio_high: UPDATE_RATIO_HIGH,
             cooldown_evals: COOLDOWN_EVALS,
+            lr_schedule: None,
             are_mirrors_alike: true,
         }
     }
@@ -140,6 +153,24 @@ impl DiagnosticsConfig {
     /// 1/C, the accuracy of guessing.
     pub(super) fn chance_accuracy(&self) -> f32 {
         1.0 / self.num_classes.max(1) as f32
+    }
+}
+
+/// A learning rate multiplied by `per_epoch` at each epoch end until the run ends at `end_epoch`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DecaySchedule {
+    pub per_epoch: f32,
+    pub end_epoch: f64,
+}
+
+impl DecaySchedule {
+    /// The factor the schedule still applies to the rate after `epoch` (1 when it is over).
+    pub fn remaining(&self, epoch: f64) -> f32 {
+        let epochs_left = (self.end_epoch - epoch).max(0.0).floor();
+        if self.per_epoch >= 1.0 || epochs_left == 0.0 {
+            return 1.0;
+        }
+        (f64::from(self.per_epoch).powf(epochs_left)) as f32
     }
 }
 

@@ -1,5 +1,6 @@
 //! Checks on each evaluation: overfitting, underfitting, a validation plateau.
 
+use super::config::PLATEAU_SCHEDULE_LEFT;
 use super::{
     Diagnostics, EvalPoint, MAX_HISTORY, arrow_list, diagnostic, fig, iteration_list, knob_action,
     sci, with_action,
@@ -48,6 +49,7 @@ impl Diagnostics {
         if values.iter().any(|v| !v.is_finite()) {
             // A broken evaluation counts as no improvement and is kept out of every trend.
             self.evals_since_best += 1;
+            self.evals_since_best_accuracy += 1;
             return;
         }
         self.history.push_back(EvalPoint {
@@ -67,6 +69,13 @@ impl Diagnostics {
             _ => {
                 self.best_val = Some((e.val_loss, e.iteration));
                 self.evals_since_best = 0;
+            }
+        }
+        match self.best_accuracy {
+            Some((best, _)) if e.val_accuracy <= best => self.evals_since_best_accuracy += 1,
+            _ => {
+                self.best_accuracy = Some((e.val_accuracy, e.iteration));
+                self.evals_since_best_accuracy = 0;
             }
         }
     }
@@ -260,28 +269,45 @@ impl Diagnostics {
         ))
     }
 
-    /// No validation improvement for `plateau_patience` evaluations, unless it is overfitting.
+    /// Neither the validation loss nor the validation accuracy improved for `plateau_patience`
+    /// evaluations, unless it is overfitting or the rate schedule still has far to go.
     pub(super) fn check_plateau(&mut self, iteration: u64) -> Option<Diagnostic> {
-        let is_stalled = self.evals_since_best >= self.cfg.plateau_patience;
-        let holds = is_stalled && self.overfit_evidence().is_none();
+        let stalled_for = self.evals_since_best.min(self.evals_since_best_accuracy);
+        let last = self.history.back().copied();
+        let schedule_left = match (self.cfg.lr_schedule, last) {
+            (Some(s), Some(p)) => s.remaining(p.epoch),
+            _ => 1.0,
+        };
+        let holds = stalled_for >= self.cfg.plateau_patience
+            && schedule_left * PLATEAU_SCHEDULE_LEFT > 1.0
+            && self.overfit_evidence().is_none();
         if !self.gate(DiagnosticKind::Plateau, "", holds) {
             return None;
         }
-        let last = self.history.back().copied();
-        let mut evidence = match self.best_val {
-            Some((best, at)) => format!("best val loss {} at iteration {at}", fig(best)),
-            None => "no finite val loss yet".to_string(),
+        let mut evidence = match (self.best_val, self.best_accuracy) {
+            (Some((loss, at)), Some((acc, acc_at))) => format!(
+                "best val loss {} at iteration {at}, best val accuracy {:.2}% at iteration {acc_at}",
+                fig(loss),
+                100.0 * acc
+            ),
+            _ => "no finite val loss yet".to_string(),
         };
         evidence.push_str(&format!(
-            "; no improvement beyond {:.1}% in the {} evaluations since",
+            "; neither improved in the {stalled_for} evaluations since (loss by more than {:.1}%)",
             100.0 * self.cfg.plateau_min_relative_delta,
-            self.evals_since_best
         ));
         if let Some(p) = last {
             evidence.push_str(&format!(
-                " (latest {} at iteration {})",
+                "; latest {}, {:.2}% at iteration {}",
                 fig(p.val_loss),
+                100.0 * p.val_accuracy,
                 p.iteration
+            ));
+        }
+        if schedule_left < 1.0 {
+            evidence.push_str(&format!(
+                "; the schedule lowers the rate only ÷{} more before the run ends",
+                fig(1.0 / schedule_left)
             ));
         }
         let is_poor = last.is_some_and(|p| self.skill(p.train_accuracy) < self.cfg.underfit_skill);
@@ -311,7 +337,7 @@ impl Diagnostics {
                 iteration,
                 DiagnosticKind::Plateau,
                 Severity::Warn,
-                "plateau: the validation loss stopped improving".to_string(),
+                "plateau: validation stopped improving".to_string(),
                 evidence,
                 suggestion,
             ),
