@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::diagnostics::DecaySchedule;
 use super::error::TrainError;
 use super::events::{Knob, Knobs};
 use super::knobs;
@@ -186,6 +187,20 @@ impl TrainConfig {
         }
     }
 
+    /// The decay schedule the diagnostics judge a plateau against: the per-epoch factor, until the
+    /// last epoch or the iteration cap if it comes sooner; `None` for a constant rate.
+    pub fn decay_schedule(&self, iters_per_epoch: usize) -> Option<DecaySchedule> {
+        let per_epoch = self.lr_decay_factor();
+        let mut end_epoch = f64::from(self.epochs);
+        if self.max_iterations > 0 {
+            end_epoch = end_epoch.min(self.max_iterations as f64 / iters_per_epoch.max(1) as f64);
+        }
+        (per_epoch < 1.0).then_some(DecaySchedule {
+            per_epoch,
+            end_epoch,
+        })
+    }
+
     /// Checks an epoch count given on resume.
     pub fn validate_epochs(&self, epochs: u32) -> Result<(), TrainError> {
         if epochs == 0 {
@@ -231,5 +246,33 @@ impl TrainConfig {
             return bad("epochs must be at least 1".into());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_decay_schedule_ends_at_the_last_epoch_or_the_cap() {
+        let three = TrainConfig {
+            epochs: 3,
+            ..TrainConfig::default()
+        };
+        let s = three.decay_schedule(563).expect("down ×10 over the run");
+        assert!((s.per_epoch - 0.1f32.sqrt()).abs() < 1e-6);
+        assert_eq!(s.end_epoch, 3.0);
+        assert!((s.remaining(1.0) - 0.1).abs() < 1e-6);
+        assert_eq!(s.remaining(3.0), 1.0);
+        let capped = TrainConfig {
+            max_iterations: 1126,
+            ..three.clone()
+        };
+        assert_eq!(capped.decay_schedule(563).map(|s| s.end_epoch), Some(2.0));
+        let constant = TrainConfig {
+            lr_decay: Some(1.0),
+            ..three
+        };
+        assert_eq!(constant.decay_schedule(563), None);
     }
 }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use ndarray::Array4;
 
 use super::checkpoint::{Checkpoint, TrainerState};
-use super::diagnostics::{DecaySchedule, Diagnostics, DiagnosticsConfig, is_diverged};
+use super::diagnostics::{Diagnostics, DiagnosticsConfig, is_diverged};
 use super::error::TrainError;
 use super::events::*;
 use super::rundir::{
@@ -95,7 +95,9 @@ impl Trainer {
         commands: Receiver<Command>,
     ) -> Trainer {
         let diagnostics = Diagnostics::new(DiagnosticsConfig {
-            lr_schedule: decay_schedule(&run),
+            lr_schedule: run
+                .config
+                .decay_schedule(run.split.train.len().div_ceil(run.knobs.batch_size.max(1))),
             are_mirrors_alike: run.data.is_natural_images(),
             ..DiagnosticsConfig::new(run.data.num_classes())
         });
@@ -370,25 +372,4 @@ impl Trainer {
             }
         }
     }
-}
-
-/// The run's per-epoch rate decay and where it ends (its epochs, or its iteration cap if sooner),
-/// for the plateau check; `None` for a constant rate.
-fn decay_schedule(run: &Run) -> Option<DecaySchedule> {
-    let per_epoch = run.config.lr_decay_factor();
-    let iters_per_epoch = run
-        .split
-        .train
-        .len()
-        .div_ceil(run.knobs.batch_size.max(1))
-        .max(1);
-    let cap = run.config.max_iterations;
-    let mut end_epoch = f64::from(run.config.epochs);
-    if cap > 0 {
-        end_epoch = end_epoch.min(cap as f64 / iters_per_epoch as f64);
-    }
-    (per_epoch < 1.0).then_some(DecaySchedule {
-        per_epoch,
-        end_epoch,
-    })
 }
