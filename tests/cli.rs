@@ -37,6 +37,30 @@ fn inspect_prints_formulas_shapes_and_totals() {
 }
 
 #[test]
+fn inspect_notes_a_presets_deliberate_gaps_and_warns_of_the_same_in_a_written_spec() {
+    let (code, out, _) = run(&["inspect", "--net", "mnist"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("note: `pool3`") && out.contains("2 row(s)") && out.contains("as designed"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("warning") && !out.contains("pick a kernel"),
+        "{out}"
+    );
+    let spelt_out = "conv8k5p2 relu pool2 conv16k5p2 relu pool3 fc10";
+    let (code, out, _) = run(&["inspect", "--net", spelt_out]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("warning: `pool3`") && out.contains("pick a kernel, stride or pad"),
+        "{out}"
+    );
+    // the preset on another input than its own is no longer as designed
+    let (_, out, _) = run(&["inspect", "--net", "mnist", "--input", "1x32x32"]);
+    assert!(out.contains("warning: `pool3`"), "{out}");
+}
+
+#[test]
 fn inspect_names_each_convolutions_path() {
     let (code, out, _) = run(&["inspect", "--net", "vggish"]);
     assert_eq!(code, 0);
@@ -189,6 +213,8 @@ fn headless_training_writes_a_complete_run_and_eval_reads_it() {
         out.contains("epoch  1.00") && out.contains("val loss"),
         "{out}"
     );
+    // the default preset's floored pool is deliberate: no warning about it on every run
+    assert!(!format!("{out}{err}").contains("uncovered"), "{out}{err}");
     let run_dir = only_run(&runs);
     let config = std::fs::read_to_string(run_dir.join("config.toml")).unwrap();
     assert!(

@@ -5,7 +5,7 @@ use std::io::Write;
 
 use anyhow::Result;
 
-use crate::nn::spec::{parse, parse_input, plan, preset};
+use crate::nn::spec::{TILE_FIX, is_preset_on_its_input, parse, parse_input, plan, preset};
 
 pub(super) fn default_input(net: &str) -> [usize; 3] {
     preset(net.trim()).map_or([1, 28, 28], |p| p.input)
@@ -67,8 +67,15 @@ pub fn inspect(net: &str, input: Option<&str>, out: &mut dyn Write) -> Result<()
         group(p.flops()),
         p.flops() as f64 / 1e6
     )?;
+    let deliberate = preset(net.trim()).filter(|_| is_preset_on_its_input(net, input));
     for w in &p.warnings {
-        writeln!(out, "warning: {w}")?;
+        match deliberate {
+            Some(d) => {
+                let what = w.trim_end_matches(TILE_FIX).trim_end_matches("; ");
+                writeln!(out, "note: {what}, as designed: {}", d.about)?
+            }
+            None => writeln!(out, "warning: {w}")?,
+        }
     }
     Ok(())
 }

@@ -23,7 +23,7 @@ use super::error::NnError;
 
 mod plan;
 mod real;
-pub use plan::{Plan, PlannedLayer, plan};
+pub use plan::{Plan, PlannedLayer, TILE_FIX, plan};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum LayerSpec {
@@ -128,6 +128,13 @@ pub const PRESETS: [Preset; 6] = [
 
 pub fn preset(name: &str) -> Option<&'static Preset> {
     PRESETS.iter().find(|p| p.name == name)
+}
+
+/// True for a preset on the input it was designed for: its layout is deliberate, so the
+/// planner's "uncovered pixels" warnings are notes, not advice (the `mnist` preset's 3×3
+/// stride-3 pool floors 14/3 to 4, as ConvNetJS's MNIST demo does).
+pub fn is_preset_on_its_input(spec_or_preset: &str, input: [usize; 3]) -> bool {
+    preset(spec_or_preset.trim()).is_some_and(|p| p.input == input)
 }
 
 /// The spec text a name stands for: a preset's spec, or the text itself.

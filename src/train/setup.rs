@@ -116,6 +116,15 @@ fn build_net(
     Ok((net, spec))
 }
 
+/// The planner's warnings about a spec the person wrote; a preset on its own input is deliberate
+/// (`convtop inspect` still shows them, as notes).
+fn plan_warnings(spec: &str, net: &Network) -> Vec<String> {
+    if crate::nn::spec::is_preset_on_its_input(spec, net.input_shape()) {
+        return Vec::new();
+    }
+    net.plan.warnings.clone()
+}
+
 fn run_info(run: &Run, spec: &str) -> RunInfo {
     let iters_per_epoch = run.split.train.len().div_ceil(run.knobs.batch_size.max(1)) as u64;
     RunInfo {
@@ -152,7 +161,7 @@ pub fn new_run(cfg: TrainConfig) -> Result<Run, TrainError> {
     let knobs = cfg.knobs(augment.is_flip_on, augment.is_crop_on);
     let batcher = Batcher::new(split.train.clone(), cfg.seed);
     let mut warnings = data.warnings.clone();
-    warnings.extend(net.plan.warnings.clone());
+    warnings.extend(plan_warnings(&spec, &net));
     let mut run = Run {
         train_probe: train_probe(&split, cfg.seed),
         config: resolved,
@@ -283,7 +292,7 @@ pub fn load_run(path: &Path, epochs: Option<u32>, checkpoint: &str) -> Result<Ru
     augment.is_flip_on = knobs.augment_flip;
     let batcher = Batcher::restore(ckpt.state.batcher.clone());
     warnings.extend(data.warnings.clone());
-    warnings.extend(net.plan.warnings.clone());
+    warnings.extend(plan_warnings(&spec, &net));
     let mut run = Run {
         train_probe: train_probe(&split, cfg.seed),
         config: cfg,

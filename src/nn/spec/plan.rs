@@ -15,6 +15,9 @@ pub struct PlannedLayer {
     pub is_followed_by_relu: bool,
 }
 
+/// What an "uncovered pixels" warning asks of the person (a deliberate preset is not asked).
+pub const TILE_FIX: &str = "pick a kernel, stride or pad that tiles it";
+
 /// Every shape inferred and checked up front.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -106,7 +109,7 @@ pub fn plan(layers: &[LayerSpec], input: [usize; 3]) -> Result<Plan, NnError> {
                 warnings.push(format!(
                     "`{}` (the {} {}, {name} in `convtop inspect`): stride {s} leaves {} row(s) and \
                      {} column(s) of the {h}×{w} input uncovered ((in + 2·pad − k) mod stride); \
-                     pick a kernel, stride or pad that tiles it",
+                     {TILE_FIX}",
                     token(&spec),
                     ordinal(counts[slot]),
                     kinds[slot],
