@@ -870,3 +870,26 @@ fn a_val_loss_stall_while_accuracy_still_rises_is_not_a_plateau() {
         &["best val accuracy 84.25% at iteration 30000"],
     );
 }
+
+#[test]
+fn a_loops_told_schedule_decides_as_the_trainers_own_does() {
+    // the stalled stream of `plateau_after_patience_evaluations_without_improvement`, from a
+    // PyTorch loop whose scheduler still has ÷20, then ÷2, to go
+    let stalled = |left: Option<f32>| {
+        let mut d = mnist();
+        d.on_iteration(&iter_stats(1000, 0.4));
+        let val = [0.50, 0.40, 0.300, 0.302, 0.301, 0.303, 0.3005, 0.302, 0.301];
+        let mut plateaus = Vec::new();
+        for (k, v) in val.into_iter().enumerate() {
+            d.note_schedule_left(left);
+            let e = eval_stats(1500 * (k as u64 + 1), (0.3, 0.95), (v, 0.93));
+            plateaus.extend(of_kind(&d.on_evaluation(&e), DiagnosticKind::Plateau));
+        }
+        plateaus
+    };
+    assert!(stalled(Some(0.05)).is_empty());
+    let p = stalled(Some(0.5));
+    assert_eq!(p.len(), 1);
+    assert_mentions(&p[0], &["lowers the rate only ÷2 more"]);
+    assert_eq!(stalled(None).len(), 1, "unknown: judged as a constant rate");
+}

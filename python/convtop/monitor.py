@@ -201,10 +201,39 @@ class Monitor:
             return False
         is_best = self.core.evaluate(float(val_loss), float(val_acc),
                                      None if train_loss is None else float(train_loss),
-                                     None if train_acc is None else float(train_acc), confusion)
+                                     None if train_acc is None else float(train_acc), confusion,
+                                     self._schedule_left())
         if is_best:
             self.save("checkpoint-best.safetensors")
         return is_best
+
+    def _schedule_left(self):
+        """The factor the scheduler still applies to the rate before its end, for the plateau
+        check (a stall half-way through a decay is the schedule's business, not a verdict).
+        None for no scheduler or one whose end it cannot know (an ExponentialLR or StepLR
+        without a length, a restart schedule): the rate is then judged as constant."""
+        s = self.scheduler
+        if s is None:
+            return None
+        group = self.optimizer.param_groups[0]
+        lr = float(group["lr"])
+
+        def down_to(end):  # the rate at the schedule's end, against the rate now
+            return end / lr if lr > 0 else None
+
+        t = getattr(s, "last_epoch", 0)
+        kind = type(s).__name__
+        if kind == "CosineAnnealingLR":
+            return down_to(s.eta_min) if t < s.T_max else 1.0
+        if kind == "MultiStepLR":
+            return s.gamma ** sum(n for m, n in s.milestones.items() if m > t)
+        if kind == "OneCycleLR":
+            return down_to(group["min_lr"]) if t < s.total_steps else 1.0
+        if kind == "LinearLR":
+            return down_to(s.base_lrs[0] * s.end_factor) if t < s.total_iters else 1.0
+        if kind == "PolynomialLR":
+            return 0.0 if t < s.total_iters else 1.0
+        return None
 
     def _evaluate_now(self):
         if self.evaluate_fn is None:

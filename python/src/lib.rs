@@ -137,7 +137,7 @@ impl Core {
         directive_tuple(py.detach(|| bridge.wait(timeout)))
     }
 
-    #[pyo3(signature = (val_loss, val_accuracy, train_loss=None, train_accuracy=None, confusion=None))]
+    #[pyo3(signature = (val_loss, val_accuracy, train_loss=None, train_accuracy=None, confusion=None, schedule_left=None))]
     fn evaluate(
         &mut self,
         val_loss: f32,
@@ -145,6 +145,7 @@ impl Core {
         train_loss: Option<f32>,
         train_accuracy: Option<f32>,
         confusion: Option<Vec<Vec<u32>>>,
+        schedule_left: Option<f32>,
     ) -> bool {
         self.bridge.evaluate(&EvalInput {
             val_loss,
@@ -152,6 +153,7 @@ impl Core {
             train_loss,
             train_accuracy,
             confusion: confusion.unwrap_or_default(),
+            schedule_left,
         })
     }
 

@@ -237,3 +237,51 @@ def test_the_autopilot_rescues_a_divergence_with_the_starting_weights(short_tmp)
     rescue = knob_records(run)[-1]
     diverged = [r for r in records(run) if r["type"] == "diagnostic" and r["kind"] == "divergence"]
     assert rescue["source"] == "autopilot" and rescue["reason"] == diverged[0]["title"], rescue
+
+
+def test_the_schedule_left_is_known_for_the_schedulers_with_an_end(short_tmp):
+    def left(make, steps):
+        model = Net()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        sched = make(opt)
+        for _ in range(steps):
+            opt.step()
+            sched.step()
+        mon = convtop.Monitor.__new__(convtop.Monitor)
+        mon.scheduler, mon.optimizer = sched, opt
+        return mon._schedule_left()
+
+    lr = torch.optim.lr_scheduler
+    # to zero over 10 steps: all of it still to come, until the end
+    assert left(lambda o: lr.CosineAnnealingLR(o, T_max=10), 3) == 0.0
+    assert left(lambda o: lr.CosineAnnealingLR(o, T_max=10), 10) == 1.0
+    # to 0.01 from 0.1 × (1 + cos(π/2))/2 = 0.055 (approximately) half-way
+    half = left(lambda o: lr.CosineAnnealingLR(o, T_max=10, eta_min=0.01), 5)
+    assert abs(half - 0.01 / 0.055) < 1e-3, half
+    # two milestones, one passed: ×0.1 still to come
+    assert abs(left(lambda o: lr.MultiStepLR(o, [3, 6], gamma=0.1), 4) - 0.1) < 1e-9
+    assert left(lambda o: lr.LinearLR(o, start_factor=1.0, end_factor=0.25, total_iters=4), 0) == 0.25
+    # no end it can know: judged as a constant rate
+    assert left(lambda o: lr.ExponentialLR(o, gamma=0.9), 2) is None
+
+
+def test_a_stall_half_way_through_a_cosine_schedule_is_no_plateau(short_tmp):
+    """The same stalled evaluations: a plateau at a constant rate, none while a cosine schedule
+    still has its whole decay to come."""
+    def plateaus(with_scheduler, run_dir):
+        torch.manual_seed(0)
+        model = Net()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=100) if with_scheduler else None
+        with convtop.Monitor(model, opt, run_dir=run_dir, scheduler=sched,
+                             config={"val_size": 1000}) as mon:
+            for i, val_loss in enumerate([1.0, 0.8, 0.7] + [0.71] * 7):
+                mon.step(loss=train_step(model, opt), acc=0.6)
+                if sched is not None:
+                    sched.step()
+                mon.evaluate(val_loss, 0.6 if i < 3 else 0.59, train_loss=0.6, train_acc=0.6)
+            run = mon.run_dir
+        return [r for r in records(run) if r["type"] == "diagnostic" and r["kind"] == "plateau"]
+
+    assert plateaus(False, short_tmp / "constant"), "five stalled evaluations at one rate"
+    assert plateaus(True, short_tmp / "cosine") == []

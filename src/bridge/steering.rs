@@ -72,6 +72,9 @@ pub struct EvalInput {
     pub train_loss: Option<f32>,
     pub train_accuracy: Option<f32>,
     pub confusion: Vec<Vec<u32>>,
+    /// The factor the loop's scheduler still applies to the rate before its end (the Python
+    /// side computes it for the schedulers it knows); `None` when unknown.
+    pub schedule_left: Option<f32>,
 }
 
 impl Bridge {
@@ -313,6 +316,7 @@ impl Bridge {
             self.best = Some((input.val_accuracy, self.iteration));
         }
         self.record(&Record::Eval(stats.clone()));
+        self.diagnostics.note_schedule_left(input.schedule_left);
         let diags = self.diagnostics.on_evaluation(&stats);
         self.autopilot_on_evaluation(stats.val_accuracy);
         self.send(Event::Evaluation(stats));

@@ -95,6 +95,9 @@ pub struct Diagnostics {
     evals_since_best_accuracy: usize,
     /// The iteration of the last evaluation the trainer marked best (its checkpoint).
     best_checkpoint: Option<u64>,
+    /// The factor a training loop's own scheduler still applies to the rate, as it told at its
+    /// latest evaluation (a PyTorch loop); it stands in for `cfg.lr_schedule`.
+    told_schedule_left: Option<f32>,
 }
 
 impl Diagnostics {
@@ -119,7 +122,14 @@ impl Diagnostics {
             best_accuracy: None,
             evals_since_best_accuracy: 0,
             best_checkpoint: None,
+            told_schedule_left: None,
         }
+    }
+
+    /// What a training loop's scheduler will still do to the rate: the factor from now to its
+    /// end (0.1 = ten times lower), `None` when unknown (the rate is then judged as constant).
+    pub fn note_schedule_left(&mut self, factor: Option<f32>) {
+        self.told_schedule_left = factor.filter(|f| f.is_finite() && *f >= 0.0);
     }
 
     pub fn config(&self) -> &DiagnosticsConfig {

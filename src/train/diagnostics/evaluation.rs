@@ -274,8 +274,9 @@ impl Diagnostics {
     pub(super) fn check_plateau(&mut self, iteration: u64) -> Option<Diagnostic> {
         let stalled_for = self.evals_since_best.min(self.evals_since_best_accuracy);
         let last = self.history.back().copied();
-        let schedule_left = match (self.cfg.lr_schedule, last) {
-            (Some(s), Some(p)) => s.remaining(p.epoch),
+        let schedule_left = match (self.told_schedule_left, self.cfg.lr_schedule, last) {
+            (Some(told), _, _) => told.min(1.0),
+            (None, Some(s), Some(p)) => s.remaining(p.epoch),
             _ => 1.0,
         };
         let holds = stalled_for >= self.cfg.plateau_patience
@@ -304,7 +305,7 @@ impl Diagnostics {
                 p.iteration
             ));
         }
-        if schedule_left < 1.0 {
+        if schedule_left > 0.0 && schedule_left < 1.0 {
             evidence.push_str(&format!(
                 "; the schedule lowers the rate only ÷{} more before the run ends",
                 fig(1.0 / schedule_left)
