@@ -6,7 +6,7 @@ use std::time::Duration;
 use convtop::bridge::{
     Bridge, BridgeSpec, Directive, EvalInput, RawTensor, SnapshotInput, StepInput,
 };
-use convtop::train::{FilterBank, Knob, LayerStats, Planes, Severity};
+use convtop::train::{FilterBank, LayerStats, Planes, Severity};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
