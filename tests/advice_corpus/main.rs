@@ -81,7 +81,18 @@ fn embedded() -> Vec<Scenario> {
     );
     plateau.must = vec![(K::Plateau, 3378)];
     plateau.allowed = vec![K::Overfitting];
-    vec![healthy, diverging, killing, low, overfit, underfit, plateau]
+    // the defaults trained long: 100% of the training images right from epoch 13, the val loss
+    // 7% above its best at epoch 16 (measured: 98.25% without the advice, 98.40% with it)
+    let mut long = base(
+        "--epochs 20",
+        "trained long",
+        TrainConfig { epochs: 20, ..d() },
+    );
+    long.must = vec![(K::Overfitting, 9571)];
+    long.allowed = vec![K::Plateau];
+    vec![
+        healthy, diverging, killing, low, overfit, underfit, plateau, long,
+    ]
 }
 
 /// Runs every scenario twice, prints the README table and the scores, and checks the bar.
