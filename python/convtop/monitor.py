@@ -210,8 +210,9 @@ class Monitor:
     def _schedule_left(self):
         """The factor the scheduler still applies to the rate before its end, for the plateau
         check (a stall half-way through a decay is the schedule's business, not a verdict).
-        None for no scheduler or one whose end it cannot know (an ExponentialLR or StepLR
-        without a length, a restart schedule): the rate is then judged as constant."""
+        A ReduceLROnPlateau answers a plateau itself, down to its min_lr. None for no scheduler
+        or one whose end it cannot know (an ExponentialLR or StepLR without a length, a restart
+        schedule): the rate is then judged as constant."""
         s = self.scheduler
         if s is None:
             return None
@@ -233,6 +234,8 @@ class Monitor:
             return down_to(s.base_lrs[0] * s.end_factor) if t < s.total_iters else 1.0
         if kind == "PolynomialLR":
             return 0.0 if t < s.total_iters else 1.0
+        if kind == "ReduceLROnPlateau":  # it lowers the rate on a plateau itself, to its floor
+            return min(1.0, down_to(s.min_lrs[0]) or 0.0)
         return None
 
     def _evaluate_now(self):

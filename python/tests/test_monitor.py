@@ -261,6 +261,9 @@ def test_the_schedule_left_is_known_for_the_schedulers_with_an_end(short_tmp):
     # two milestones, one passed: ×0.1 still to come
     assert abs(left(lambda o: lr.MultiStepLR(o, [3, 6], gamma=0.1), 4) - 0.1) < 1e-9
     assert left(lambda o: lr.LinearLR(o, start_factor=1.0, end_factor=0.25, total_iters=4), 0) == 0.25
+    # a plateau scheduler answers plateaus itself until its floor
+    assert left(lambda o: lr.ReduceLROnPlateau(o), 0) == 0.0
+    assert left(lambda o: lr.ReduceLROnPlateau(o, min_lr=0.1), 0) == 1.0
     # no end it can know: judged as a constant rate
     assert left(lambda o: lr.ExponentialLR(o, gamma=0.9), 2) is None
 
