@@ -22,8 +22,10 @@ use serde::{Deserialize, Serialize};
 use super::error::NnError;
 
 mod plan;
+mod presets;
 mod real;
 pub use plan::{Plan, PlannedLayer, TILE_FIX, plan};
+pub use presets::{PRESETS, Preset, is_preset_on_its_input, preset, resolve};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum LayerSpec {
@@ -73,73 +75,6 @@ impl LayerSpec {
             _ => 0.0,
         }
     }
-}
-
-/// A named preset: the spec and the input (c, h, w) it was designed for.
-pub struct Preset {
-    pub name: &'static str,
-    pub spec: &'static str,
-    pub input: [usize; 3],
-    pub about: &'static str,
-}
-
-pub const PRESETS: [Preset; 6] = [
-    Preset {
-        name: "mnist",
-        spec: "conv8k5p2 relu pool2 conv16k5p2 relu pool3 fc10",
-        input: [1, 28, 28],
-        about: "ConvNetJS's MNIST net: two 5×5 conv layers, 1.57 MFLOP an image",
-    },
-    Preset {
-        name: "cifar",
-        spec: "conv16k5p2 relu pool2 conv20k5p2 relu pool2 conv20k5p2 relu pool2 fc10",
-        input: [3, 32, 32],
-        about: "ConvNetJS's CIFAR-10 net: three 5×5 conv-relu-pool stages",
-    },
-    Preset {
-        name: "seed",
-        spec: "(conv10k3p1 relu conv10k3p1 relu pool2)x3 fc10",
-        input: [3, 32, 32],
-        about: "(CONV-RELU-CONV-RELU-POOL)×3 with 10 3×3 filters, a tiny VGG",
-    },
-    Preset {
-        name: "vggish",
-        spec: "conv32k3p1 relu conv32k3p1 relu pool2 conv64k3p1 relu conv64k3p1 relu pool2 \
-               conv128k3p1 relu conv128k3p1 relu pool2 fc10",
-        input: [3, 32, 32],
-        about: "as seed with 32,32 / 64,64 / 128,128 filters",
-    },
-    Preset {
-        name: "cudaconvnet",
-        spec: "conv32k5p2 pool3s2ceil relu norm3a5e-5b0.75k1 conv32k5p2 relu avgpool3s2ceil \
-               norm3a5e-5b0.75k1 conv64k5p2 relu avgpool3s2ceil fc10",
-        input: [3, 32, 32],
-        about: "Krizhevsky's layers-18pct / Caffe's cifar10_full: conv-pool-norm ×2, conv-pool, fc10",
-    },
-    Preset {
-        name: "alexnet",
-        spec: "conv96k11s4 relu norm5 pool3s2 conv256k5p2 relu norm5 pool3s2 \
-               conv384k3p1 relu conv384k3p1 relu conv256k3p1 relu pool3s2 \
-               fc4096 relu dropout0.5 fc4096 relu dropout0.5 fc1000",
-        input: [3, 227, 227],
-        about: "Krizhevsky 2012 on one device, for 227×227 folder data (--resize 227x227)",
-    },
-];
-
-pub fn preset(name: &str) -> Option<&'static Preset> {
-    PRESETS.iter().find(|p| p.name == name)
-}
-
-/// True for a preset on the input it was designed for: its layout is deliberate, so the
-/// planner's "uncovered pixels" warnings are notes, not advice (the `mnist` preset's 3×3
-/// stride-3 pool floors 14/3 to 4, as ConvNetJS's MNIST demo does).
-pub fn is_preset_on_its_input(spec_or_preset: &str, input: [usize; 3]) -> bool {
-    preset(spec_or_preset.trim()).is_some_and(|p| p.input == input)
-}
-
-/// The spec text a name stands for: a preset's spec, or the text itself.
-pub fn resolve(spec_or_preset: &str) -> &str {
-    preset(spec_or_preset.trim()).map_or(spec_or_preset, |p| p.spec)
 }
 
 /// One layer as built: what `convtop inspect` prints and the dashboard's network view shows.

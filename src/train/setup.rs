@@ -42,6 +42,16 @@ pub struct Run {
     pub is_start_paused: bool,
 }
 
+impl Run {
+    /// Batches in an epoch at the current batch size (the last one may be short).
+    pub fn iters_per_epoch(&self) -> usize {
+        self.split
+            .train
+            .len()
+            .div_ceil(self.knobs.batch_size.max(1))
+    }
+}
+
 fn parse_resize(text: &str) -> Result<(usize, usize), TrainError> {
     let bad = || TrainError::Config {
         problem: format!("--resize {text}: expected WxH, e.g. 32x32"),
@@ -126,7 +136,7 @@ fn plan_warnings(spec: &str, net: &Network) -> Vec<String> {
 }
 
 fn run_info(run: &Run, spec: &str) -> RunInfo {
-    let iters_per_epoch = run.split.train.len().div_ceil(run.knobs.batch_size.max(1)) as u64;
+    let iters_per_epoch = run.iters_per_epoch() as u64;
     RunInfo {
         run_id: run.dir.id.clone(),
         run_dir: run.dir.path.display().to_string(),

@@ -95,9 +95,7 @@ impl Trainer {
         commands: Receiver<Command>,
     ) -> Trainer {
         let diagnostics = Diagnostics::new(DiagnosticsConfig {
-            lr_schedule: run
-                .config
-                .decay_schedule(run.split.train.len().div_ceil(run.knobs.batch_size.max(1))),
+            lr_schedule: run.config.decay_schedule(run.iters_per_epoch()),
             are_mirrors_alike: run.data.is_natural_images(),
             ..DiagnosticsConfig::new(run.data.num_classes())
         });
