@@ -23,8 +23,12 @@ PRESETS = {
     "cifar": ("conv16k5p2 relu pool2 conv20k5p2 relu pool2 conv20k5p2 relu pool2 fc10", (3, 32, 32)),
     "vggish": ("conv32k3p1 relu conv32k3p1 relu pool2 conv64k3p1 relu conv64k3p1 relu pool2 "
                "conv128k3p1 relu conv128k3p1 relu pool2 fc10", (3, 32, 32)),
-    "cudaconvnet": ("conv32k5p2 pool3s2ceil relu norm3a5e-5b0.75k1 conv32k5p2 relu avgpool3s2ceil "
-                    "norm3a5e-5b0.75k1 conv64k5p2 relu avgpool3s2ceil fc10", (3, 32, 32)),
+    "cudaconvnet": ("conv32k5p2 pool3s2ceil relu norm3a0.1b0.75k1 conv32k5p2 relu avgpool3s2ceil "
+                    "norm3a0.1b0.75k1 conv64k5p2 relu avgpool3s2ceil fc10", (3, 32, 32)),
+    # the published α, which leaves norm inert on standardised input (the README's calibration)
+    "cudaconvnet-a5e-5": ("conv32k5p2 pool3s2ceil relu norm3a5e-5b0.75k1 conv32k5p2 relu "
+                          "avgpool3s2ceil norm3a5e-5b0.75k1 conv64k5p2 relu avgpool3s2ceil fc10",
+                          (3, 32, 32)),
     "cudaconvnet-nonorm": ("conv32k5p2 pool3s2ceil relu conv32k5p2 relu avgpool3s2ceil "
                            "conv64k5p2 relu avgpool3s2ceil fc10", (3, 32, 32)),
     "fcdrop": ("conv32k5p2 relu pool2 conv32k5p2 relu pool2 fc256 relu dropout0.5 fc256 relu "

@@ -8,7 +8,7 @@ augmentation; SGD momentum 0.9, batch 100; lr 0.02 on a cosine over the epochs (
 epoch); weight decay --wd on every weight and bias, times --fc-mult on the fc layer.
 
 Usage (needs torch, numpy and pillow):
-  python scripts/calibrate_pytorch.py --data ../shared/datasets/cifar10 [--epochs 30]
+  python scripts/calibrate_pytorch.py --data ../shared/datasets/cifar10 [--net cudaconvnet] [--epochs 30]
       [--wd 4e-5] [--fc-mult 1] [--threads 2] [--cache /tmp/cifar10-u8.npz]
 """
 import argparse
@@ -72,6 +72,8 @@ def accuracy(model, x, y, batch=500):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default="../shared/datasets/cifar10")
+    ap.add_argument("--net", default="cudaconvnet", choices=sorted(PRESETS),
+                    help="cudaconvnet-a5e-5 is the README's calibration (the published α)")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--lr", type=float, default=0.02)
     ap.add_argument("--wd", type=float, default=4e-5)
@@ -96,7 +98,7 @@ def main():
     x_tr, y_tr, x_va, y_va = x[tr].contiguous(), y[tr], x[va].contiguous(), y[va]
     t_load = time.perf_counter() - t0
 
-    model = build(*PRESETS["cudaconvnet"])
+    model = build(*PRESETS[a.net])
     fc = model[-1]
     fc_params = {id(p) for p in fc.parameters()}
     groups = [{"params": [p for p in model.parameters() if id(p) not in fc_params],

@@ -74,6 +74,7 @@ fn layer(name: &str, weight_norm: f32, update_ratio: f32, dead: Option<f32>) -> 
         grad_norm: 0.1,
         update_ratio,
         dead_fraction: dead,
+        norm_divisor: None,
     }
 }
 

@@ -245,6 +245,7 @@ fn events() -> Vec<Event> {
                 grad_norm: 0.02 / (i + 1) as f32,
                 update_ratio: [1.2e-3, 4e-4, 3e-2][i],
                 dead_fraction: None,
+                norm_divisor: None,
             })
             .chain(
                 ["relu1", "relu2"]
@@ -256,6 +257,7 @@ fn events() -> Vec<Event> {
                         grad_norm: 0.0,
                         update_ratio: 0.0,
                         dead_fraction: Some([0.05, 0.6][i]),
+                        norm_divisor: None,
                     }),
             )
             .collect(),

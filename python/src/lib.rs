@@ -236,6 +236,7 @@ impl Core {
                     grad_norm,
                     update_ratio,
                     dead_fraction,
+                    norm_divisor: None,
                 },
             )
             .collect();

@@ -118,6 +118,27 @@ impl<F: Float> LocalResponseNorm<F> {
         out
     }
 
+    /// How much more than the constant k^β this layer divided the last training batch, in
+    /// energy: ‖x / k^β‖ / ‖x / s^β‖ (1.00: it normalised nothing; None before a training forward
+    /// or when the batch was all zero). The published α values assume 0–255 pixels: on
+    /// standardised input they leave the divisor at 1.00 (README, "Network specs").
+    pub fn divisor(&self) -> Option<f32> {
+        let xs = self.x.as_slice()?;
+        if xs.is_empty() || xs.len() != self.scale.len() {
+            return None;
+        }
+        let (plain, normed) = xs
+            .par_iter()
+            .zip(self.scale.par_iter())
+            .map(|(&x, &s)| {
+                let (x, s) = (x.as_f64(), s.as_f64());
+                (x * x, x * x * s.powf(-2.0 * self.beta.as_f64()))
+            })
+            .reduce(|| (0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
+        let plain = plain * self.k.as_f64().powf(-2.0 * self.beta.as_f64());
+        (normed > 0.0).then(|| (plain / normed).sqrt() as f32)
+    }
+
     /// dout: (n, c, h, w) -> dx: (n, c, h, w), with t_c = dout_c · x_c · s_c^(−β−1):
     /// dx_i = dout_i · s_i^−β − (2αβ/size) · x_i · Σ_{c : i ∈ W(c)} t_c.
     pub fn backward(&mut self, dout: &Array4<F>) -> Array4<F> {

@@ -296,6 +296,18 @@ impl Network<f32> {
             })
             .collect()
     }
+
+    /// Each norm layer's divisor beyond its constant k^β on the last training batch, by layer
+    /// index (None for other layers).
+    pub fn norm_divisors(&self) -> Vec<Option<f32>> {
+        self.layers
+            .iter()
+            .map(|l| match l {
+                Layer::Norm(n) => n.divisor(),
+                _ => None,
+            })
+            .collect()
+    }
 }
 
 /// (weight shape, bias length) of a conv or fc layer.

@@ -49,11 +49,12 @@ pub fn evaluate_split(
 }
 
 /// Weight norm, gradient norm and update/weight ratio of each conv and fc layer (from its weight
-/// tensor), and the dead fraction of each ReLU.
+/// tensor), the dead fraction of each ReLU and the divisor of each norm.
 pub fn layer_stats(net: &crate::nn::Network, updates: &[ParamUpdate]) -> Vec<LayerStats> {
     let dead = net.dead_fractions();
+    let divisors = net.norm_divisors();
     let mut out = Vec::new();
-    for (pl, dead) in net.plan.layers.iter().zip(dead) {
+    for ((pl, dead), divisor) in net.plan.layers.iter().zip(dead).zip(divisors) {
         let name = pl.info.name.clone();
         if let Some(u) = updates.iter().find(|u| u.name == format!("{name}.weight")) {
             out.push(LayerStats {
@@ -62,14 +63,16 @@ pub fn layer_stats(net: &crate::nn::Network, updates: &[ParamUpdate]) -> Vec<Lay
                 grad_norm: u.grad_norm,
                 update_ratio: u.update_norm / u.weight_norm.max(f32::MIN_POSITIVE),
                 dead_fraction: None,
+                norm_divisor: None,
             });
-        } else if dead.is_some() {
+        } else if dead.is_some() || divisor.is_some() {
             out.push(LayerStats {
                 name,
                 weight_norm: 0.0,
                 grad_norm: 0.0,
                 update_ratio: 0.0,
                 dead_fraction: dead,
+                norm_divisor: divisor,
             });
         }
     }

@@ -34,6 +34,18 @@ fn dead_style(t: &Theme, fraction: f32) -> Style {
     }
 }
 
+/// A norm that divides by less than 1% more than its constant k^β normalises nothing.
+fn divisor_style(t: &Theme, divisor: f32) -> Style {
+    if divisor < NORM_INERT {
+        t.warn()
+    } else {
+        t.good()
+    }
+}
+
+/// Below this divisor a norm layer is an identity up to its constant.
+const NORM_INERT: f32 = 1.01;
+
 pub fn render_network(app: &App, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
     let Some(info) = &app.info else {
@@ -131,12 +143,19 @@ pub fn render_network(app: &App, area: Rect, buf: &mut Buffer) {
                 }
                 _ => cells.extend([dash(), dash(), dash()]),
             }
-            match stats.and_then(|s| s.dead_fraction) {
-                Some(f) => cells.push(Cell::from(
+            match (
+                stats.and_then(|s| s.dead_fraction),
+                stats.and_then(|s| s.norm_divisor),
+            ) {
+                (Some(f), _) => cells.push(Cell::from(
                     Line::from(Span::styled(theme::percent(f64::from(f)), dead_style(t, f)))
                         .right_aligned(),
                 )),
-                None => cells.push(dash()),
+                (None, Some(d)) => cells.push(Cell::from(
+                    Line::from(Span::styled(t.t(&format!("÷{d:.2}")).into_owned(), divisor_style(t, d)))
+                        .right_aligned(),
+                )),
+                (None, None) => cells.push(dash()),
             }
             Row::new(cells)
         })
@@ -188,7 +207,7 @@ pub fn render_network(app: &App, area: Rect, buf: &mut Buffer) {
         }));
     }
     lines.push(t.line(vec![Span::styled(
-        "‖W‖ weight norm · ‖∇W‖ gradient norm · upd/W = ‖lr·update‖/‖W‖, healthy near 1e-3 · dead: ReLU channels zero for the whole last batch",
+        "‖W‖ weight norm · ‖∇W‖ gradient norm · upd/W = ‖lr·update‖/‖W‖, healthy near 1e-3 · dead: ReLU channels zero for the whole last batch · ÷: how much more than k^β a norm divided it (÷1.00 normalises nothing)",
         t.dim(),
     )]));
     Paragraph::new(lines)

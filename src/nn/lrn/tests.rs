@@ -167,3 +167,39 @@ fn f32_matches_f64() {
         assert!((p - *q as f64).abs() < 1e-6);
     }
 }
+
+#[test]
+fn the_divisor_measures_what_the_layer_did_beyond_k() {
+    // the first test's layer (k 1, β 1): x = [1, 2, 3] is divided by s = [6, 15, 14], so
+    // ‖x‖ = √14 against ‖x / s‖ = √(1/36 + 4/225 + 9/196)
+    let mut lrn = LocalResponseNorm::<f64>::new(3, 1.0, 3.0, 1.0);
+    assert_eq!(lrn.divisor(), None, "nothing before a training forward");
+    lrn.forward(column(&[1.0, 2.0, 3.0]), true);
+    let want = (14.0f64 / (1.0 / 36.0 + 4.0 / 225.0 + 9.0 / 196.0)).sqrt();
+    close(&[f64::from(lrn.divisor().unwrap())], &[want], 1e-6);
+    // an evaluation forward leaves it as the last training batch left it
+    lrn.forward(column(&[0.0, 0.0, 1e-3]), false);
+    close(&[f64::from(lrn.divisor().unwrap())], &[want], 1e-6);
+    // the constant k alone is not normalisation: k 2 with α 0 divides by 2^β and counts 1.00
+    let mut lrn = LocalResponseNorm::<f64>::new(5, 2.0, 0.0, 0.75);
+    lrn.forward(column(&[1.0, -2.0, 3.0, 0.5, 4.0]), true);
+    close(&[f64::from(lrn.divisor().unwrap())], &[1.0], 1e-12);
+    // an all-zero batch has nothing to measure
+    lrn.forward(column(&[0.0; 5]), true);
+    assert_eq!(lrn.divisor(), None);
+}
+
+#[test]
+fn the_published_alpha_normalises_nothing_at_unit_scale() {
+    // cuda-convnet's norm3a5e-5b0.75k1 on activations of unit size (standardised input) divides
+    // by 1.0001; on activations 64× larger (0–255 pixels, σ ≈ 64) by 1.16: s = 1 + α·σ² ≈ 1.2
+    let xs: Vec<f64> = (0..32).map(|i| ((i * 7 % 11) as f64 - 5.0) / 3.0).collect();
+    let mut lrn = LocalResponseNorm::<f64>::new(3, 1.0, 5e-5, 0.75);
+    lrn.forward(column(&xs), true);
+    let unit = lrn.divisor().unwrap();
+    assert!(unit < 1.001, "{unit}");
+    let big: Vec<f64> = xs.iter().map(|x| x * 64.0).collect();
+    lrn.forward(column(&big), true);
+    let pixels = lrn.divisor().unwrap();
+    assert!(pixels > 1.1, "{pixels}");
+}

@@ -49,6 +49,10 @@ pub struct LayerStats {
     pub update_ratio: f32,
     /// Fraction of channels that were zero everywhere for every input of the last batch (ReLU layers only).
     pub dead_fraction: Option<f32>,
+    /// How much more than its constant k^β a `norm` layer divided the last batch, in energy
+    /// (norm layers only; 1.00 = it normalised nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub norm_divisor: Option<f32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
