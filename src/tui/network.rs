@@ -152,8 +152,11 @@ pub fn render_network(app: &App, area: Rect, buf: &mut Buffer) {
                         .right_aligned(),
                 )),
                 (None, Some(d)) => cells.push(Cell::from(
-                    Line::from(Span::styled(t.t(&format!("÷{d:.2}")).into_owned(), divisor_style(t, d)))
-                        .right_aligned(),
+                    Line::from(Span::styled(
+                        t.t(&format!("÷{d:.2}")).into_owned(),
+                        divisor_style(t, d),
+                    ))
+                    .right_aligned(),
                 )),
                 (None, None) => cells.push(dash()),
             }

@@ -1,0 +1,57 @@
+//! The real binary in tmux, on the embedded data: the Network tab (`4`) measures each `norm`
+//! layer, so a norm whose α is too small for its input's scale shows as doing nothing.
+
+mod tmux;
+
+use tmux::{has_tmux, start, wait_file};
+
+/// The `÷` figure on `layer`'s row of the Network tab, if drawn.
+fn divisor_of(screen: &str, layer: &str) -> Option<f32> {
+    let row = screen
+        .lines()
+        .find(|l| l.trim_start_matches(['│', '|', ' ']).starts_with(layer))?;
+    let at = row.find('÷')? + '÷'.len_utf8();
+    let number: String = row[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    number.parse().ok()
+}
+
+#[test]
+fn the_network_tab_shows_what_each_norm_divided() {
+    if !has_tmux() {
+        eprintln!("skipped: tmux is not installed (.ci/run installs it)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // the same layer twice: cuda-convnet's published α on 0–1 pixels, and α large enough to act
+    let net = "conv8k5p2 relu norm3a5e-5b0.75k1 pool2 conv8k5p2 relu norm3a1b0.75k1 pool2 fc10";
+    let tmux = start(
+        "norm",
+        dir.path(),
+        120,
+        30,
+        "COLORTERM=truecolor",
+        &format!("--net '{net}'"),
+    );
+    tmux.wait_screen("the dashboard", 60, |s| s.contains("running"));
+    tmux.keys(&["4"]);
+    let screen = tmux.wait_screen("both norm layers measured", 60, |s| {
+        divisor_of(s, "norm1").is_some() && divisor_of(s, "norm2").is_some()
+    });
+    let inert = divisor_of(&screen, "norm1").unwrap();
+    let acting = divisor_of(&screen, "norm2").unwrap();
+    assert!(
+        inert < 1.01,
+        "α 5e-5 on 0–1 pixels divided by {inert}:\n{screen}"
+    );
+    assert!(acting > 1.1, "α 1 divided by only {acting}:\n{screen}");
+    assert!(
+        screen.contains("normalises nothing"),
+        "the legend:\n{screen}"
+    );
+    tmux.keys(&["q"]);
+    tmux.keys(&["y"]);
+    assert_eq!(wait_file(&dir.path().join("exit"), 30).trim(), "0");
+}
