@@ -142,14 +142,16 @@ class _eval_mode:
 
 def snapshot(model: nn.Module, probe, probe_label, filter_layers, lr: float):
     """(filters, layer_stats, input, label, probabilities, activations) for `Core.snapshot`."""
-    acts, hooks = [], []
+    acts, hooks, divisors = [], [], {}
     leaves = [(n, m) for n, m in model.named_modules() if n and not list(m.children())]
 
     def hook(name):
-        def run(_m, _inp, out):
+        def run(m, inp, out):
             if isinstance(out, torch.Tensor):
                 # cloned: an in-place ReLU after this layer would change the tensor we keep
                 acts.append((name, out.detach()[0].to("cpu", torch.float32).clone()))
+                if isinstance(m, nn.LocalResponseNorm) and inp and isinstance(inp[0], torch.Tensor):
+                    divisors[name] = norm_divisor(m, inp[0][:1], out[:1])
         return run
 
     for name, m in leaves:
@@ -178,13 +180,15 @@ def snapshot(model: nn.Module, probe, probe_label, filter_layers, lr: float):
             wn = float(w.detach().float().norm())
             gn = float(w.grad.detach().float().norm()) if w.grad is not None else 0.0
             # ‖lr·grad‖/‖W‖: the update/weight ratio of plain SGD (momentum and Adam differ)
-            stats.append((name, wn, gn, lr * gn / max(wn, 1e-30), None))
+            stats.append((name, wn, gn, lr * gn / max(wn, 1e-30), None, None))
     by_name = dict(acts)
     for name, m in leaves:
         a = by_name.get(name)
         if isinstance(m, nn.ReLU) and a is not None and a.dim() == 3:
             dead = float((a.flatten(1).abs().amax(1) == 0).float().mean())
-            stats.append((name, 0.0, 0.0, 0.0, dead))
+            stats.append((name, 0.0, 0.0, 0.0, dead, None))
+        elif divisors.get(name) is not None:
+            stats.append((name, 0.0, 0.0, 0.0, None, divisors[name]))
     img = probe[0].detach().to("cpu", torch.float32)
     lo, hi = float(img.min()), float(img.max())
     img = (img - lo) / (hi - lo) if hi > lo and math.isfinite(hi - lo) else torch.zeros_like(img)
@@ -193,6 +197,14 @@ def snapshot(model: nn.Module, probe, probe_label, filter_layers, lr: float):
     shape = tuple(int(s) for s in img.shape) if img.dim() == 3 else (1, 1, img.numel())
     activations = [(n, *p) for n, a in acts if (p := _planes(a)) is not None]
     return filters, stats, (shape, _f32(img)), label, probs, activations
+
+
+def norm_divisor(m: nn.LocalResponseNorm, x: torch.Tensor, out: torch.Tensor):
+    """How much more than k^β the LRN divided x, in energy: ‖x / k^β‖ / ‖out‖ (1.0: it
+    normalised nothing; the published α values assume 0–255 pixels). None when out is zero."""
+    plain = float(x.detach().double().norm()) / float(m.k) ** float(m.beta)
+    normed = float(out.detach().double().norm())
+    return plain / normed if normed > 0 and math.isfinite(plain / normed) else None
 
 
 def cpu_copy(state_dict):

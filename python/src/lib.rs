@@ -201,7 +201,7 @@ impl Core {
     }
 
     /// Filters [(layer, (c_out, c_in, kh, kw), weights f32 bytes, grads f32 bytes)], layer stats
-    /// [(name, weight norm, grad norm, update ratio, dead fraction)], the probe input
+    /// [(name, weight norm, grad norm, update ratio, dead fraction, norm divisor)], the probe input
     /// ((c, h, w), f32 bytes in 0..1), its label and class probabilities, and activations
     /// [(layer, (c, h, w), f32 bytes)].
     #[allow(clippy::too_many_arguments, clippy::type_complexity)]
@@ -209,7 +209,7 @@ impl Core {
         &mut self,
         input_index: usize,
         filters: Vec<(String, (usize, usize, usize, usize), Vec<u8>, Vec<u8>)>,
-        layer_stats: Vec<(String, f32, f32, f32, Option<f32>)>,
+        layer_stats: Vec<(String, f32, f32, f32, Option<f32>, Option<f32>)>,
         input: ((usize, usize, usize), Vec<u8>),
         label: usize,
         probabilities: Vec<f32>,
@@ -230,13 +230,15 @@ impl Core {
         let layer_stats = layer_stats
             .into_iter()
             .map(
-                |(name, weight_norm, grad_norm, update_ratio, dead_fraction)| LayerStats {
-                    name,
-                    weight_norm,
-                    grad_norm,
-                    update_ratio,
-                    dead_fraction,
-                    norm_divisor: None,
+                |(name, weight_norm, grad_norm, update_ratio, dead_fraction, norm_divisor)| {
+                    LayerStats {
+                        name,
+                        weight_norm,
+                        grad_norm,
+                        update_ratio,
+                        dead_fraction,
+                        norm_divisor,
+                    }
                 },
             )
             .collect();

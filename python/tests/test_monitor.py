@@ -33,7 +33,7 @@ def train_step(model, opt):
     opt.zero_grad()
     loss.backward()
     opt.step()
-    return float(loss)
+    return loss.item()
 
 
 def events(run_dir, stop):
@@ -288,3 +288,30 @@ def test_a_stall_half_way_through_a_cosine_schedule_is_no_plateau(short_tmp):
 
     assert plateaus(False, short_tmp / "constant"), "five stalled evaluations at one rate"
     assert plateaus(True, short_tmp / "cosine") == []
+
+
+def test_a_norm_layers_divisor_is_measured_as_convtop_measures_it():
+    from convtop import _tensors
+
+    torch.manual_seed(0)
+    probe = torch.randn(1, 1, 8, 8)
+
+    def divisor_of(alpha):
+        model = nn.Sequential(nn.Conv2d(1, 6, 3), nn.ReLU(),
+                              nn.LocalResponseNorm(3, alpha=alpha, beta=0.75, k=1.0),
+                              nn.Flatten(), nn.Linear(6 * 6 * 6, 3))
+        stats = _tensors.snapshot(model, probe, None, [], 0.1)[1]
+        (row,) = [s for s in stats if s[0] == "2"]
+        assert row[4] is None, "a norm has no dead fraction"
+        # s = k + α/n · Σ x² over the 3 channels around c (zero beyond the ends), by hand
+        with torch.no_grad():
+            x = model[1](model[0](probe))
+            sq = nn.functional.pad(x * x, (0, 0, 0, 0, 1, 1))
+            s = 1.0 + alpha / 3 * (sq[:, :-2] + sq[:, 1:-1] + sq[:, 2:])
+            want = float(x.norm() / (x / s ** 0.75).norm())
+        return row[5], want
+
+    inert, want = divisor_of(5e-5)
+    assert abs(inert - want) < 1e-6 and inert < 1.01, (inert, want)
+    acting, want = divisor_of(3.0)
+    assert abs(acting - want) < 1e-4 * want and acting > 1.1, (acting, want)
