@@ -44,9 +44,24 @@ def pooled(n, k, s, ceil):
     return out - 1 if (out - 1) * s >= n else out
 
 
+class WithinChannelNorm(nn.Module):
+    """convtop's `normNw`, Caffe's WITHIN_CHANNEL LRN (PyTorch has none):
+    x / (k + α/n² · Σ_{n×n} x²)^β, zero beyond the border."""
+
+    def __init__(self, n, alpha, beta, k):
+        super().__init__()
+        self.n, self.alpha, self.beta, self.k = n, alpha, beta, k
+
+    def forward(self, x):
+        sq = nn.functional.avg_pool2d(x * x, self.n, stride=1, padding=self.n // 2,
+                                      count_include_pad=True)
+        return x / (self.k + self.alpha * sq) ** self.beta
+
+
 def build(spec, input_shape):
     """The preset grammar's subset: convNkK[sS][pP], relu, [max|avg]poolK[sS][ceil],
-    norm[N][aA][bB][kK] (nn.LocalResponseNorm: the same α/size convention), dropout[P], fcN."""
+    norm[N][w][aA][bB][kK] (nn.LocalResponseNorm: the same α/size convention; w: within each
+    channel), dropout[P], fcN."""
     c, h, w = input_shape
     layers = []
     for tok in spec.split():
@@ -66,12 +81,13 @@ def build(spec, input_shape):
             layers.append(pool(k, s, ceil_mode=ceil))
             h, w = pooled(h, k, s, ceil), pooled(w, k, s, ceil)
             continue
-        m = re.fullmatch(r"norm(\d*)((?:[abk][0-9.]+(?:e[-+]?\d+)?)*)", tok)
+        m = re.fullmatch(r"norm(\d*)(w?)((?:[abk][0-9.]+(?:e[-+]?\d+)?)*)", tok)
         if m:
-            opts = dict(re.findall(r"([abk])([0-9.]+(?:e[-+]?\d+)?)", m[2]))
-            layers.append(nn.LocalResponseNorm(int(m[1] or 5), alpha=float(opts.get("a", 1e-4)),
-                                               beta=float(opts.get("b", 0.75)),
-                                               k=float(opts.get("k", 2.0))))
+            opts = dict(re.findall(r"([abk])([0-9.]+(?:e[-+]?\d+)?)", m[3]))
+            n, a, b, k = (int(m[1] or 5), float(opts.get("a", 1e-4)), float(opts.get("b", 0.75)),
+                          float(opts.get("k", 2.0)))
+            layers.append(WithinChannelNorm(n, a, b, k) if m[2] else
+                          nn.LocalResponseNorm(n, alpha=a, beta=b, k=k))
             continue
         m = re.fullmatch(r"dropout([0-9.]*)", tok)
         if m:

@@ -99,6 +99,16 @@ fn local_response_norm() {
 }
 
 #[test]
+fn within_channel_norm() {
+    // α/size² · Σ over 3×3 positions ~ 1; a non-square plane so rows and columns differ
+    assert_checks("conv4k3p1 norm3wa4b0.75k1 fc3", [2, 5, 6]);
+    // a 5×5 window wider than the 3-row plane, β ≠ 0.75, after a ReLU
+    assert_checks("conv3k3p1 relu norm5wa6b0.6k2 fc2", [1, 3, 7]);
+    // Caffe's cifar10_full norm, with α raised so it bends the output
+    assert_checks("conv4k5p2 pool3s2ceil relu norm3wa2b0.75k1 fc3", [3, 9, 9]);
+}
+
+#[test]
 fn dropout_with_its_fixed_mask() {
     // the training pass's mask depends only on the step seed, so every difference quotient
     // and the analytic gradient see the same mask

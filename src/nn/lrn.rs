@@ -12,6 +12,13 @@
 //! k = 2, α = 1e-4, β = 0.75) are the paper's numbers read in PyTorch's convention, so
 //! `norm5` ≡ `nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2)`.
 //!
+//! Within one channel (Caffe's `WITHIN_CHANNEL`, the norm of its `cifar10_full`), the window is
+//! the size×size positions around each one, zero beyond the border, and α is divided by size²:
+//!
+//! ```text
+//! s_c(y, x) = k + (α/size²) · Σ_{|dy|, |dx| ≤ ⌊size/2⌋} x_c(y + dy, x + dx)²   (size odd)
+//! ```
+//!
 //! n = batch, c = channels, h w = size; the planes of one image (c, h·w) are normalised together.
 
 use ndarray::Array4;
@@ -25,6 +32,8 @@ pub struct LocalResponseNorm<F: Float> {
     pub k: F,
     pub alpha: F,
     pub beta: F,
+    /// Over size×size positions of each channel instead of size channels.
+    pub within: bool,
     x: Array4<F>,  // (n, c, h, w): the input, saved by a training forward
     scale: Vec<F>, // (n, c, h, w): s = k + α/size · Σ x² over each window, saved likewise
 }
@@ -46,9 +55,29 @@ impl<F: Float> LocalResponseNorm<F> {
             k: F::of(k),
             alpha: F::of(alpha),
             beta: F::of(beta),
+            within: false,
             x: Array4::zeros((0, 0, 0, 0)),
             scale: Vec::new(),
         }
+    }
+
+    /// The within-channel variant: `size` must be odd (the parser makes sure).
+    pub fn within_channel(size: usize, k: f64, alpha: f64, beta: f64) -> LocalResponseNorm<F> {
+        debug_assert!(size % 2 == 1);
+        LocalResponseNorm {
+            within: true,
+            ..LocalResponseNorm::new(size, k, alpha, beta)
+        }
+    }
+
+    /// The divisor's coefficient: α over the window's element count.
+    fn coef(&self) -> F {
+        let count = if self.within {
+            self.size * self.size
+        } else {
+            self.size
+        };
+        self.alpha / F::of(count as f64)
     }
 
     /// The channels whose window W(c) holds channel `i`: i − ⌊(size − 1)/2⌋ ..= i + ⌊size/2⌋.
@@ -61,9 +90,19 @@ impl<F: Float> LocalResponseNorm<F> {
         ch.saturating_sub(self.size / 2)..=(ch + (self.size - 1) / 2).min(c - 1)
     }
 
-    /// One image's s (c, plane) from its x (c, plane).
-    fn scale_image(&self, x: &[F], s: &mut [F], c: usize, plane: usize) {
-        let coef = self.alpha / F::of(self.size as f64);
+    /// One image's s (c, plane) from its x (c, plane); `hw` is the plane's (h, w).
+    fn scale_image(&self, x: &[F], s: &mut [F], c: usize, hw: (usize, usize)) {
+        let plane = hw.0 * hw.1;
+        let coef = self.coef();
+        if self.within {
+            let mut sq = vec![F::zero(); plane];
+            for (s_plane, x_plane) in s.chunks_exact_mut(plane).zip(x.chunks_exact(plane)) {
+                sq.iter_mut().zip(x_plane).for_each(|(q, &v)| *q = v * v);
+                box_sum(&sq, hw, self.size / 2, s_plane);
+                s_plane.iter_mut().for_each(|s| *s = self.k + coef * *s);
+            }
+            return;
+        }
         for (ch, s_plane) in s.chunks_exact_mut(plane).enumerate() {
             s_plane.fill(self.k);
             for j in self.window(ch, c) {
@@ -105,7 +144,7 @@ impl<F: Float> LocalResponseNorm<F> {
             .zip(xs.par_chunks(c * plane))
             .zip(scale.par_chunks_mut(c * plane))
             .for_each(|((o, xi), si)| {
-                self.scale_image(xi, si, c, plane);
+                self.scale_image(xi, si, c, (h, w));
                 o.iter_mut()
                     .zip(xi)
                     .zip(si.iter())
@@ -147,7 +186,7 @@ impl<F: Float> LocalResponseNorm<F> {
         let dout = dout.as_standard_layout();
         let ds = dout.as_slice().expect("standard layout is contiguous");
         let xs = self.x.as_slice().expect("saved in standard layout");
-        let coef = F::of(2.0) * self.alpha * self.beta / F::of(self.size as f64);
+        let coef = F::of(2.0) * self.beta * self.coef();
         let beta = self.beta;
         let mut dx = super::zeros_par::<F>((n, c, h, w));
         dx.as_slice_mut()
@@ -166,6 +205,23 @@ impl<F: Float> LocalResponseNorm<F> {
                     *dx = p;
                     *t = p * x / s;
                 }
+                if self.within {
+                    // i ∈ W(j) ⟺ j ∈ W(i) for a centred window: the sum over j is a box sum
+                    let mut bt = vec![F::zero(); plane];
+                    for ((dx_plane, x_plane), t_plane) in dxi
+                        .chunks_exact_mut(plane)
+                        .zip(xi.chunks_exact(plane))
+                        .zip(t.chunks_exact(plane))
+                    {
+                        box_sum(t_plane, (h, w), self.size / 2, &mut bt);
+                        dx_plane
+                            .iter_mut()
+                            .zip(x_plane)
+                            .zip(&bt)
+                            .for_each(|((dx, &x), &b)| *dx = *dx - coef * x * b);
+                    }
+                    return;
+                }
                 for (i, dx_plane) in dxi.chunks_exact_mut(plane).enumerate() {
                     let x_plane = &xi[i * plane..(i + 1) * plane];
                     for ch in self.windows_holding(i, c) {
@@ -179,6 +235,28 @@ impl<F: Float> LocalResponseNorm<F> {
                 }
             });
         dx
+    }
+}
+
+/// out(y, x) = Σ v(y + dy, x + dx) over |dy|, |dx| ≤ r, zero beyond the (h, w) plane: a row
+/// pass, then a column pass over its sums.
+fn box_sum<F: Float>(v: &[F], (h, w): (usize, usize), r: usize, out: &mut [F]) {
+    let mut rows = vec![F::zero(); h * w];
+    for (src, dst) in v.chunks_exact(w).zip(rows.chunks_exact_mut(w)) {
+        for (x, d) in dst.iter_mut().enumerate() {
+            let lo = x.saturating_sub(r);
+            let hi = (x + r).min(w - 1);
+            *d = src[lo..=hi].iter().fold(F::zero(), |a, &b| a + b);
+        }
+    }
+    for y in 0..h {
+        let lo = y.saturating_sub(r);
+        let hi = (y + r).min(h - 1);
+        let dst = &mut out[y * w..(y + 1) * w];
+        dst.fill(F::zero());
+        for row in rows[lo * w..(hi + 1) * w].chunks_exact(w) {
+            dst.iter_mut().zip(row).for_each(|(d, &s)| *d = *d + s);
+        }
     }
 }
 

@@ -49,12 +49,15 @@ pub enum LayerSpec {
         stride: usize,
         is_ceil: bool,
     },
-    /// out_c = x_c / (k + alpha/n · Σ x_j²)^beta over the n channels around c.
+    /// out_c = x_c / (k + alpha/n · Σ x_j²)^beta over the n channels around c; `within`:
+    /// over the n×n positions around each one in its own channel, alpha/n² (Caffe's
+    /// WITHIN_CHANNEL, `cifar10_full`'s norm).
     Norm {
         n: usize,
         k: f64,
         alpha: f64,
         beta: f64,
+        within: bool,
     },
     /// Inverted dropout of a fraction p of the units, in training only.
     Dropout {

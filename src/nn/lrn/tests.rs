@@ -203,3 +203,67 @@ fn the_published_alpha_normalises_nothing_at_unit_scale() {
     let pixels = lrn.divisor().unwrap();
     assert!(pixels > 1.1, "{pixels}");
 }
+
+fn plane(h: usize, w: usize, values: &[f64]) -> Array4<f64> {
+    Array4::from_shape_vec((1, 1, h, w), values.to_vec()).unwrap()
+}
+
+#[test]
+fn within_channel_sums_the_positions_around_each_one() {
+    // size 3, k 1, α 9, β 1: α/size² = 1, so s = 1 + Σ x² over the 3×3 positions around each
+    // one (zero beyond the border). x has 1 at (0,0) and 2 at (2,2): the positions next to
+    // (0,0) add 1, those next to (2,2) add 4, the centre both
+    let x = [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2.0];
+    let mut lrn = LocalResponseNorm::<f64>::within_channel(3, 1.0, 9.0, 1.0);
+    let out = lrn.forward(plane(3, 3, &x), true);
+    let s = [2.0, 2.0, 1.0, 2.0, 6.0, 5.0, 1.0, 5.0, 5.0];
+    let want: Vec<f64> = x.iter().zip(&s).map(|(x, s)| x / s).collect();
+    close(out.as_slice().unwrap(), &want, 1e-15);
+}
+
+#[test]
+fn within_channel_matches_the_formula_summed_directly() {
+    // 2 channels of 4×5 and a 5×5 window, against the definition summed position by position
+    let (c, h, w, size) = (2, 4, 5, 5);
+    let xs: Vec<f64> = (0..c * h * w)
+        .map(|i| ((i * 13 % 17) as f64 - 8.0) / 4.0)
+        .collect();
+    let (k, alpha, beta) = (2.0, 0.3, 0.75);
+    let mut lrn = LocalResponseNorm::<f64>::within_channel(size, k, alpha, beta);
+    let out = lrn.forward(
+        Array4::from_shape_vec((1, c, h, w), xs.clone()).unwrap(),
+        true,
+    );
+    let r = (size / 2) as isize;
+    let mut want = Vec::new();
+    for ch in 0..c {
+        for y in 0..h as isize {
+            for x in 0..w as isize {
+                let mut sum = 0.0;
+                for yy in (y - r)..=(y + r) {
+                    for xx in (x - r)..=(x + r) {
+                        if (0..h as isize).contains(&yy) && (0..w as isize).contains(&xx) {
+                            let v = xs[ch * h * w + yy as usize * w + xx as usize];
+                            sum += v * v;
+                        }
+                    }
+                }
+                let s = k + alpha / (size * size) as f64 * sum;
+                want.push(xs[ch * h * w + y as usize * w + x as usize] / s.powf(beta));
+            }
+        }
+    }
+    close(out.as_slice().unwrap(), &want, 1e-12);
+    // PyTorch has no within-channel LRN; Caffe's formulation in it (k + α · avg_pool2d(x², 5,
+    // stride 1, pad 2, count_include_pad) — `WithinChannelNorm` in scripts/bench_vs_pytorch.py)
+    // on the same input, float64
+    let torch = [
+        -1.1356451867499004,
+        0.6899807276474565,
+        0.13412043350790248,
+        -0.4134620090314948,
+        -0.9721698484238358,
+        0.8341456852036617,
+    ];
+    close(&out.as_slice().unwrap()[..6], &torch, 1e-12);
+}

@@ -64,9 +64,17 @@ impl<F: Float> Network<F> {
                     oh,
                     ow,
                 })),
-                LayerSpec::Norm { n, k, alpha, beta } => {
-                    Layer::Norm(LocalResponseNorm::new(n, k, alpha, beta))
-                }
+                LayerSpec::Norm {
+                    n,
+                    k,
+                    alpha,
+                    beta,
+                    within,
+                } => Layer::Norm(if within {
+                    LocalResponseNorm::within_channel(n, k, alpha, beta)
+                } else {
+                    LocalResponseNorm::new(n, k, alpha, beta)
+                }),
                 LayerSpec::Dropout { p } => Layer::Dropout(Dropout::new(p)),
                 LayerSpec::Fc { d_out, .. } => {
                     let mut fc = Linear::new(c * h * w, d_out);

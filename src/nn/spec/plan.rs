@@ -165,9 +165,25 @@ pub fn plan(layers: &[LayerSpec], input: [usize; 3]) -> Result<Plan, NnError> {
                     0,
                 )
             }
-            LayerSpec::Norm { n, k, alpha, beta } => {
+            LayerSpec::Norm {
+                n,
+                k,
+                alpha,
+                beta,
+                within: false,
+            } => {
                 let formula = format!("x / ({k} + {alpha:e}/{n} · Σ{n} x²)^{beta}");
                 (shape, format!("norm {n} channels"), formula, 0, 0)
+            }
+            LayerSpec::Norm {
+                n,
+                k,
+                alpha,
+                beta,
+                within: true,
+            } => {
+                let formula = format!("x / ({k} + {alpha:e}/{n}² · Σ{n}×{n} x²)^{beta}");
+                (shape, format!("norm {n}×{n} within channel"), formula, 0, 0)
             }
             LayerSpec::Dropout { p } => (shape, format!("dropout {p}"), String::new(), 0, 0),
             LayerSpec::Fc { d_out, wd_mult } => {
@@ -244,7 +260,7 @@ fn token(layer: &LayerSpec) -> String {
         LayerSpec::MaxPool { k, stride, is_ceil } => window("pool", k, stride, is_ceil),
         LayerSpec::AvgPool { k, stride, is_ceil } => window("avgpool", k, stride, is_ceil),
         LayerSpec::Relu => "relu".into(),
-        LayerSpec::Norm { n, .. } => format!("norm{n}"),
+        LayerSpec::Norm { n, within, .. } => format!("norm{n}{}", if within { "w" } else { "" }),
         LayerSpec::Dropout { .. } => "dropout".into(),
         LayerSpec::Fc { d_out, wd_mult } => format!("fc{d_out}{}", wd_token(wd_mult)),
     }

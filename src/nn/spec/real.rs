@@ -1,4 +1,5 @@
-//! The layer tokens whose options are decimals: `norm5`, `norm3a5e-5b0.75k1`, `dropout0.5`.
+//! The layer tokens whose options are decimals: `norm5`, `norm3a5e-5b0.75k1`, `norm3wa5e-5`,
+//! `dropout0.5`.
 
 use super::LayerSpec;
 
@@ -9,6 +10,7 @@ const NORM_DEFAULT: LayerSpec = LayerSpec::Norm {
     k: 2.0,
     alpha: 1e-4,
     beta: 0.75,
+    within: false,
 };
 
 /// The dropout fraction of `dropout` written without one (Hinton et al. 2012, AlexNet's fc layers).
@@ -76,10 +78,14 @@ fn parse_norm(rest: &str) -> Result<LayerSpec, String> {
             .map_err(|_| "the window size is too large".to_string())?;
     }
     let mut rest = &rest[size_len..];
+    let within = rest.starts_with('w');
+    if within {
+        rest = &rest[1..];
+    }
     while let Some(c) = rest.chars().next() {
         let Some((v, used)) = decimal(&rest[1..]) else {
             return Err(format!(
-                "`{c}` needs a number; norm takes [N][aALPHA][bBETA][kK], e.g. norm3a5e-5b0.75"
+                "`{c}` needs a number; norm takes [N][w][aALPHA][bBETA][kK], e.g. norm3a5e-5b0.75"
             ));
         };
         match c {
@@ -88,7 +94,8 @@ fn parse_norm(rest: &str) -> Result<LayerSpec, String> {
             'k' => k = v,
             _ => {
                 return Err(format!(
-                    "unknown option `{c}` for `norm`; it takes [N][aALPHA][bBETA][kK]"
+                    "unknown option `{c}` for `norm`; it takes [N][w][aALPHA][bBETA][kK] (w: \
+                     within each channel, right after N)"
                 ));
             }
         }
@@ -96,6 +103,12 @@ fn parse_norm(rest: &str) -> Result<LayerSpec, String> {
     }
     if n == 0 {
         return Err("the norm window must span at least 1 channel".into());
+    }
+    if within && n % 2 == 0 {
+        return Err(format!(
+            "a within-channel norm needs an odd window, centred on each position (got {n}; \
+             Caffe's cifar10_full uses norm3w)"
+        ));
     }
     let is_valid = k > 0.0 && k.is_finite() && alpha >= 0.0 && alpha.is_finite();
     if !is_valid {
@@ -106,7 +119,13 @@ fn parse_norm(rest: &str) -> Result<LayerSpec, String> {
     if !(beta >= 0.0 && beta.is_finite()) {
         return Err(format!("norm needs β ≥ 0 (got {beta})"));
     }
-    Ok(LayerSpec::Norm { n, k, alpha, beta })
+    Ok(LayerSpec::Norm {
+        n,
+        k,
+        alpha,
+        beta,
+        within,
+    })
 }
 
 #[cfg(test)]
@@ -130,6 +149,7 @@ mod tests {
             k: 2.0,
             alpha: 1e-4,
             beta: 0.75,
+            within: false,
         };
         assert_eq!(parse_real("norm5"), Ok(Some(five)));
         let caffe = LayerSpec::Norm {
@@ -137,8 +157,19 @@ mod tests {
             k: 1.0,
             alpha: 5e-5,
             beta: 0.75,
+            within: false,
         };
         assert_eq!(parse_real("norm3a5e-5b0.75k1"), Ok(Some(caffe)));
+        let full = LayerSpec::Norm {
+            n: 3,
+            k: 1.0,
+            alpha: 5e-5,
+            beta: 0.75,
+            within: true,
+        };
+        assert_eq!(parse_real("norm3wa5e-5b0.75k1"), Ok(Some(full)));
+        assert!(parse_real("norm4w").unwrap_err().contains("odd"));
+        assert!(parse_real("norm3aw").is_err());
         assert!(parse_real("norm0").is_err());
         assert!(parse_real("norm3x2").is_err());
         assert!(parse_real("norm3a").is_err());
