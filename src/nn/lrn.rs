@@ -255,7 +255,7 @@ fn box_sum<F: Float>(v: &[F], (h, w): (usize, usize), r: usize, out: &mut [F]) {
         let dst = &mut out[y * w..(y + 1) * w];
         dst.fill(F::zero());
         for row in rows[lo * w..(hi + 1) * w].chunks_exact(w) {
-            dst.iter_mut().zip(row).for_each(|(d, &s)| *d = *d + s);
+            dst.iter_mut().zip(row).for_each(|(d, &s)| *d += s);
         }
     }
 }
