@@ -183,7 +183,7 @@ pub fn plan(layers: &[LayerSpec], input: [usize; 3]) -> Result<Plan, NnError> {
                 within: true,
             } => {
                 let formula = format!("x / ({k} + {alpha:e}/{n}² · Σ{n}×{n} x²)^{beta}");
-                (shape, format!("norm {n}×{n} within channel"), formula, 0, 0)
+                (shape, format!("norm {n}×{n} in channel"), formula, 0, 0)
             }
             LayerSpec::Dropout { p } => (shape, format!("dropout {p}"), String::new(), 0, 0),
             LayerSpec::Fc { d_out, wd_mult } => {
