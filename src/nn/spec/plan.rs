@@ -170,20 +170,19 @@ pub fn plan(layers: &[LayerSpec], input: [usize; 3]) -> Result<Plan, NnError> {
                 k,
                 alpha,
                 beta,
-                within: false,
+                within,
             } => {
-                let formula = format!("x / ({k} + {alpha:e}/{n} · Σ{n} x²)^{beta}");
-                (shape, format!("norm {n} channels"), formula, 0, 0)
-            }
-            LayerSpec::Norm {
-                n,
-                k,
-                alpha,
-                beta,
-                within: true,
-            } => {
-                let formula = format!("x / ({k} + {alpha:e}/{n}² · Σ{n}×{n} x²)^{beta}");
-                (shape, format!("norm {n}×{n} in channel"), formula, 0, 0)
+                let (count, window, kind) = if within {
+                    (
+                        format!("{n}²"),
+                        format!("{n}×{n}"),
+                        format!("norm {n}×{n} in channel"),
+                    )
+                } else {
+                    (n.to_string(), n.to_string(), format!("norm {n} channels"))
+                };
+                let formula = format!("x / ({k} + {alpha:e}/{count} · Σ{window} x²)^{beta}");
+                (shape, kind, formula, 0, 0)
             }
             LayerSpec::Dropout { p } => (shape, format!("dropout {p}"), String::new(), 0, 0),
             LayerSpec::Fc { d_out, wd_mult } => {
