@@ -55,3 +55,38 @@ fn the_network_tab_shows_what_each_norm_divided() {
     tmux.keys(&["y"]);
     assert_eq!(wait_file(&dir.path().join("exit"), 30).trim(), "0");
 }
+
+#[test]
+fn the_network_tab_of_a_norm_net_is_plain_ascii_without_unicode() {
+    if !has_tmux() {
+        eprintln!("skipped: tmux is not installed (.ci/run installs it)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // both norm regions and a ceil pool: their formulas carry Σ, ², ⌈⌉ and β in Unicode
+    let net = "conv8k5p2 relu norm3wa5e-5b0.75k1 pool3s2ceil conv8k5p2 relu norm3 pool2 fc10";
+    let tmux = start(
+        "norm-ascii",
+        dir.path(),
+        80,
+        30,
+        "TERM=dumb",
+        &format!("--net '{net}'"),
+    );
+    tmux.wait_screen("the dashboard", 60, |s| s.contains("running"));
+    tmux.keys(&["4"]);
+    let screen = tmux.wait_screen("the norm layers measured", 60, |s| {
+        s.contains("norm2") && s.contains("/1.") && s.contains("k^beta")
+    });
+    assert!(
+        screen.is_ascii(),
+        "non-ASCII output with TERM=dumb:\n{screen}"
+    );
+    assert!(
+        screen.contains("5e-5/3^2*sum3x3 x^2"),
+        "the formula reads as a product, not a difference:\n{screen}"
+    );
+    tmux.keys(&["q"]);
+    tmux.keys(&["y"]);
+    assert_eq!(wait_file(&dir.path().join("exit"), 30).trim(), "0");
+}

@@ -209,10 +209,12 @@ pub fn render_network(app: &App, area: Rect, buf: &mut Buffer) {
             ])
         }));
     }
-    lines.push(t.line(vec![Span::styled(
-        "‖W‖ weight norm · ‖∇W‖ gradient norm · upd/W = ‖lr·update‖/‖W‖, healthy near 1e-3 · dead: ReLU channels zero for the whole last batch · ÷: how much more than k^β a norm divided it (÷1.00 normalises nothing)",
-        t.dim(),
-    )]));
+    let mut legend = "‖W‖ weight norm · ‖∇W‖ gradient norm · upd/W = ‖lr·update‖/‖W‖, healthy near 1e-3 · dead: ReLU channels zero for the whole last batch".to_string();
+    if info.layers.iter().any(|l| l.kind.starts_with("norm")) {
+        legend
+            .push_str(" · ÷: how much more than k^β a norm divided it (÷1.00 normalises nothing)");
+    }
+    lines.push(t.line(vec![Span::styled(legend, t.dim())]));
     Paragraph::new(lines)
         .wrap(Wrap { trim: false })
         .render(notes_area, buf);

@@ -24,7 +24,7 @@ pub const ASCII_BORDER: border::Set = border::Set {
 };
 
 /// Unicode text and its ASCII stand-in, replaced before layout so widths stay honest.
-const ASCII_SUBSTITUTES: [(&str, &str); 28] = [
+const ASCII_SUBSTITUTES: [(&str, &str); 33] = [
     ("↑↓", "up/dn"),
     ("←→", "<-/->"),
     ("━", "*"),
@@ -49,6 +49,11 @@ const ASCII_SUBSTITUTES: [(&str, &str); 28] = [
     ("▲", "!"),
     ("⌊", "floor("),
     ("⌋", ")"),
+    ("⌈", "ceil("),
+    ("⌉", ")"),
+    ("Σ", "sum"),
+    ("²", "^2"),
+    ("β", "beta"),
     ("⏎", "Enter"),
     ("⌫", "Bksp"),
     ("│", "|"),

@@ -181,7 +181,7 @@ pub fn plan(layers: &[LayerSpec], input: [usize; 3]) -> Result<Plan, NnError> {
                 } else {
                     (n.to_string(), n.to_string(), format!("norm {n} channels"))
                 };
-                let formula = format!("x / ({k} + {alpha:e}/{count} · Σ{window} x²)^{beta}");
+                let formula = format!("x / ({k} + {alpha:e}/{count}·Σ{window} x²)^{beta}");
                 (shape, kind, formula, 0, 0)
             }
             LayerSpec::Dropout { p } => (shape, format!("dropout {p}"), String::new(), 0, 0),
