@@ -18,6 +18,14 @@ fn divisor_of(screen: &str, layer: &str) -> Option<f32> {
     number.parse().ok()
 }
 
+/// convtop on `net` in a `w`×30 tmux with `env`, on the Network tab (`4`) once it trains.
+fn network_tab(name: &str, dir: &std::path::Path, w: u32, env: &str, net: &str) -> tmux::Tmux {
+    let tmux = start(name, dir, w, 30, env, &format!("--net '{net}'"));
+    tmux.wait_screen("the dashboard", 60, |s| s.contains("running"));
+    tmux.keys(&["4"]);
+    tmux
+}
+
 #[test]
 fn the_network_tab_shows_what_each_norm_divided() {
     if !has_tmux() {
@@ -27,16 +35,7 @@ fn the_network_tab_shows_what_each_norm_divided() {
     let dir = tempfile::tempdir().unwrap();
     // the same layer twice: cuda-convnet's published α on 0–1 pixels, and α large enough to act
     let net = "conv8k5p2 relu norm3a5e-5b0.75k1 pool2 conv8k5p2 relu norm3a1b0.75k1 pool2 fc10";
-    let tmux = start(
-        "norm",
-        dir.path(),
-        120,
-        30,
-        "COLORTERM=truecolor",
-        &format!("--net '{net}'"),
-    );
-    tmux.wait_screen("the dashboard", 60, |s| s.contains("running"));
-    tmux.keys(&["4"]);
+    let tmux = network_tab("norm", dir.path(), 120, "COLORTERM=truecolor", net);
     let screen = tmux.wait_screen("both norm layers measured", 60, |s| {
         divisor_of(s, "norm1").is_some() && divisor_of(s, "norm2").is_some()
     });
@@ -65,16 +64,7 @@ fn the_network_tab_of_a_norm_net_is_plain_ascii_without_unicode() {
     let dir = tempfile::tempdir().unwrap();
     // both norm regions and a ceil pool: their formulas carry Σ, ², ⌈⌉ and β in Unicode
     let net = "conv8k5p2 relu norm3wa5e-5b0.75k1 pool3s2ceil conv8k5p2 relu norm3 pool2 fc10";
-    let tmux = start(
-        "norm-ascii",
-        dir.path(),
-        80,
-        30,
-        "TERM=dumb",
-        &format!("--net '{net}'"),
-    );
-    tmux.wait_screen("the dashboard", 60, |s| s.contains("running"));
-    tmux.keys(&["4"]);
+    let tmux = network_tab("norm-ascii", dir.path(), 80, "TERM=dumb", net);
     let screen = tmux.wait_screen("the norm layers measured", 60, |s| {
         s.contains("norm2") && s.contains("/1.") && s.contains("k^beta")
     });
