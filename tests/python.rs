@@ -173,6 +173,8 @@ fn venv(python: &Path, python_id: &str, target: &Path) -> Result<PathBuf, String
                 "install",
                 "--quiet",
                 "--disable-pip-version-check",
+                // the venv is the cache: pip's own would hold a second copy of torch's ~4 GB
+                "--no-cache-dir",
             ])
             .args(REQUIREMENTS),
     )?;
