@@ -46,6 +46,8 @@ class Monitor:
         self.snapshot_every = max(1, int(snapshot_every))
         self.on_divergence = on_divergence
         self.channel = Channel(group, average_loss)
+        # the run's length, for how far a schedule without an end of its own still decays
+        self._steps_per_epoch, self._epochs = int(steps_per_epoch), int(epochs)
         self.rank = self.channel.rank
         self.should_stop = False
         self._last_snapshot = None
@@ -210,8 +212,9 @@ class Monitor:
     def _schedule_left(self):
         """The factor the scheduler still applies to the rate before its end, for the plateau
         check (a stall half-way through a decay is the schedule's business, not a verdict).
-        A ReduceLROnPlateau answers a plateau itself, down to its min_lr. None for no scheduler
-        or one whose end it cannot know (an ExponentialLR or StepLR without a length, a restart
+        A ReduceLROnPlateau answers a plateau itself, down to its min_lr. An ExponentialLR or
+        StepLR ends with the run: known from steps_per_epoch and epochs. None for no scheduler
+        or one whose end it cannot know (those two without the run's length, a restart
         schedule): the rate is then judged as constant."""
         s = self.scheduler
         if s is None:
@@ -236,7 +239,25 @@ class Monitor:
             return 0.0 if t < s.total_iters else 1.0
         if kind == "ReduceLROnPlateau":  # it lowers the rate on a plateau itself, to its floor
             return min(1.0, down_to(s.min_lrs[0]) or 0.0)
+        if kind in ("ExponentialLR", "StepLR"):
+            end = self._run_end(t)
+            if end is None:
+                return None
+            if kind == "ExponentialLR":
+                return s.gamma ** (end - t)
+            return s.gamma ** (end // s.step_size - t // s.step_size)
         return None
+
+    def _run_end(self, t):
+        """The scheduler count at the run's end: its steps if the loop steps the scheduler at
+        each batch, its epochs if at each epoch (whichever count `t` is nearer after this many
+        steps). None without the run's length (`steps_per_epoch`, `epochs`)."""
+        per_epoch, epochs = getattr(self, "_steps_per_epoch", 0), getattr(self, "_epochs", 0)
+        if per_epoch <= 0 or epochs <= 0:
+            return None
+        done = self.channel.iteration
+        is_per_step = abs(t - done) < abs(t - done / per_epoch)
+        return max(t, per_epoch * epochs if is_per_step else epochs)
 
     def _evaluate_now(self):
         if self.evaluate_fn is None:

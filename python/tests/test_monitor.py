@@ -13,6 +13,7 @@ from torch import nn
 
 import convtop
 from conftest import records, send, wait_for
+from convtop._dist import Channel
 
 
 class Net(nn.Module):
@@ -240,7 +241,9 @@ def test_the_autopilot_rescues_a_divergence_with_the_starting_weights(short_tmp)
 
 
 def test_the_schedule_left_is_known_for_the_schedulers_with_an_end(short_tmp):
-    def left(make, steps):
+    def left(make, steps, run=None, done=None):
+        """After `steps` scheduler steps; `run` is (steps_per_epoch, epochs) and `done` the
+        Monitor's steps so far (default: one a scheduler step)."""
         model = Net()
         opt = torch.optim.SGD(model.parameters(), lr=0.1)
         sched = make(opt)
@@ -249,6 +252,10 @@ def test_the_schedule_left_is_known_for_the_schedulers_with_an_end(short_tmp):
             sched.step()
         mon = convtop.Monitor.__new__(convtop.Monitor)
         mon.scheduler, mon.optimizer = sched, opt
+        mon.channel = Channel()
+        mon.channel.iteration = steps if done is None else done
+        if run is not None:
+            mon._steps_per_epoch, mon._epochs = run
         return mon._schedule_left()
 
     lr = torch.optim.lr_scheduler
@@ -266,18 +273,29 @@ def test_the_schedule_left_is_known_for_the_schedulers_with_an_end(short_tmp):
     assert left(lambda o: lr.ReduceLROnPlateau(o, min_lr=0.1), 0) == 1.0
     # no end it can know: judged as a constant rate
     assert left(lambda o: lr.ExponentialLR(o, gamma=0.9), 2) is None
+    assert left(lambda o: lr.StepLR(o, step_size=2), 2) is None
+    # with the run's length they end with the run: stepped each batch (100 a epoch, 3 epochs)...
+    exp = lambda o: lr.ExponentialLR(o, gamma=0.99)  # noqa: E731
+    assert abs(left(exp, 120, run=(100, 3)) - 0.99 ** 180) < 1e-12
+    # ...or each epoch (the scheduler at 1 after 120 steps of 100 a epoch: 2 epochs to come)
+    assert abs(left(exp, 1, run=(100, 3), done=120) - 0.99 ** 2) < 1e-12
+    step = lambda o: lr.StepLR(o, step_size=30, gamma=0.1)  # noqa: E731
+    # epoch 45 of 90: the cuts at 60 and 90 still to come; at the end, none
+    assert abs(left(step, 45, run=(10, 90), done=450) - 0.01) < 1e-12
+    assert left(step, 90, run=(10, 90), done=900) == 1.0
 
 
-def test_a_stall_half_way_through_a_cosine_schedule_is_no_plateau(short_tmp):
-    """The same stalled evaluations: a plateau at a constant rate, none while a cosine schedule
-    still has its whole decay to come."""
-    def plateaus(with_scheduler, run_dir):
+def test_a_stall_half_way_through_a_decay_schedule_is_no_plateau(short_tmp):
+    """The same stalled evaluations: a plateau at a constant rate, none while a cosine or
+    exponential schedule still has most of its decay to come."""
+    def plateaus(make, run_dir):
         torch.manual_seed(0)
         model = Net()
         opt = torch.optim.SGD(model.parameters(), lr=0.1)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=100) if with_scheduler else None
-        with convtop.Monitor(model, opt, run_dir=run_dir, scheduler=sched,
-                             config={"val_size": 1000}) as mon:
+        sched = make(opt) if make else None
+        # one step an epoch for 100 epochs: an ExponentialLR's end is the run's
+        with convtop.Monitor(model, opt, run_dir=run_dir, scheduler=sched, steps_per_epoch=1,
+                             epochs=100, config={"val_size": 1000}) as mon:
             for i, val_loss in enumerate([1.0, 0.8, 0.7] + [0.71] * 7):
                 mon.step(loss=train_step(model, opt), acc=0.6)
                 if sched is not None:
@@ -286,8 +304,11 @@ def test_a_stall_half_way_through_a_cosine_schedule_is_no_plateau(short_tmp):
             run = mon.run_dir
         return [r for r in records(run) if r["type"] == "diagnostic" and r["kind"] == "plateau"]
 
-    assert plateaus(False, short_tmp / "constant"), "five stalled evaluations at one rate"
-    assert plateaus(True, short_tmp / "cosine") == []
+    lr = torch.optim.lr_scheduler
+    assert plateaus(None, short_tmp / "constant"), "five stalled evaluations at one rate"
+    assert plateaus(lambda o: lr.CosineAnnealingLR(o, T_max=100), short_tmp / "cosine") == []
+    # ×0.97 a step: ÷15 still to come after 10 of 100
+    assert plateaus(lambda o: lr.ExponentialLR(o, gamma=0.97), short_tmp / "exp") == []
 
 
 def test_a_norm_layers_divisor_is_measured_as_convtop_measures_it():
