@@ -205,15 +205,16 @@ fn overfitting_on_a_slow_noisy_drift_above_the_best_val_loss() {
         }
         first = first.or(o.first().cloned());
     }
-    // 0.182 / 0.173 − 1 = 5% above the best three evaluations after it, train loss 0.050 → 0.002
+    // the median of the last three, 0.182, is 5% above the best four evaluations after it, train
+    // loss 0.050 → 0.0005 (at 352 the median was 0.176: the last reading alone was 0.182)
     let o = first.expect("overfitting fired");
-    assert_eq!(o.iteration, 352);
+    assert_eq!(o.iteration, 416);
     assert_mentions(
         &o,
         &[
-            "0.182",
+            "0.182 → 0.179 → 0.192 at iterations 352, 384, 416 (median 0.182)",
             "5% above its best 0.173 at iteration 256",
-            "0.05 → 0.002",
+            "0.05 → 5.00e-4",
         ],
     );
 }
@@ -779,12 +780,13 @@ fn read_trace(name: &str) -> Vec<TracedEval> {
 }
 
 /// Replays a traced run whose rate started at `lr` and fell by `factor` an epoch over `epochs`;
-/// the diagnostics are told of that schedule when `is_scheduled`. The plateau verdicts, with
+/// the diagnostics are told of that schedule when `is_scheduled`. The verdicts of `kind`, with
 /// the epoch each came at.
-fn plateaus_of(
+fn verdicts_of(
     trace: &[TracedEval],
     decay: (f32, f32, u32),
     is_scheduled: bool,
+    kind: DiagnosticKind,
 ) -> Vec<(f64, Diagnostic)> {
     let (lr0, factor, epochs) = decay;
     let mut d = Diagnostics::new(DiagnosticsConfig {
@@ -808,11 +810,19 @@ fn plateaus_of(
         if e.is_best {
             best = t.val.1;
         }
-        for p in of_kind(&d.on_evaluation(&e), DiagnosticKind::Plateau) {
+        for p in of_kind(&d.on_evaluation(&e), kind) {
             out.push((t.epoch, p));
         }
     }
     out
+}
+
+fn plateaus_of(
+    trace: &[TracedEval],
+    decay: (f32, f32, u32),
+    is_scheduled: bool,
+) -> Vec<(f64, Diagnostic)> {
+    verdicts_of(trace, decay, is_scheduled, DiagnosticKind::Plateau)
 }
 
 /// The epoch and accuracy of a trace's best validation accuracy (its best checkpoint).
@@ -893,4 +903,27 @@ fn a_loops_told_schedule_decides_as_the_trainers_own_does() {
     assert_eq!(p.len(), 1);
     assert_mentions(&p[0], &["lowers the rate only ÷2 more"]);
     assert_eq!(stalled(None).len(), 1, "unknown: judged as a constant rate");
+}
+
+#[test]
+fn one_noisy_evaluation_above_the_best_is_not_overfitting() {
+    // cudaconvnet without augmentation read 0.677 at epoch 50, 6% above its best 0.639, between
+    // 0.653 and 0.643; its val accuracy set its best (79.32%) at epoch 79. Neither real trace
+    // climbs for three evaluations or drifts 5% in its median, nor has a 10-point gap widening.
+    for (name, decay) in [
+        ("cudaconvnet_110_epochs", (0.02, 0.959, 110)),
+        ("vggish_dropout_120_epochs", (0.02, 0.96235, 120)),
+    ] {
+        let trace = read_trace(name);
+        let spike = trace.iter().find(|t| t.epoch == 50.0).expect("epoch 50");
+        if name.starts_with("cudaconvnet") {
+            assert!((spike.val.0 - 0.6773).abs() < 1e-4);
+        }
+        let calls = verdicts_of(&trace, decay, true, DiagnosticKind::Overfitting);
+        let epochs: Vec<f64> = calls.iter().map(|(e, _)| *e).collect();
+        assert!(
+            epochs.is_empty(),
+            "{name}: overfitting at epochs {epochs:?}"
+        );
+    }
 }
