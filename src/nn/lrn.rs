@@ -95,10 +95,10 @@ impl<F: Float> LocalResponseNorm<F> {
         let plane = hw.0 * hw.1;
         let coef = self.coef();
         if self.within {
-            let mut sq = vec![F::zero(); plane];
+            let (mut sq, mut rows) = (vec![F::zero(); plane], vec![F::zero(); plane]);
             for (s_plane, x_plane) in s.chunks_exact_mut(plane).zip(x.chunks_exact(plane)) {
                 sq.iter_mut().zip(x_plane).for_each(|(q, &v)| *q = v * v);
-                box_sum(&sq, hw, self.size / 2, s_plane);
+                box_sum(&sq, hw.1, self.size / 2, &mut rows, s_plane);
                 s_plane.iter_mut().for_each(|s| *s = self.k + coef * *s);
             }
             return;
@@ -207,13 +207,13 @@ impl<F: Float> LocalResponseNorm<F> {
                 }
                 if self.within {
                     // i ∈ W(j) ⟺ j ∈ W(i) for a centred window: the sum over j is a box sum
-                    let mut bt = vec![F::zero(); plane];
+                    let (mut bt, mut rows) = (vec![F::zero(); plane], vec![F::zero(); plane]);
                     for ((dx_plane, x_plane), t_plane) in dxi
                         .chunks_exact_mut(plane)
                         .zip(xi.chunks_exact(plane))
                         .zip(t.chunks_exact(plane))
                     {
-                        box_sum(t_plane, (h, w), self.size / 2, &mut bt);
+                        box_sum(t_plane, w, self.size / 2, &mut rows, &mut bt);
                         dx_plane
                             .iter_mut()
                             .zip(x_plane)
@@ -238,25 +238,32 @@ impl<F: Float> LocalResponseNorm<F> {
     }
 }
 
-/// out(y, x) = Σ v(y + dy, x + dx) over |dy|, |dx| ≤ r, zero beyond the (h, w) plane: a row
-/// pass, then a column pass over its sums.
-fn box_sum<F: Float>(v: &[F], (h, w): (usize, usize), r: usize, out: &mut [F]) {
-    let mut rows = vec![F::zero(); h * w];
+/// out(y, x) = Σ v(y + dy, x + dx) over |dy|, |dx| ≤ r, zero beyond the plane (rows of `w`): a
+/// row pass into `rows` (scratch, as long as `v`), then a column pass over its sums. Each pass
+/// adds whole shifted runs, clipped at the edges, so both vectorise.
+fn box_sum<F: Float>(v: &[F], w: usize, r: usize, rows: &mut [F], out: &mut [F]) {
+    rows.fill(F::zero());
     for (src, dst) in v.chunks_exact(w).zip(rows.chunks_exact_mut(w)) {
-        for (x, d) in dst.iter_mut().enumerate() {
-            let lo = x.saturating_sub(r);
-            let hi = (x + r).min(w - 1);
-            *d = src[lo..=hi].iter().fold(F::zero(), |a, &b| a + b);
-        }
+        add_shifted(src, dst, r, 1);
     }
-    for y in 0..h {
-        let lo = y.saturating_sub(r);
-        let hi = (y + r).min(h - 1);
-        let dst = &mut out[y * w..(y + 1) * w];
-        dst.fill(F::zero());
-        for row in rows[lo * w..(hi + 1) * w].chunks_exact(w) {
-            dst.iter_mut().zip(row).for_each(|(d, &s)| *d += s);
+    out.fill(F::zero());
+    add_shifted(rows, out, r, w);
+}
+
+/// dst[i] += Σ src[i + d·step] over |d| ≤ r, where that index is inside `src` (as long as
+/// `dst`): one slice add per offset.
+fn add_shifted<F: Float>(src: &[F], dst: &mut [F], r: usize, step: usize) {
+    let len = src.len();
+    for d in 0..=2 * r {
+        let (ahead, back) = ((d.saturating_sub(r)) * step, (r.saturating_sub(d)) * step);
+        if ahead >= len || back >= len {
+            continue;
         }
+        // dst[back..len − ahead] += src[ahead..len − back]
+        dst[back..len - ahead]
+            .iter_mut()
+            .zip(&src[ahead..len - back])
+            .for_each(|(o, &s)| *o += s);
     }
 }
 
