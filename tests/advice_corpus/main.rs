@@ -81,14 +81,16 @@ fn embedded() -> Vec<Scenario> {
     );
     plateau.must = vec![(K::Plateau, 3378)];
     plateau.allowed = vec![K::Overfitting];
-    // the defaults trained long: 100% of the training images right from epoch 13, the val loss
-    // 7% above its best at epoch 16 (measured: 98.25% without the advice, 98.40% with it)
+    // the defaults trained long: 100% of the training images right from epoch 13, the val loss's
+    // median over three evaluations 6% above its best at epoch 17 (called at 9571; measured:
+    // 98.25% without the advice, 98.40% with it); one epoch's slack for the float order of
+    // another CPU's kernels
     let mut long = base(
         "--epochs 20",
         "trained long",
         TrainConfig { epochs: 20, ..d() },
     );
-    long.must = vec![(K::Overfitting, 9571)];
+    long.must = vec![(K::Overfitting, 10134)];
     long.allowed = vec![K::Plateau];
     vec![
         healthy, diverging, killing, low, overfit, underfit, plateau, long,
