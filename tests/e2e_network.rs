@@ -26,6 +26,13 @@ fn network_tab(name: &str, dir: &std::path::Path, w: u32, env: &str, net: &str) 
     tmux
 }
 
+/// `q`, `y` to confirm, and convtop exits 0.
+fn quit(tmux: &tmux::Tmux, dir: &std::path::Path) {
+    tmux.keys(&["q"]);
+    tmux.keys(&["y"]);
+    assert_eq!(wait_file(&dir.join("exit"), 30).trim(), "0");
+}
+
 #[test]
 fn the_network_tab_shows_what_each_norm_divided() {
     if !has_tmux() {
@@ -50,9 +57,7 @@ fn the_network_tab_shows_what_each_norm_divided() {
         screen.contains("normalises nothing"),
         "the legend:\n{screen}"
     );
-    tmux.keys(&["q"]);
-    tmux.keys(&["y"]);
-    assert_eq!(wait_file(&dir.path().join("exit"), 30).trim(), "0");
+    quit(&tmux, dir.path());
 }
 
 #[test]
@@ -76,7 +81,5 @@ fn the_network_tab_of_a_norm_net_is_plain_ascii_without_unicode() {
         screen.contains("5e-5/3^2*sum3x3 x^2"),
         "the formula reads as a product, not a difference:\n{screen}"
     );
-    tmux.keys(&["q"]);
-    tmux.keys(&["y"]);
-    assert_eq!(wait_file(&dir.path().join("exit"), 30).trim(), "0");
+    quit(&tmux, dir.path());
 }
