@@ -92,7 +92,7 @@ def main():
     steps_per_epoch = a.train_size // a.batch
     mon = convtop.Monitor(model, opt, run_dir=a.run_dir, probe=xv[:1], probe_label=int(yv[0]),
                           evaluate=evaluate, steps_per_epoch=steps_per_epoch,
-                          epochs=max(1, a.max_steps // steps_per_epoch), batch_size=a.batch,
+                          epochs=max(1, -(-a.max_steps // steps_per_epoch)), batch_size=a.batch,
                           config={**vars(a), "val_size": len(yv)}, data_name="mnist-embedded")
     print(f"run {mon.run_dir}", flush=True)
     gen = torch.Generator().manual_seed(a.seed)
