@@ -74,6 +74,10 @@ fn batches_dir(dir: &Path) -> Result<PathBuf, DataError> {
 }
 
 pub(crate) fn load_dir(dir: &Path) -> Result<Dataset, DataError> {
+    DataError::require_folder(
+        dir,
+        "data_batch_1.bin .. data_batch_5.bin and test_batch.bin",
+    )?;
     let root = batches_dir(dir)?;
     let train_paths: Vec<PathBuf> = (1..=5)
         .map(|k| root.join(format!("data_batch_{k}.bin")))

@@ -1,7 +1,7 @@
 //! Every way loading, splitting or preprocessing data can fail; each message names the file (or
 //! the value) and what is wrong, and where it helps, what to do.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
@@ -78,5 +78,42 @@ impl DataError {
             path: path.into(),
             problem: problem.into(),
         }
+    }
+
+    /// `Ok` when `path` is a folder; otherwise says whether it is missing or a file, and what
+    /// the folder should hold (`holds`, e.g. "the four IDX files").
+    pub(crate) fn require_folder(path: &Path, holds: &str) -> Result<(), DataError> {
+        match std::fs::metadata(path) {
+            Ok(meta) if meta.is_dir() => Ok(()),
+            Ok(_) => Err(DataError::format(
+                path,
+                format!("is a file, not a folder; give the folder that holds {holds}"),
+            )),
+            Err(e) => Err(DataError::io(path, e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_or_a_missing_path_where_a_folder_belongs_says_which() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(DataError::require_folder(dir.path(), "images").is_ok());
+        let file = dir.path().join("train-images-idx3-ubyte");
+        std::fs::write(&file, b"x").unwrap();
+        let msg = DataError::require_folder(&file, "the four IDX files")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("train-images-idx3-ubyte: is a file, not a folder; give the folder that holds the four IDX files"), "{msg}");
+        let msg = DataError::require_folder(&dir.path().join("nowhere"), "images")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("cannot read") && msg.contains("nowhere") && msg.contains("No such file"),
+            "{msg}"
+        );
     }
 }

@@ -158,12 +158,10 @@ fn check_same_classes(
 }
 
 pub(crate) fn load_dir(root: &Path, opts: &LoadOptions) -> Result<Dataset, DataError> {
-    if !root.is_dir() {
-        return Err(DataError::io(
-            root,
-            std::io::Error::new(std::io::ErrorKind::NotFound, "not a readable folder"),
-        ));
-    }
+    DataError::require_folder(
+        root,
+        "one sub-folder of images per class (or train/ and test/ with those inside)",
+    )?;
     let has_train_test = root.join("train").is_dir();
     let mut skipped = Vec::new();
     let train_classes = list_classes(

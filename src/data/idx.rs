@@ -209,12 +209,10 @@ fn find(dir: &Path, stem: &str) -> Result<PathBuf, DataError> {
 }
 
 pub(crate) fn load_dir(dir: &Path) -> Result<Dataset, DataError> {
-    if !dir.is_dir() {
-        return Err(DataError::io(
-            dir,
-            std::io::Error::new(std::io::ErrorKind::NotFound, "not a readable folder"),
-        ));
-    }
+    DataError::require_folder(
+        dir,
+        "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte",
+    )?;
     let read = |stem: &str| -> Result<(PathBuf, Vec<u8>), DataError> {
         let path = find(dir, stem)?;
         let bytes = read_maybe_gzip(&path)?;
