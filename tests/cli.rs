@@ -37,6 +37,27 @@ fn inspect_prints_formulas_shapes_and_totals() {
 }
 
 #[test]
+fn inspect_keeps_its_columns_under_long_layer_names() {
+    // alexnet has `dropout1`, one character wider than the usual name column
+    let (code, out, _) = run(&["inspect", "--net", "alexnet"]);
+    assert_eq!(code, 0);
+    let rows: Vec<&str> = out
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.starts_with("total"))
+        .collect();
+    assert!(rows.iter().any(|r| r.starts_with("dropout1 ")), "{out}");
+    // the second column starts where the first word's trailing spaces end
+    let second = |row: &str| {
+        let name = row.split_whitespace().next().unwrap();
+        name.chars().count() + row[name.len()..].chars().take_while(|&c| c == ' ').count()
+    };
+    for row in &rows {
+        assert_eq!(second(row), second(rows[0]), "{out}");
+    }
+}
+
+#[test]
 fn inspect_notes_a_presets_deliberate_gaps_on_its_own_input_only() {
     let (code, out, _) = run(&["inspect", "--net", "mnist"]);
     assert_eq!(code, 0);

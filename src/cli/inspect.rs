@@ -25,16 +25,21 @@ pub fn inspect(net: &str, input: Option<&str>, out: &mut dyn Write) -> Result<()
         input[1],
         input[2]
     )?;
-    // the columns as wide as their longest entry (`conv 8 5×5 s1 p2 wd×0.5`), at least the usual
+    // each column as wide as its longest entry (`dropout1`, `conv 8 5×5 s1 p2 wd×0.5`), at least
+    // its usual width
     let width = |f: fn(&crate::nn::spec::LayerInfo) -> &str, min: usize| {
         p.layers
             .iter()
             .map(|l| f(&l.info).chars().count())
             .fold(min, usize::max)
     };
-    let (kw, fw) = (width(|i| &i.kind, 20), width(|i| &i.formula, 44));
+    let (nw, kw, fw) = (
+        width(|i| &i.name, 7),
+        width(|i| &i.kind, 20),
+        width(|i| &i.formula, 44),
+    );
     let header = format!(
-        "{:<7} {:<kw$} {:<fw$} {:>12} {:>10} {:>12}  {}",
+        "{:<nw$} {:<kw$} {:<fw$} {:>12} {:>10} {:>12}  {}",
         "layer",
         "kind",
         "out = ⌊(in + 2·pad − k)/stride⌋ + 1",
@@ -49,7 +54,7 @@ pub fn inspect(net: &str, input: Option<&str>, out: &mut dyn Write) -> Result<()
         let shape = format!("{}×{}×{}", i.out_shape[0], i.out_shape[1], i.out_shape[2]);
         let path = crate::nn::conv::ConvPath::of_planned(l);
         let row = format!(
-            "{:<7} {:<kw$} {:<fw$} {:>12} {:>10} {:>12}  {}",
+            "{:<nw$} {:<kw$} {:<fw$} {:>12} {:>10} {:>12}  {}",
             i.name,
             i.kind,
             i.formula,
