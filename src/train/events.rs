@@ -255,6 +255,8 @@ pub enum DiagnosticKind {
     UpdateRatio,
     /// Inputs not zero-centred or badly scaled (judged on the first batch).
     Preprocessing,
+    /// A `norm` layer whose α is too small for its activations: it divides by a constant.
+    InertNorm,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

@@ -9,6 +9,7 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table, Widget, Wrap};
 use super::app::App;
 use super::theme::{self, Theme};
 use super::ui::render_empty;
+use crate::nn::lrn::INERT_DIVISOR;
 use crate::train::LayerStats;
 
 /// ‖lr·update‖/‖W‖ within a decade of 1e-3 is healthy.
@@ -36,15 +37,12 @@ fn dead_style(t: &Theme, fraction: f32) -> Style {
 
 /// A norm that divides by less than 1% more than its constant k^β normalises nothing.
 fn divisor_style(t: &Theme, divisor: f32) -> Style {
-    if divisor < NORM_INERT {
+    if divisor < INERT_DIVISOR {
         t.warn()
     } else {
         t.good()
     }
 }
-
-/// Below this divisor a norm layer is an identity up to its constant.
-const NORM_INERT: f32 = 1.01;
 
 pub fn render_network(app: &App, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;

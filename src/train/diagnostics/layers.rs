@@ -1,6 +1,8 @@
-//! Checks on per-layer statistics: dead ReLUs and an update/weight ratio far too high.
+//! Checks on per-layer statistics: dead ReLUs, an update/weight ratio far too high, and a norm
+//! layer that normalises nothing.
 
 use super::{Diagnostics, diagnostic, fig, knob_action, sci, with_action};
+use crate::nn::lrn::INERT_DIVISOR;
 use crate::train::events::{
     Action, Diagnostic, DiagnosticKind, Knob, LayerStats, RollbackTarget, Severity,
 };
@@ -23,6 +25,11 @@ const DEAD_CHECKS: u32 = 3;
 /// A layer whose dead fraction has fallen this far below its peak is coming back, not dead (one
 /// channel of `mnist`'s 8 flickers by 0.125 from batch to batch).
 const DEAD_RECOVERY: f32 = 0.15;
+/// The divisor an inert norm's α is scaled towards. `cudaconvnet` on standardised CIFAR-10 did
+/// best with α 0.1 (README, "Accuracy"), and at α 0.1 its norms divide by ÷1.20–1.28 over the
+/// first epoch (÷1.5 by the end, as activations grow). Its published α 5e-5 reads ÷1.0001 at
+/// iteration 100, so the advice is ×~3,000: α ≈ 0.15, between the measured 0.1 and 0.3.
+const NORM_TARGET_DIVISOR: f32 = 1.2;
 
 /// A layer over the dead threshold at consecutive layer checks.
 #[derive(Debug, Clone)]
@@ -65,6 +72,15 @@ impl Diagnostics {
             let holds = l.update_ratio > self.cfg.update_ratio_high;
             if self.gate(DiagnosticKind::UpdateRatio, &l.name, holds) {
                 out.push(self.update_ratio(iteration, l));
+            }
+        }
+        if let Some(divisor) = l.norm_divisor {
+            // At the first steps activations are still at their initial scale.
+            let holds = divisor.is_finite()
+                && divisor < INERT_DIVISOR
+                && iteration >= self.cfg.update_ratio_warmup;
+            if self.gate(DiagnosticKind::InertNorm, &l.name, holds) {
+                out.push(inert_norm(iteration, &l.name, divisor));
             }
         }
         out
@@ -196,5 +212,78 @@ impl Diagnostics {
             ),
             lr.and_then(|lr| knob_action(None, Knob::LearningRate, lr / UPDATE_RATIO_LR_STEP)),
         )
+    }
+}
+
+/// A norm layer whose divisor stays at its constant: its α suits activations of another scale.
+fn inert_norm(iteration: u64, name: &str, divisor: f32) -> Diagnostic {
+    // While s = k + α/n·Σx² stays near k, the divisor's excess over 1 grows in proportion to α.
+    let excess = f64::from(divisor) - 1.0;
+    let wanted = f64::from(NORM_TARGET_DIVISOR) - 1.0;
+    let scale = if excess > 1e-7 {
+        format!("about ×{}", one_figure(wanted / excess))
+    } else {
+        "by several decades".to_string()
+    };
+    diagnostic(
+        iteration,
+        DiagnosticKind::InertNorm,
+        // nothing goes wrong with the training itself: a note, not a warning
+        Severity::Info,
+        format!("{name}: the norm layer normalises nothing"),
+        format!(
+            "{name}'s divisor beyond its constant k^β was ÷{divisor:.4} on the batch at iteration \
+             {iteration}; under ÷{INERT_DIVISOR} the layer is a fixed scale. Its α is too small \
+             for activations of this size: the published values assume 0–255 pixels"
+        ),
+        format!(
+            "it costs time and normalises nothing: drop it from --net, or to make it act, restart \
+             with its α {scale} larger, for a divisor near ÷{NORM_TARGET_DIVISOR} (α cannot \
+             change mid-run)"
+        ),
+    )
+}
+
+/// A factor rounded to one significant figure: 555 → "600", 3.2 → "3".
+fn one_figure(v: f64) -> String {
+    if !v.is_finite() || v <= 0.0 {
+        return "?".to_string();
+    }
+    let decade = 10f64.powi(v.log10().floor() as i32);
+    let rounded = (v / decade).round() * decade;
+    if rounded >= 1e6 {
+        format!("{rounded:.0e}")
+    } else {
+        format!("{rounded:.0}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_figure_rounds_to_a_single_significant_digit() {
+        assert_eq!(one_figure(555.0), "600");
+        assert_eq!(one_figure(3.2), "3");
+        assert_eq!(one_figure(96.0), "100");
+        assert_eq!(one_figure(1.6e7), "2e7");
+        assert_eq!(one_figure(0.0), "?");
+    }
+
+    #[test]
+    fn an_inert_norm_is_told_how_far_to_scale_alpha() {
+        // ÷1.001: an excess of 0.001 against the wanted 0.2, so α ×200.
+        let d = inert_norm(300, "norm1", 1.001);
+        assert_eq!(d.kind, DiagnosticKind::InertNorm);
+        assert!(d.suggestion.contains("about ×200"), "{}", d.suggestion);
+        assert!(d.evidence.contains("÷1.0010"), "{}", d.evidence);
+        assert!(d.action.is_none());
+        let flat = inert_norm(300, "norm1", 1.0);
+        assert!(
+            flat.suggestion.contains("several decades"),
+            "{}",
+            flat.suggestion
+        );
     }
 }
