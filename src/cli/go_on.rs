@@ -13,8 +13,9 @@ pub(super) fn how_to_go_on(run_dir: &std::path::Path) -> String {
             if cap > 0 && s.iterations >= cap {
                 format!("run {d} finished at its cap of {cap} iterations")
             } else {
+                let noun = if epochs == 1 { "epoch" } else { "epochs" };
                 format!(
-                    "run {d} finished its {epochs} epochs (train it longer with: convtop train \
+                    "run {d} finished its {epochs} {noun} (train it longer with: convtop train \
                      --resume {d} --epochs {})",
                     2 * epochs
                 )
@@ -52,6 +53,12 @@ mod tests {
             line.contains("--resume") && line.contains("--epochs 6"),
             "{line}"
         );
+        let one = train::TrainConfig {
+            epochs: 1,
+            ..train::TrainConfig::default()
+        };
+        let line = how_to_go_on(run_with(&one, &[iter, finished]).path());
+        assert!(line.contains("finished its 1 epoch ("), "{line}");
         let dir = run_with(&three, &[iter, stopped]);
         let line = how_to_go_on(dir.path());
         assert!(

@@ -94,7 +94,8 @@ impl App {
                 "preprocessing cannot change mid-run: restart with --preprocess standardize"
                     .to_string()
             } else if e.latest.kind == DiagnosticKind::InertNorm {
-                "a norm's α cannot change mid-run: restart with a larger α in --net".to_string()
+                "a norm's α cannot change mid-run: restart without the layer, or with a larger α, in --net"
+                    .to_string()
             } else {
                 format!("\"{}\" has no change the app can make", e.latest.title)
             };

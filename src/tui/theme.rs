@@ -24,7 +24,7 @@ pub const ASCII_BORDER: border::Set = border::Set {
 };
 
 /// Unicode text and its ASCII stand-in, replaced before layout so widths stay honest.
-const ASCII_SUBSTITUTES: [(&str, &str); 33] = [
+const ASCII_SUBSTITUTES: [(&str, &str); 35] = [
     ("↑↓", "up/dn"),
     ("←→", "<-/->"),
     ("━", "*"),
@@ -37,6 +37,8 @@ const ASCII_SUBSTITUTES: [(&str, &str); 33] = [
     ("×", "x"),
     ("÷", "/"),
     ("λ", "lambda"),
+    ("α", "alpha"),
+    ("–", "-"),
     ("‖", "|"),
     ("∇", "d"),
     (" · ", " - "),
