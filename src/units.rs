@@ -35,6 +35,21 @@ pub fn sig(value: f64) -> String {
     }
 }
 
+/// A positive factor rounded to one significant figure: 555 → "600", 3.2 → "3", 0.042 → "0.04".
+pub fn one_figure(v: f64) -> String {
+    if !v.is_finite() || v <= 0.0 {
+        return "?".to_string();
+    }
+    let exponent = v.log10().floor() as i32;
+    let rounded = (v / 10f64.powi(exponent)).round() * 10f64.powi(exponent);
+    if rounded >= 1e6 {
+        format!("{rounded:.0e}")
+    } else {
+        let decimals = usize::try_from(-exponent).unwrap_or(0);
+        format!("{rounded:.decimals$}")
+    }
+}
+
 /// 327_155_712 → "312 MiB".
 pub fn bytes(value: u64) -> String {
     const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
@@ -72,6 +87,17 @@ pub fn duration(seconds: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_significant_figure() {
+        assert_eq!(one_figure(555.0), "600");
+        assert_eq!(one_figure(3.2), "3");
+        assert_eq!(one_figure(96.0), "100");
+        assert_eq!(one_figure(1.6e7), "2e7");
+        assert_eq!(one_figure(0.042), "0.04");
+        assert_eq!(one_figure(0.96), "1.0");
+        assert_eq!(one_figure(0.0), "?");
+    }
 
     #[test]
     fn significant_figures() {

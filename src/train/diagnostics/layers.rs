@@ -221,7 +221,7 @@ fn inert_norm(iteration: u64, name: &str, divisor: f32) -> Diagnostic {
     let excess = f64::from(divisor) - 1.0;
     let wanted = f64::from(NORM_TARGET_DIVISOR) - 1.0;
     let scale = if excess > 1e-7 {
-        format!("about ×{}", one_figure(wanted / excess))
+        format!("about ×{}", crate::units::one_figure(wanted / excess))
     } else {
         "by several decades".to_string()
     };
@@ -244,32 +244,9 @@ fn inert_norm(iteration: u64, name: &str, divisor: f32) -> Diagnostic {
     )
 }
 
-/// A factor rounded to one significant figure: 555 → "600", 3.2 → "3".
-fn one_figure(v: f64) -> String {
-    if !v.is_finite() || v <= 0.0 {
-        return "?".to_string();
-    }
-    let decade = 10f64.powi(v.log10().floor() as i32);
-    let rounded = (v / decade).round() * decade;
-    if rounded >= 1e6 {
-        format!("{rounded:.0e}")
-    } else {
-        format!("{rounded:.0}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn one_figure_rounds_to_a_single_significant_digit() {
-        assert_eq!(one_figure(555.0), "600");
-        assert_eq!(one_figure(3.2), "3");
-        assert_eq!(one_figure(96.0), "100");
-        assert_eq!(one_figure(1.6e7), "2e7");
-        assert_eq!(one_figure(0.0), "?");
-    }
 
     #[test]
     fn an_inert_norm_is_told_how_far_to_scale_alpha() {
