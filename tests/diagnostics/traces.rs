@@ -157,15 +157,17 @@ fn a_loops_told_schedule_decides_as_the_trainers_own_does() {
 #[test]
 fn one_noisy_evaluation_above_the_best_is_not_overfitting() {
     // cudaconvnet without augmentation read 0.677 at epoch 50, 6% above its best 0.639, between
-    // 0.653 and 0.643; its val accuracy set its best (79.32%) at epoch 79. Neither real trace
-    // climbs for three evaluations or drifts 5% in its median, nor has a 10-point gap widening.
+    // 0.653 and 0.643; its val accuracy set its best (79.32%) at epoch 79. No real trace climbs
+    // for three evaluations or drifts 5% in its median, nor has a 10-point gap widening (the
+    // within-channel run ends 12 points apart, 91.5% against 79.2%, but the gap grows slowly).
     for (name, decay) in [
         ("cudaconvnet_110_epochs", (0.02, 0.959, 110)),
+        ("cudaconvnet_within_110_epochs", (0.02, 0.959, 110)),
         ("vggish_dropout_120_epochs", (0.02, 0.96235, 120)),
     ] {
         let trace = read_trace(name);
         let spike = trace.iter().find(|t| t.epoch == 50.0).expect("epoch 50");
-        if name.starts_with("cudaconvnet") {
+        if name == "cudaconvnet_110_epochs" {
             assert!((spike.val.0 - 0.6773).abs() < 1e-4);
         }
         let calls = verdicts_of(&trace, decay, true, DiagnosticKind::Overfitting);
@@ -175,4 +177,27 @@ fn one_noisy_evaluation_above_the_best_is_not_overfitting() {
             "{name}: overfitting at epochs {epochs:?}"
         );
     }
+}
+
+#[test]
+fn the_best_no_augmentation_recipe_hears_of_a_plateau_only_after_its_best() {
+    // the README's best run without augmentation (78.89% test), run again on another machine to
+    // the same numbers: its best val accuracy, 79.44%, at epoch 79, then 79.0–79.2% to the end
+    let trace = read_trace("cudaconvnet_within_110_epochs");
+    let (best_epoch, best_acc) = best_of(&trace);
+    assert_eq!((best_epoch, best_acc), (79.0, 0.7944));
+    let scheduled = plateaus_of(&trace, (0.02, 0.959, 110), true);
+    let epochs: Vec<f64> = scheduled.iter().map(|(e, _)| *e).collect();
+    assert!(
+        !epochs.is_empty(),
+        "no plateau at all, though it stalled for 31 epochs"
+    );
+    assert!(
+        epochs.iter().all(|&e| e > best_epoch),
+        "a plateau before the best checkpoint: {epochs:?}"
+    );
+    assert_mentions(
+        &scheduled[0].1,
+        &["best val accuracy 79.44% at iteration 35550"],
+    );
 }
