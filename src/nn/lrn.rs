@@ -28,7 +28,7 @@ use super::gemm::Float;
 
 /// A `divisor` below this is an identity up to the constant k^β: the layer divides by less than
 /// 1% more than a fixed scale would, so it normalises nothing (the dashboard's Network tab warns,
-/// and so does the `InertNorm` diagnostic).
+/// and the `InertNorm` diagnostic notes it once).
 pub const INERT_DIVISOR: f32 = 1.01;
 
 #[derive(Debug, Clone)]

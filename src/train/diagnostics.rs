@@ -4,8 +4,9 @@
 //! Re-report rule: a condition (per kind, and per layer for the layer checks) is reported when it
 //! is first seen to hold. While it keeps holding it stays silent, except for one reminder each time
 //! `cooldown_evals` evaluations have passed since its last report. A check that finds the
-//! condition false re-arms it, so it is reported at once when it comes back. Divergence is the
-//! exception: it stays latched until `reset_after_rollback`, because the trainer pauses on it.
+//! condition false re-arms it, so it is reported at once when it comes back. Two exceptions:
+//! divergence stays latched until `reset_after_rollback`, because the trainer pauses on it; and
+//! an inert norm is noted once, because its α is no knob and a reminder would ask nothing new.
 
 mod config;
 mod evaluation;
@@ -83,6 +84,8 @@ pub struct Diagnostics {
     dead_streaks: Vec<layers::DeadStreak>,
     /// Median update/weight ratio over the weight layers at the latest layer check.
     median_update_ratio: Option<f32>,
+    /// Norm layers already noted as normalising nothing (and not dividing since).
+    inert_norms: Vec<String>,
     /// Keeps the learning-rate advice from pointing both ways at one rate.
     arbiter: Arbiter,
     // Evaluation checks.
@@ -115,6 +118,7 @@ impl Diagnostics {
             first_dead_at: None,
             dead_streaks: Vec::new(),
             median_update_ratio: None,
+            inert_norms: Vec::new(),
             arbiter: Arbiter::default(),
             history: VecDeque::new(),
             best_val: None,

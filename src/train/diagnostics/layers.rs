@@ -79,7 +79,13 @@ impl Diagnostics {
             let holds = divisor.is_finite()
                 && divisor < INERT_DIVISOR
                 && iteration >= self.cfg.update_ratio_warmup;
-            if self.gate(DiagnosticKind::InertNorm, &l.name, holds) {
+            // Said once: α cannot change mid-run, so a reminder every few evaluations would only
+            // repeat it. A layer that starts to divide and then stops again is noted again.
+            let was_noted = self.inert_norms.contains(&l.name);
+            if !holds {
+                self.inert_norms.retain(|name| *name != l.name);
+            } else if !was_noted {
+                self.inert_norms.push(l.name.clone());
                 out.push(inert_norm(iteration, &l.name, divisor));
             }
         }
