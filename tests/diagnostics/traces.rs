@@ -85,6 +85,25 @@ fn best_of(trace: &[TracedEval]) -> (f64, f32) {
     })
 }
 
+/// The scheduled plateau calls of trace `name`, checked to come only after its best checkpoint
+/// (at `best_epoch`) and to come at all: a run that stalled at the end hears of it.
+fn plateaus_after_best(
+    name: &str,
+    decay: (f32, f32, u32),
+    best_epoch: f64,
+) -> Vec<(f64, Diagnostic)> {
+    let trace = read_trace(name);
+    assert_eq!(best_of(&trace).0, best_epoch, "{name}'s best checkpoint");
+    let scheduled = plateaus_of(&trace, decay, true);
+    let epochs: Vec<f64> = scheduled.iter().map(|(e, _)| *e).collect();
+    assert!(!epochs.is_empty(), "{name}: no plateau at all");
+    assert!(
+        epochs.iter().all(|&e| e > best_epoch),
+        "{name}: a plateau before the best checkpoint: {epochs:?}"
+    );
+    scheduled
+}
+
 #[test]
 fn a_stall_half_way_through_a_decay_schedule_is_not_a_plateau() {
     // cudaconvnet on CIFAR-10 without augmentation: val loss stalls from epoch 25 and val
@@ -116,15 +135,7 @@ fn a_stall_half_way_through_a_decay_schedule_is_not_a_plateau() {
 fn a_val_loss_stall_while_accuracy_still_rises_is_not_a_plateau() {
     // vggish with dropout, crops and flips: the val loss stalled at epochs 68 and 75 (the old
     // rule's calls) while val accuracy went on to 84.25% at epoch 80
-    let trace = read_trace("vggish_dropout_120_epochs");
-    let (best_epoch, best_acc) = best_of(&trace);
-    assert_eq!((best_epoch, best_acc), (80.0, 0.8425));
-    let scheduled = plateaus_of(&trace, (0.02, 0.96235, 120), true);
-    let epochs: Vec<f64> = scheduled.iter().map(|(e, _)| *e).collect();
-    assert!(
-        epochs.iter().all(|&e| e > best_epoch),
-        "a plateau before the best checkpoint: {epochs:?}"
-    );
+    let scheduled = plateaus_after_best("vggish_dropout_120_epochs", (0.02, 0.96235, 120), 80.0);
     assert_mentions(
         &scheduled[0].1,
         &["best val accuracy 84.25% at iteration 30000"],
@@ -183,19 +194,7 @@ fn one_noisy_evaluation_above_the_best_is_not_overfitting() {
 fn the_best_no_augmentation_recipe_hears_of_a_plateau_only_after_its_best() {
     // the README's best run without augmentation (78.89% test), run again on another machine to
     // the same numbers: its best val accuracy, 79.44%, at epoch 79, then 79.0–79.2% to the end
-    let trace = read_trace("cudaconvnet_within_110_epochs");
-    let (best_epoch, best_acc) = best_of(&trace);
-    assert_eq!((best_epoch, best_acc), (79.0, 0.7944));
-    let scheduled = plateaus_of(&trace, (0.02, 0.959, 110), true);
-    let epochs: Vec<f64> = scheduled.iter().map(|(e, _)| *e).collect();
-    assert!(
-        !epochs.is_empty(),
-        "no plateau at all, though it stalled for 31 epochs"
-    );
-    assert!(
-        epochs.iter().all(|&e| e > best_epoch),
-        "a plateau before the best checkpoint: {epochs:?}"
-    );
+    let scheduled = plateaus_after_best("cudaconvnet_within_110_epochs", (0.02, 0.959, 110), 79.0);
     assert_mentions(
         &scheduled[0].1,
         &["best val accuracy 79.44% at iteration 35550"],
