@@ -126,6 +126,23 @@ fn fully_connected_stack() {
 }
 
 #[test]
+fn batch_norm() {
+    // after a conv, before and after a ReLU; a non-square plane; two images so each channel's
+    // statistics couple 2·h·w units
+    assert_checks("conv4k3p1 bn relu fc3", [2, 5, 6]);
+    // relu before bn: bn undoes any shift of its input, so conv1.bias's gradient is only what
+    // the ReLU's cut leaves of it, ~1e-6, where the difference quotient's ~1e-11 round-off is
+    // 1e-5 of it
+    assert_checks_within("conv3k3p1 relu bn pool2 fc3", [1, 4, 6], 1e-4);
+    // after an fc layer (BatchNorm1d: the batch alone, 3 units per feature; three values
+    // standardised put the middle one near 0, a ReLU's kink, so no ReLU right after it)
+    assert_checks("fc6 bn fc3", [2, 3, 4]);
+    assert_checks("fc6 relu bn fc5 relu fc3", [2, 3, 4]);
+    // vggish's block: conv, bn, relu twice, then a pool
+    assert_checks("conv3k3p1 bn relu conv4k3p1 bn relu pool2 fc3", [3, 4, 4]);
+}
+
+#[test]
 fn ceil_mode_pooling() {
     // k3 s2 ceil on 6×6: ⌈(6 − 3)/2⌉ + 1 = 3 (floor: 2), the last window covers 2 of 3
     assert_checks("conv3k3p1 pool3s2ceil fc3", [1, 6, 6]);

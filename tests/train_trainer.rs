@@ -249,6 +249,43 @@ fn a_resumed_run_with_dropout_draws_the_same_masks() {
 }
 
 #[test]
+fn a_checkpoint_keeps_the_batch_norms_running_statistics() {
+    // evaluation reads the running statistics, not the batch's: a resumed run or `convtop
+    // test` that lost them would evaluate with mean 0 and variance 1
+    let dir = tempfile::tempdir().unwrap();
+    let mut run = train::new_run(TrainConfig {
+        net: "conv8k5p2 bn relu pool2 fc10".into(),
+        ..config(dir.path())
+    })
+    .unwrap();
+    run.is_start_paused = true;
+    let h = train::spawn(run).unwrap();
+    step_losses(&h, 5);
+    let info_dir = dir
+        .path()
+        .read_dir()
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    stop(h);
+    let ck = Checkpoint::load(&info_dir.join(LAST_CHECKPOINT)).unwrap();
+    let (shape, mean) = ck.find("bn1.running_mean").unwrap();
+    let (_, var) = ck.find("bn1.running_var").unwrap();
+    assert_eq!(shape, [8]);
+    // five batches moved them from their start (0 and 1)
+    assert!(mean.iter().all(|&m| m != 0.0), "{mean:?}");
+    assert!(var.iter().all(|&v| v != 1.0), "{var:?}");
+    assert!(ck.find("bn1.weight").is_some() && ck.find("bn1.bias").is_some());
+    let resumed = train::resume_run(&info_dir, None).unwrap();
+    let tensors = resumed.net.tensors();
+    let find = |name: &str| tensors.iter().find(|t| t.0 == name).unwrap().2.clone();
+    assert_eq!(find("bn1.running_mean"), mean);
+    assert_eq!(find("bn1.running_var"), var);
+}
+
+#[test]
 fn a_torn_write_leaves_the_previous_checkpoint_loadable() {
     let dir = tempfile::tempdir().unwrap();
     let h = start(dir.path(), true);

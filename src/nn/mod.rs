@@ -4,6 +4,7 @@
 //! Each layer's forward saves what its backward reads; backward adds into the parameter
 //! gradients, which `Network::zero_grad` clears.
 
+pub mod batchnorm;
 pub mod conv;
 pub mod dropout;
 pub mod error;

@@ -4,6 +4,7 @@
 
 use ndarray::Array4;
 
+use super::batchnorm::BatchNorm;
 use super::conv::{Conv2d, ConvGeom};
 use super::dropout::Dropout;
 use super::error::NnError;
@@ -33,6 +34,7 @@ pub enum Layer<F: Float> {
     Linear(Linear<F>),
     Norm(LocalResponseNorm<F>),
     Dropout(Dropout<F>),
+    BatchNorm(BatchNorm<F>),
 }
 
 /// What a forward pass is for: training keeps what backward reads and draws dropout masks from
@@ -188,6 +190,7 @@ impl<F: Float> Network<F> {
                 Layer::Linear(l) => l.backward(&d),
                 Layer::Norm(l) => l.backward(&d),
                 Layer::Dropout(l) => l.backward(&d),
+                Layer::BatchNorm(l) => l.backward(&d),
             };
         }
         d
@@ -198,6 +201,7 @@ impl<F: Float> Network<F> {
             match layer {
                 Layer::Conv(l) => l.zero_grad(),
                 Layer::Linear(l) => l.zero_grad(),
+                Layer::BatchNorm(l) => l.zero_grad(),
                 _ => {}
             }
         }
@@ -310,11 +314,12 @@ impl Network<f32> {
     }
 }
 
-/// (weight shape, bias length) of a conv or fc layer.
+/// (weight shape, bias length) of a conv, fc or batch-norm layer.
 fn layer_ref_shape(spec: &LayerSpec, in_shape: [usize; 3]) -> (Vec<usize>, usize) {
     match *spec {
         LayerSpec::Conv { c_out, kh, kw, .. } => (vec![c_out, in_shape[0], kh, kw], c_out),
         LayerSpec::Fc { d_out, .. } => (vec![d_out, in_shape.iter().product()], d_out),
+        LayerSpec::BatchNorm => (vec![in_shape[0]], in_shape[0]),
         _ => (Vec::new(), 0),
     }
 }
@@ -358,5 +363,6 @@ fn forward_layer<F: Float>(
         Layer::Linear(l) => l.forward(&a, keep),
         Layer::Norm(l) => l.forward(a, keep),
         Layer::Dropout(l) => l.forward(a, seed),
+        Layer::BatchNorm(l) => l.forward(a, keep),
     }
 }

@@ -9,6 +9,7 @@
 //!         | "avgpool" K ["s" S] ["ceil"]       average pooling; `ceil` rounds the output size up
 //!         | "norm" [N] ["a" A] ["b" B] ["k" K]  local response normalisation across N channels
 //!         | "dropout" [P]                      inverted dropout of a fraction P (default 0.5)
+//!         | "bn"                               batch normalisation of each channel (PyTorch's BatchNorm2d)
 //!         | "fc" N                             fully connected; the last layer sets the class count
 //! ```
 //! A conv or fc token may end in `wd` M: that layer's weights decay with M·λ rather than λ
@@ -63,6 +64,8 @@ pub enum LayerSpec {
     Dropout {
         p: f64,
     },
+    /// Batch normalisation of each channel with its own γ and β (`batchnorm`).
+    BatchNorm,
     Fc {
         d_out: usize,
         /// As `Conv`'s.
@@ -210,6 +213,7 @@ fn parse_layer(tok: &str, position: usize) -> Result<LayerSpec, NnError> {
             }
         }
         "relu" if first.is_none() && pairs.is_empty() => LayerSpec::Relu,
+        "bn" | "batchnorm" if first.is_none() && pairs.is_empty() => LayerSpec::BatchNorm,
         "pool" | "maxpool" | "avgpool" => {
             let k = first.ok_or_else(|| need("a window size, e.g. pool2"))?;
             let mut stride = k;
@@ -240,7 +244,7 @@ fn parse_layer(tok: &str, position: usize) -> Result<LayerSpec, NnError> {
                 tok,
                 position,
                 "unknown layer; expected convF[kK][sS][pP], relu, poolK[sS][ceil], \
-                 avgpoolK[sS][ceil], norm[N][aA][bB][kK], dropout[P], fcN or (…)xN",
+                 avgpoolK[sS][ceil], norm[N][aA][bB][kK], dropout[P], bn, fcN or (…)xN",
             ));
         }
     };
@@ -259,7 +263,7 @@ pub fn parse(spec_or_preset: &str) -> Result<Vec<LayerSpec>, NnError> {
         && word
             .chars()
             .all(|c| c.is_ascii_alphabetic() || c == '-' || c == '_')
-        && !matches!(word, "relu" | "norm" | "dropout")
+        && !matches!(word, "relu" | "norm" | "dropout" | "bn" | "batchnorm")
     {
         let names: Vec<&str> = PRESETS.iter().map(|p| p.name).collect();
         return Err(spec_err(

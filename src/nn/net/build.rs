@@ -76,6 +76,7 @@ impl<F: Float> Network<F> {
                     LocalResponseNorm::new(n, k, alpha, beta)
                 }),
                 LayerSpec::Dropout { p } => Layer::Dropout(Dropout::new(p)),
+                LayerSpec::BatchNorm => Layer::BatchNorm(BatchNorm::new(c)),
                 LayerSpec::Fc { d_out, .. } => {
                     let mut fc = Linear::new(c * h * w, d_out);
                     let is_classifier = layers.len() + 1 == plan.layers.len();

@@ -58,7 +58,7 @@ pub fn plan(layers: &[LayerSpec], input: [usize; 3]) -> Result<Plan, NnError> {
             });
         }
     }
-    let mut counts = [0usize; 6];
+    let mut counts = [0usize; 7];
     let mut shape = input;
     let mut planned = Vec::with_capacity(layers.len());
     let mut warnings = Vec::new();
@@ -71,9 +71,10 @@ pub fn plan(layers: &[LayerSpec], input: [usize; 3]) -> Result<Plan, NnError> {
             LayerSpec::Fc { .. } => 3,
             LayerSpec::Norm { .. } => 4,
             LayerSpec::Dropout { .. } => 5,
+            LayerSpec::BatchNorm => 6,
         };
         counts[slot] += 1;
-        let kinds = ["conv", "relu", "pool", "fc", "norm", "dropout"];
+        let kinds = ["conv", "relu", "pool", "fc", "norm", "dropout", "bn"];
         let name = format!("{}{}", kinds[slot], counts[slot]);
         let mut window = |kh: usize,
                           kw: usize,
@@ -185,6 +186,13 @@ pub fn plan(layers: &[LayerSpec], input: [usize; 3]) -> Result<Plan, NnError> {
                 (shape, kind, formula, 0, 0)
             }
             LayerSpec::Dropout { p } => (shape, format!("dropout {p}"), String::new(), 0, 0),
+            LayerSpec::BatchNorm => (
+                shape,
+                "batchnorm".to_string(),
+                "γ·(x − μ)/√(σ² + 1e-5) + β".to_string(),
+                2 * c,
+                0,
+            ),
             LayerSpec::Fc { d_out, wd_mult } => {
                 let d_in = c * h * w;
                 let formula = format!("{c}·{h}·{w} = {d_in} → {d_out}");
@@ -197,7 +205,11 @@ pub fn plan(layers: &[LayerSpec], input: [usize; 3]) -> Result<Plan, NnError> {
                 )
             }
         };
-        let is_followed_by_relu = matches!(layers.get(i + 1), Some(LayerSpec::Relu));
+        // a batch norm between a layer and its ReLU passes the ReLU's halving of the variance on
+        let is_followed_by_relu = matches!(
+            layers.get(i + 1..),
+            Some([LayerSpec::Relu, ..] | [LayerSpec::BatchNorm, LayerSpec::Relu, ..])
+        );
         planned.push(PlannedLayer {
             spec,
             info: LayerInfo {
@@ -261,6 +273,7 @@ fn token(layer: &LayerSpec) -> String {
         LayerSpec::Relu => "relu".into(),
         LayerSpec::Norm { n, within, .. } => format!("norm{n}{}", if within { "w" } else { "" }),
         LayerSpec::Dropout { .. } => "dropout".into(),
+        LayerSpec::BatchNorm => "bn".into(),
         LayerSpec::Fc { d_out, wd_mult } => format!("fc{d_out}{}", wd_token(wd_mult)),
     }
 }

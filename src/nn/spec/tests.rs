@@ -211,6 +211,31 @@ fn new_layer_tokens_are_parsed_and_named() {
 }
 
 #[test]
+fn batch_norm_is_parsed_named_and_counted() {
+    let p = plan(
+        &parse("conv8k3p1 bn relu pool2 fc16 BatchNorm relu fc10").unwrap(),
+        [3, 8, 8],
+    )
+    .unwrap();
+    let names: Vec<&str> = p.layers.iter().map(|l| l.info.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "conv1", "bn1", "relu1", "pool1", "fc1", "bn2", "relu2", "fc2"
+        ]
+    );
+    assert_eq!(p.layers[1].info.kind, "batchnorm");
+    // γ and β per channel: 2·8 after conv1, 2·16 after fc1
+    assert_eq!(p.layers[1].info.params, 16);
+    assert_eq!(p.layers[5].info.params, 32);
+    assert_eq!(p.layers[1].info.out_shape, [8, 8, 8]);
+    // conv1 and fc1 reach their ReLU through the norm: He, not Glorot
+    assert!(p.layers[0].is_followed_by_relu && p.layers[4].is_followed_by_relu);
+    let e = parse("conv4 bn2 fc10").unwrap_err().to_string();
+    assert!(e.contains("bn2"), "{e}");
+}
+
+#[test]
 fn a_conv_or_fc_layer_takes_a_weight_decay_multiplier() {
     let layers = parse("conv8k5p2wd0.5 relu fc10wd250").unwrap();
     assert_eq!(layers[0].wd_mult(), 0.5);
