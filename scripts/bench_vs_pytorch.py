@@ -23,6 +23,8 @@ PRESETS = {
     "cifar": ("conv16k5p2 relu pool2 conv20k5p2 relu pool2 conv20k5p2 relu pool2 fc10", (3, 32, 32)),
     "vggish": ("conv32k3p1 relu conv32k3p1 relu pool2 conv64k3p1 relu conv64k3p1 relu pool2 "
                "conv128k3p1 relu conv128k3p1 relu pool2 fc10", (3, 32, 32)),
+    "vggish-bn": ("conv32k3p1 bn relu conv32k3p1 bn relu pool2 conv64k3p1 bn relu conv64k3p1 bn relu "
+                  "pool2 conv128k3p1 bn relu conv128k3p1 bn relu pool2 fc10", (3, 32, 32)),
     "cudaconvnet": ("conv32k5p2 pool3s2ceil relu norm3a0.1b0.75k1 conv32k5p2 relu avgpool3s2ceil "
                     "norm3a0.1b0.75k1 conv64k5p2 relu avgpool3s2ceil fc10", (3, 32, 32)),
     # the published α, which leaves norm inert on standardised input (the README's calibration)
@@ -61,7 +63,7 @@ class WithinChannelNorm(nn.Module):
 def build(spec, input_shape):
     """The preset grammar's subset: convNkK[sS][pP], relu, [max|avg]poolK[sS][ceil],
     norm[N][w][aA][bB][kK] (nn.LocalResponseNorm: the same α/size convention; w: within each
-    channel), dropout[P], fcN."""
+    channel), dropout[P], bn (nn.BatchNorm2d, or nn.BatchNorm1d after an fc layer), fcN."""
     c, h, w = input_shape
     layers = []
     for tok in spec.split():
@@ -88,6 +90,11 @@ def build(spec, input_shape):
                           float(opts.get("k", 2.0)))
             layers.append(WithinChannelNorm(n, a, b, k) if m[2] else
                           nn.LocalResponseNorm(n, alpha=a, beta=b, k=k))
+            continue
+        if tok in ("bn", "batchnorm"):
+            # after an fc layer the tensor is (n, d): BatchNorm1d
+            is_flat = any(isinstance(layer, nn.Flatten) for layer in layers)
+            layers.append(nn.BatchNorm1d(c) if is_flat else nn.BatchNorm2d(c))
             continue
         m = re.fullmatch(r"dropout([0-9.]*)", tok)
         if m:
