@@ -8,7 +8,7 @@ pub struct Preset {
     pub about: &'static str,
 }
 
-pub const PRESETS: [Preset; 6] = [
+pub const PRESETS: [Preset; 7] = [
     Preset {
         name: "mnist",
         spec: "conv8k5p2 relu pool2 conv16k5p2 relu pool3 fc10",
@@ -33,6 +33,13 @@ pub const PRESETS: [Preset; 6] = [
                conv128k3p1 relu conv128k3p1 relu pool2 fc10",
         input: [3, 32, 32],
         about: "as seed with 32,32 / 64,64 / 128,128 filters",
+    },
+    Preset {
+        name: "vggish-bn",
+        spec: "conv32k3p1 bn relu conv32k3p1 bn relu pool2 conv64k3p1 bn relu conv64k3p1 bn relu pool2 \
+               conv128k3p1 bn relu conv128k3p1 bn relu pool2 fc10",
+        input: [3, 32, 32],
+        about: "vggish with a batch norm before each ReLU",
     },
     Preset {
         name: "cudaconvnet",

@@ -236,6 +236,28 @@ fn batch_norm_is_parsed_named_and_counted() {
 }
 
 #[test]
+fn vggish_bn_is_vggish_with_a_norm_before_each_relu() {
+    let plain = plan(&parse("vggish").unwrap(), [3, 32, 32]).unwrap();
+    let bn = plan(&parse("vggish-bn").unwrap(), [3, 32, 32]).unwrap();
+    // γ and β for each of the six convolutions' channels: 2·(32 + 32 + 64 + 64 + 128 + 128)
+    assert_eq!(bn.params(), plain.params() + 896);
+    assert_eq!(bn.flops(), plain.flops());
+    assert_eq!(bn.layers.len(), plain.layers.len() + 6);
+    let relus = bn.layers.iter().filter(|l| l.spec == LayerSpec::Relu);
+    assert_eq!(relus.count(), 6);
+    for (i, l) in bn.layers.iter().enumerate() {
+        if l.spec == LayerSpec::Relu {
+            assert_eq!(
+                bn.layers[i - 1].spec,
+                LayerSpec::BatchNorm,
+                "{}",
+                l.info.name
+            );
+        }
+    }
+}
+
+#[test]
 fn a_conv_or_fc_layer_takes_a_weight_decay_multiplier() {
     let layers = parse("conv8k5p2wd0.5 relu fc10wd250").unwrap();
     assert_eq!(layers[0].wd_mult(), 0.5);
