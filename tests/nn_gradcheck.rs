@@ -130,10 +130,11 @@ fn batch_norm() {
     // after a conv, before and after a ReLU; a non-square plane; two images so each channel's
     // statistics couple 2·h·w units
     assert_checks("conv4k3p1 bn relu fc3", [2, 5, 6]);
-    // relu before bn: bn undoes any shift of its input, so conv1.bias's gradient is only what
-    // the ReLU's cut leaves of it, ~1e-6, where the difference quotient's ~1e-11 round-off is
-    // 1e-5 of it
-    assert_checks_within("conv3k3p1 relu bn pool2 fc3", [1, 4, 6], 1e-4);
+    // relu before bn: bn undoes any shift of its input, so what reaches conv1.bias and the
+    // input is only what the ReLU's cut leaves, 1e-6 to 1e-8; there the difference quotient's
+    // ~1e-11 round-off is 1e-5 to 1e-4 of the gradient (or of TINY), so the deep nets'
+    // tolerance applies
+    assert_checks_within("conv3k3p1 relu bn pool2 fc3", [1, 4, 6], MAX_REL_DEEP);
     // after an fc layer (BatchNorm1d: the batch alone, 3 units per feature; three values
     // standardised put the middle one near 0, a ReLU's kink, so no ReLU right after it)
     assert_checks("fc6 bn fc3", [2, 3, 4]);

@@ -38,14 +38,73 @@ pub struct BatchNorm<F: Float> {
     inv_std: Vec<F>, // (c): 1/√(σ²_B + ε) of that batch
 }
 
-/// Channel `c`'s planes of a (n, c, h, w) buffer, image by image.
-fn planes<F: Float>(
-    data: &[F],
-    c: usize,
-    channels: usize,
-    plane: usize,
-) -> impl Iterator<Item = &[F]> {
-    data.chunks_exact(plane).skip(c).step_by(channels)
+/// Independent partial sums a plane is summed in: eight chains the compiler can keep in one
+/// vector register, instead of one add waiting on the last.
+const LANES: usize = 8;
+
+/// (Σ a_i, Σ a_i·b_i) over one plane: backward's Σ dy and Σ dy·x̂.
+fn plane_sums<F: Float>(a: &[F], b: &[F]) -> (f64, f64) {
+    let mut s1 = [F::zero(); LANES];
+    let mut s2 = [F::zero(); LANES];
+    let (a_blocks, a_tail) = a.split_at(a.len() - a.len() % LANES);
+    let (b_blocks, b_tail) = b.split_at(a_blocks.len());
+    for (ca, cb) in a_blocks
+        .chunks_exact(LANES)
+        .zip(b_blocks.chunks_exact(LANES))
+    {
+        for l in 0..LANES {
+            s1[l] += ca[l];
+            s2[l] += ca[l] * cb[l];
+        }
+    }
+    let mut t1: f64 = s1.iter().map(|v| v.as_f64()).sum();
+    let mut t2: f64 = s2.iter().map(|v| v.as_f64()).sum();
+    for (&u, &v) in a_tail.iter().zip(b_tail) {
+        t1 += u.as_f64();
+        t2 += u.as_f64() * v.as_f64();
+    }
+    (t1, t2)
+}
+
+/// One plane's mean and sum of squared deviations from it, in two passes over the plane
+/// (it is in cache for the second): no cancellation, however far the values sit from 0.
+fn plane_moments<F: Float>(p: &[F]) -> (f64, f64) {
+    let mut s = [F::zero(); LANES];
+    let (blocks, tail) = p.split_at(p.len() - p.len() % LANES);
+    for c in blocks.chunks_exact(LANES) {
+        for l in 0..LANES {
+            s[l] += c[l];
+        }
+    }
+    let sum: f64 =
+        s.iter().map(|v| v.as_f64()).sum::<f64>() + tail.iter().map(|v| v.as_f64()).sum::<f64>();
+    let mean = sum / p.len() as f64;
+    let m = F::of(mean);
+    let mut q = [F::zero(); LANES];
+    for c in blocks.chunks_exact(LANES) {
+        for l in 0..LANES {
+            let d = c[l] - m;
+            q[l] += d * d;
+        }
+    }
+    let m2: f64 = q.iter().map(|v| v.as_f64()).sum::<f64>()
+        + tail
+            .iter()
+            .map(|v| (v.as_f64() - mean).powi(2))
+            .sum::<f64>();
+    // m rounded to F: correct the deviations' sum for the rounding (Σ(x − m)² = m2 about m)
+    let off = mean - m.as_f64();
+    (mean, m2 - p.len() as f64 * off * off)
+}
+
+/// Per-channel totals of per-plane sums, the planes of (n, c) in order.
+fn channel_totals(per_plane: &[(f64, f64)], channels: usize) -> Vec<(f64, f64)> {
+    let mut out = vec![(0.0, 0.0); channels];
+    for (i, &(a, b)) in per_plane.iter().enumerate() {
+        out[i % channels].0 += a;
+        out[i % channels].1 += b;
+    }
+    out
 }
 
 impl<F: Float> BatchNorm<F> {
@@ -81,80 +140,73 @@ impl<F: Float> BatchNorm<F> {
         if !x.is_standard_layout() {
             x = x.as_standard_layout().into_owned();
         }
-        let (n, c, h, w) = x.dim();
+        let dim = x.dim();
+        let (n, c, h, w) = dim;
         debug_assert_eq!(c, self.channels());
         let plane = h * w;
-        let eps = F::of(EPS);
-        let (shift, scale): (Vec<F>, Vec<F>) = if train {
-            let data = x.as_slice().expect("standard layout is contiguous");
-            let count = (n * plane) as f64;
-            // two passes in f64 per channel: the mean, then the squared deviations from it
-            let stats: Vec<(f64, f64)> = (0..c)
-                .into_par_iter()
+        let data = x.as_slice_mut().expect("standard layout is contiguous");
+        if !train {
+            // y = a·x + b with a = γ/√(var + ε), b = β − a·mean
+            let coefs: Vec<(F, F)> = (0..c)
                 .map(|ch| {
-                    let sum: f64 = planes(data, ch, c, plane)
-                        .flatten()
-                        .map(|v| v.as_f64())
-                        .sum();
-                    let mean = sum / count;
-                    let sq: f64 = planes(data, ch, c, plane)
-                        .flatten()
-                        .map(|v| (v.as_f64() - mean).powi(2))
-                        .sum();
-                    (mean, sq / count)
+                    let a = self.gamma[ch] * (self.running_var[ch] + F::of(EPS)).sqrt().recip();
+                    (a, self.beta[ch] - a * self.running_mean[ch])
                 })
                 .collect();
-            let m = F::of(MOMENTUM);
-            let unbias = if count > 1.0 {
-                count / (count - 1.0)
-            } else {
-                1.0
-            };
-            for (ch, &(mean, var)) in stats.iter().enumerate() {
-                self.running_mean[ch] = (F::one() - m) * self.running_mean[ch] + m * F::of(mean);
-                self.running_var[ch] =
-                    (F::one() - m) * self.running_var[ch] + m * F::of(var * unbias);
-            }
-            self.inv_std = stats
-                .iter()
-                .map(|&(_, var)| F::of(1.0 / (var + EPS).sqrt()))
-                .collect();
-            stats
-                .iter()
-                .zip(&self.inv_std)
-                .map(|(&(mean, _), &inv)| (F::of(mean), inv))
-                .unzip()
-        } else {
-            self.running_mean
-                .iter()
-                .zip(&self.running_var)
-                .map(|(&mean, &var)| (mean, (var + eps).sqrt().recip()))
-                .unzip()
-        };
-        let data = x.as_slice_mut().expect("standard layout is contiguous");
-        if train {
-            // x̂ first, kept for backward; then y = γ·x̂ + β
             data.par_chunks_mut(plane).enumerate().for_each(|(i, p)| {
-                let ch = i % c;
-                p.iter_mut().for_each(|v| *v = (*v - shift[ch]) * scale[ch]);
-            });
-            self.xhat = x.clone();
-            let data = x.as_slice_mut().expect("standard layout is contiguous");
-            data.par_chunks_mut(plane).enumerate().for_each(|(i, p)| {
-                let ch = i % c;
-                let (g, b) = (self.gamma[ch], self.beta[ch]);
-                p.iter_mut().for_each(|v| *v = g * *v + b);
-            });
-        } else {
-            // y = a·x + b with a = γ/√(var + ε), b = β − a·mean
-            let (gamma, beta) = (&self.gamma, &self.beta);
-            data.par_chunks_mut(plane).enumerate().for_each(|(i, p)| {
-                let ch = i % c;
-                let a = gamma[ch] * scale[ch];
-                let b = beta[ch] - a * shift[ch];
+                let (a, b) = coefs[i % c];
                 p.iter_mut().for_each(|v| *v = a * *v + b);
             });
+            return x;
         }
+        // each plane's mean and squared deviations, combined over the channel's planes in f64
+        // (Chan et al.: M2 = Σ M2_p + Σ n_p·(mean_p − mean)²)
+        let per_plane: Vec<(f64, f64)> = data.par_chunks(plane).map(plane_moments).collect();
+        let count = (n * plane) as f64;
+        let stats: Vec<(f64, f64)> = (0..c)
+            .map(|ch| {
+                let planes = per_plane.iter().skip(ch).step_by(c);
+                let mean = planes.clone().map(|&(m, _)| m).sum::<f64>() / n as f64;
+                let m2: f64 = planes
+                    .map(|&(m, q)| q + plane as f64 * (m - mean) * (m - mean))
+                    .sum();
+                (mean, m2 / count)
+            })
+            .collect();
+        let m = F::of(MOMENTUM);
+        let unbias = if count > 1.0 {
+            count / (count - 1.0)
+        } else {
+            1.0
+        };
+        for (ch, &(mean, var)) in stats.iter().enumerate() {
+            self.running_mean[ch] = (F::one() - m) * self.running_mean[ch] + m * F::of(mean);
+            self.running_var[ch] = (F::one() - m) * self.running_var[ch] + m * F::of(var * unbias);
+        }
+        self.inv_std = stats
+            .iter()
+            .map(|&(_, var)| F::of(1.0 / (var + EPS).sqrt()))
+            .collect();
+        let means: Vec<F> = stats.iter().map(|&(mean, _)| F::of(mean)).collect();
+        if self.xhat.dim() != dim {
+            self.xhat = crate::nn::zeros_par(dim);
+        }
+        // x̂ into the kept buffer and y = γ·x̂ + β in place, in one pass
+        let (gamma, beta, inv_std) = (&self.gamma, &self.beta, &self.inv_std);
+        self.xhat
+            .as_slice_mut()
+            .expect("kept in standard layout")
+            .par_chunks_mut(plane)
+            .zip(data.par_chunks_mut(plane))
+            .enumerate()
+            .for_each(|(i, (xh, y))| {
+                let ch = i % c;
+                let (mean, s, g, b) = (means[ch], inv_std[ch], gamma[ch], beta[ch]);
+                for (xh, y) in xh.iter_mut().zip(y.iter_mut()) {
+                    *xh = (*y - mean) * s;
+                    *y = g * *xh + b;
+                }
+            });
         x
     }
 
@@ -168,17 +220,12 @@ impl<F: Float> BatchNorm<F> {
         let plane = h * w;
         let xhat = self.xhat.as_slice().expect("kept in standard layout");
         let dy = dx.as_slice().expect("standard layout is contiguous");
-        let sums: Vec<(f64, f64)> = (0..c)
-            .into_par_iter()
-            .map(|ch| {
-                planes(dy, ch, c, plane)
-                    .zip(planes(xhat, ch, c, plane))
-                    .flat_map(|(d, x)| d.iter().zip(x))
-                    .fold((0.0, 0.0), |(sb, sg), (&d, &x)| {
-                        (sb + d.as_f64(), sg + d.as_f64() * x.as_f64())
-                    })
-            })
+        let per_plane: Vec<(f64, f64)> = dy
+            .par_chunks(plane)
+            .zip(xhat.par_chunks(plane))
+            .map(|(d, x)| plane_sums(d, x))
             .collect();
+        let sums = channel_totals(&per_plane, c);
         for (ch, &(sb, sg)) in sums.iter().enumerate() {
             self.dbeta[ch] += F::of(sb);
             self.dgamma[ch] += F::of(sg);
