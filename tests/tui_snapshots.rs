@@ -992,3 +992,44 @@ fn a_test_result_shows_the_mirrored_accuracy_beside_the_single_view() {
     let text = app.status().map(|s| s.text.clone()).unwrap_or_default();
     assert!(text.contains("TEST accuracy 84.12%, loss 0.4700"), "{text}");
 }
+
+#[test]
+fn a_diagnostics_full_text_scrolls_to_its_advice_at_80x24() {
+    let mut app = app(false);
+    // evidence and advice as long as the inert-norm note's, too tall for the 80×24 panel
+    app.on_event(Event::Diagnostic(Diagnostic {
+        iteration: 320,
+        kind: DiagnosticKind::InertNorm,
+        severity: Severity::Error,
+        title: "norm1: the norm layer normalises nothing".into(),
+        evidence: "norm1 divided its input by 1.0003 beyond the constant k^β at iteration 300, \
+                   under the 1.01 at which a divisor stops acting: with this α on input of this \
+                   scale the layer is an identity up to a fixed factor"
+            .into(),
+        suggestion: "drop norm1 from --net (it costs time and changes nothing); or, to make it \
+                     act, restart with α about ×3000 larger, for a divisor near ÷1.2, and read \
+                     its ÷ on the Network tab: the last words"
+            .into(),
+        action: None,
+    }));
+    app.handle_key(key(KeyCode::Char('v')));
+    let first = text(&draw(&app, 80, 24));
+    assert!(first.contains("normalises nothing"), "{first}");
+    assert!(first.contains("more · j/k"), "{first}");
+    assert!(!first.contains("the last words"), "{first}");
+    for _ in 0..40 {
+        app.handle_key(key(KeyCode::Char('j')));
+    }
+    let last = text(&draw(&app, 80, 24));
+    assert!(last.contains("the last words"), "{last}");
+    assert!(last.contains("above · j/k"), "{last}");
+    // one k scrolls back one row at once, however many j went past the end
+    app.handle_key(key(KeyCode::Char('k')));
+    let back = text(&draw(&app, 80, 24));
+    assert!(back.contains('↓'), "{back}");
+    // v returns to the list, and opening it again starts at the top
+    app.handle_key(key(KeyCode::Char('v')));
+    app.handle_key(key(KeyCode::Char('v')));
+    let again = text(&draw(&app, 80, 24));
+    assert!(again.contains("more · j/k"), "{again}");
+}

@@ -5,7 +5,7 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Widget, Wrap};
+use ratatui::widgets::{Paragraph, Widget};
 
 use super::app::App;
 use super::theme;
@@ -19,6 +19,10 @@ pub struct AdvicePanel {
     pub selected: usize,
     pub is_detail: bool,
     pub is_autopilot_on: bool,
+    /// Rows of the detail view scrolled past (j/k while it is open).
+    pub detail_scroll: usize,
+    /// The largest useful `detail_scroll` at the last draw: the text's rows beyond the panel.
+    pub detail_max_scroll: std::cell::Cell<usize>,
 }
 
 /// Diagnostics of one kind and title, collapsed.
@@ -75,8 +79,15 @@ fn is_active(app: &App, d: &Diagnostic) -> bool {
 }
 
 impl App {
-    /// Moves the selection by `delta` entries (clamped).
+    /// Moves the selection by `delta` entries (clamped), or in the detail view scrolls its
+    /// text by `delta` rows.
     pub(super) fn select_advice(&mut self, delta: isize) {
+        if self.advice.is_detail {
+            let max = self.advice.detail_max_scroll.get() as isize;
+            self.advice.detail_scroll =
+                (self.advice.detail_scroll as isize + delta).clamp(0, max) as usize;
+            return;
+        }
         let n = entries(self).len();
         let max = n.saturating_sub(1) as isize;
         self.advice.selected = (self.advice.selected as isize + delta).clamp(0, max) as usize;
@@ -241,11 +252,11 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
     rows
 }
 
-/// The selected entry in full: title, count, evidence, advice, the action a applies.
+/// The selected entry in full: title, count, evidence, advice, the action a applies. Text
+/// taller than the panel scrolls with j/k, and its last row says so.
 fn render_detail(app: &App, e: &Entry, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
     let d = e.latest;
-    let mut lines = vec![t.line(vec![Span::styled(d.title.clone(), t.severity(d.severity))])];
     let seen = if e.count > 1 {
         format!(
             "seen {}×, latest at iteration {}",
@@ -255,19 +266,52 @@ fn render_detail(app: &App, e: &Entry, area: Rect, buf: &mut Buffer) {
     } else {
         format!("at iteration {}", theme::count(d.iteration))
     };
-    lines.push(t.line(vec![Span::styled(seen, t.dim())]));
-    lines.push(t.line(vec![Span::styled(d.evidence.clone(), t.label())]));
-    lines.push(t.line(vec![Span::styled(format!("→ {}", d.suggestion), t.good())]));
     let act = match &d.action {
         Some(a) if e.is_active => format!("a applies: {}", describe(a)),
         Some(a) => format!("acted on since (a applies again: {})", describe(a)),
         None => "no change the app can make".to_string(),
     };
-    lines.push(t.line(vec![Span::styled(act, t.value())]));
-    lines.push(t.line(vec![Span::styled("v back to the list", t.dim())]));
-    Paragraph::new(lines)
-        .wrap(Wrap { trim: false })
-        .render(area, buf);
+    let parts = [
+        (d.title.clone(), t.severity(d.severity)),
+        (seen, t.dim()),
+        (d.evidence.clone(), t.label()),
+        (format!("→ {}", d.suggestion), t.good()),
+        (act, t.value()),
+    ];
+    let width = area.width.max(1) as usize;
+    let rows: Vec<Line> = parts
+        .iter()
+        .flat_map(|(text, style)| {
+            wrap(text, width)
+                .into_iter()
+                .map(|row| t.line(vec![Span::styled(row, *style)]))
+        })
+        .collect();
+    let height = area.height as usize;
+    let fits = rows.len() < height;
+    // the last row is the key hint; when the text is taller, it also says where the view is
+    let room = height.saturating_sub(1).max(1);
+    let max_scroll = rows.len().saturating_sub(room);
+    app.advice.detail_max_scroll.set(max_scroll);
+    let top = app.advice.detail_scroll.min(max_scroll);
+    let hint = if fits {
+        "v back to the list".to_string()
+    } else {
+        let more = rows.len() - (top + room).min(rows.len());
+        let at = match (top, more) {
+            (0, _) => format!("↓ {more} more"),
+            (_, 0) => format!("↑ {top} above"),
+            _ => format!("↑{top} ↓{more}"),
+        };
+        format!("{at} · j/k · v back")
+    };
+    let mut shown: Vec<Line> = rows.into_iter().skip(top).take(room).collect();
+    if height > 1 {
+        for row in wrap(&hint, width).into_iter().take(1) {
+            shown.push(t.line(vec![Span::styled(row, t.dim())]));
+        }
+    }
+    Paragraph::new(shown).render(area, buf);
 }
 
 #[cfg(test)]

@@ -167,7 +167,10 @@ impl App {
             ),
             Action::ClearStatus => self.status = None,
             Action::SelectAdvice(delta) => self.select_advice(delta),
-            Action::ToggleAdviceDetail => self.advice.is_detail = !self.advice.is_detail,
+            Action::ToggleAdviceDetail => {
+                self.advice.is_detail = !self.advice.is_detail;
+                self.advice.detail_scroll = 0;
+            }
             Action::ApplyAdvice => return self.apply_selected_advice(),
             Action::ToggleAutopilot => return self.toggle_autopilot(),
             Action::SelectKnob(delta) => {

@@ -24,7 +24,7 @@ pub const ASCII_BORDER: border::Set = border::Set {
 };
 
 /// Unicode text and its ASCII stand-in, replaced before layout so widths stay honest.
-const ASCII_SUBSTITUTES: [(&str, &str); 35] = [
+const ASCII_SUBSTITUTES: [(&str, &str); 39] = [
     ("↑↓", "up/dn"),
     ("←→", "<-/->"),
     ("━", "*"),
@@ -56,6 +56,10 @@ const ASCII_SUBSTITUTES: [(&str, &str); 35] = [
     ("Σ", "sum"),
     ("²", "^2"),
     ("β", "beta"),
+    ("γ", "gamma"),
+    ("μ", "mu"),
+    ("σ", "sigma"),
+    ("√", "sqrt"),
     ("⏎", "Enter"),
     ("⌫", "Bksp"),
     ("│", "|"),

@@ -225,7 +225,7 @@ pub const DASHBOARD: &[Binding] = &[
                 (ch('k'), Action::SelectAdvice(-1)),
             ],
             "j k",
-            "choose a diagnostic",
+            "choose a diagnostic (in its full text: scroll)",
             None,
         ),
     ),
