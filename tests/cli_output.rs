@@ -202,8 +202,9 @@ fn an_unknown_preset_lists_the_presets() {
     let (code, _, err) = run(&["inspect", "--net", "resnet"]);
     assert_eq!(code, 2);
     assert!(
-        err.contains("unknown preset (mnist, cifar, seed, vggish, cudaconvnet, alexnet)")
-            && err.contains("resnet"),
+        err.contains(
+            "unknown preset (mnist, cifar, seed, vggish, vggish-bn, cudaconvnet, alexnet)"
+        ) && err.contains("resnet"),
         "{err}"
     );
 }
