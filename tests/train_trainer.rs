@@ -72,14 +72,7 @@ fn a_knob_change_shows_up_in_the_next_iterations() {
         _ => None,
     });
     assert!(text.contains("positive"), "{text}");
-    let run_dir = dir
-        .path()
-        .read_dir()
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let run_dir = run_dir_in(dir.path());
     stop(h);
     let records = read_metrics(&run_dir.join(METRICS_FILE)).unwrap();
     let knob = records.iter().find_map(|r| match r {
@@ -173,6 +166,11 @@ fn a_viewer_that_is_gone_ends_the_run_cleanly() {
     assert!(Path::new(&info.run_dir).join(LAST_CHECKPOINT).is_file());
 }
 
+/// The one run directory a test's run made under `parent`.
+fn run_dir_in(parent: &Path) -> std::path::PathBuf {
+    parent.read_dir().unwrap().next().unwrap().unwrap().path()
+}
+
 /// The data losses of `steps` single steps.
 fn step_losses(h: &TrainerHandle, steps: usize) -> Vec<(u64, f32)> {
     let mut out = Vec::new();
@@ -203,15 +201,7 @@ fn assert_resume_is_exact(cfg: impl Fn(&Path) -> TrainConfig, steps: usize) {
     let half = steps / 2;
     let b = start_with(&dir.path().join("b"));
     let first = step_losses(&b, half);
-    let info_dir = dir
-        .path()
-        .join("b")
-        .read_dir()
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let info_dir = run_dir_in(&dir.path().join("b"));
     stop(b);
     assert_eq!(&first[..], &whole[..half]);
 
@@ -261,14 +251,7 @@ fn a_checkpoint_keeps_the_batch_norms_running_statistics() {
     run.is_start_paused = true;
     let h = train::spawn(run).unwrap();
     step_losses(&h, 5);
-    let info_dir = dir
-        .path()
-        .read_dir()
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let info_dir = run_dir_in(dir.path());
     stop(h);
     let ck = Checkpoint::load(&info_dir.join(LAST_CHECKPOINT)).unwrap();
     let (shape, mean) = ck.find("bn1.running_mean").unwrap();
@@ -290,14 +273,7 @@ fn a_torn_write_leaves_the_previous_checkpoint_loadable() {
     let dir = tempfile::tempdir().unwrap();
     let h = start(dir.path(), true);
     step_losses(&h, 3);
-    let info_dir = dir
-        .path()
-        .read_dir()
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let info_dir = run_dir_in(dir.path());
     stop(h);
     let path = info_dir.join(LAST_CHECKPOINT);
     let before = Checkpoint::load(&path).unwrap();
