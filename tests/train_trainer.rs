@@ -266,6 +266,22 @@ fn a_checkpoint_keeps_the_batch_norms_running_statistics() {
     let find = |name: &str| tensors.iter().find(|t| t.0 == name).unwrap().2.clone();
     assert_eq!(find("bn1.running_mean"), mean);
     assert_eq!(find("bn1.running_var"), var);
+    // a negative variance (a damaged file) is refused by name, not evaluated into NaN
+    let mut net = resumed.net.clone();
+    let e = net
+        .load_tensors(|name| {
+            let (shape, mut v) = ck.find(name)?;
+            if name == "bn1.running_var" {
+                v[3] = -1.0;
+            }
+            Some((shape, v))
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("bn1.running_var") && e.contains("negative"),
+        "{e}"
+    );
 }
 
 #[test]

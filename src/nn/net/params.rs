@@ -113,7 +113,16 @@ impl<F: Float> Network<F> {
         }
         for (name, w) in self.buffers_mut() {
             let shape = vec![w.len()];
-            load_one(&find, name, &shape, w)?;
+            let is_var = name.ends_with(".running_var");
+            load_one(&find, name.clone(), &shape, w)?;
+            // a variance below 0 would make every evaluation NaN (√ of a negative)
+            if is_var && !w.iter().all(|v| v.is_finite() && *v >= F::zero()) {
+                return Err(NnError::Tensor {
+                    name,
+                    problem: "holds a negative or non-finite variance: the checkpoint is damaged"
+                        .into(),
+                });
+            }
         }
         Ok(())
     }
