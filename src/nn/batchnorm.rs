@@ -214,8 +214,14 @@ impl<F: Float> BatchNorm<F> {
     ///
     /// With x̂ and s = 1/√(σ²_B + ε) of the training forward, N = n·h·w:
     /// dβ = Σ dy, dγ = Σ dy·x̂, dx = γ·s/N · (N·dy − dβ − x̂·dγ).
-    pub fn backward(&mut self, dout: &Array4<F>) -> Array4<F> {
-        let mut dx = dout.as_standard_layout().into_owned();
+    ///
+    /// dout is taken by value and becomes dx in place: no copy of it.
+    pub fn backward(&mut self, dout: Array4<F>) -> Array4<F> {
+        let mut dx = if dout.is_standard_layout() {
+            dout
+        } else {
+            dout.as_standard_layout().into_owned()
+        };
         let (n, c, h, w) = dx.dim();
         let plane = h * w;
         let xhat = self.xhat.as_slice().expect("kept in standard layout");

@@ -190,7 +190,7 @@ impl<F: Float> Network<F> {
                 Layer::Linear(l) => l.backward(&d),
                 Layer::Norm(l) => l.backward(&d),
                 Layer::Dropout(l) => l.backward(&d),
-                Layer::BatchNorm(l) => l.backward(&d),
+                Layer::BatchNorm(l) => l.backward(std::mem::take(&mut d)),
             };
         }
         d

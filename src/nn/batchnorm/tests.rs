@@ -56,7 +56,7 @@ fn same_numbers_as_pytorch() {
     let dout = Array4::from_shape_fn((2, 3, 2, 2), |(n, c, y, x)| {
         ((((n * 3 + c) * 2 + y) * 2 + x) as f64).sin()
     });
-    let dx = bn.backward(&dout);
+    let dx = bn.backward(dout.clone());
     #[rustfmt::skip]
     let dx_torch = [
         -1.482870334642e-01, 1.816341452446e-01, 2.159535787184e-01, -6.897816921764e-02,
@@ -149,7 +149,7 @@ fn the_input_gradient_sums_to_zero_over_each_channel() {
     bn.forward(input(), true);
     let dout = Array4::from_shape_vec((2, 2, 1, 2), vec![0.3, -1.0, 2.0, 0.1, 0.7, 0.2, -0.4, 1.5])
         .unwrap();
-    let dx = bn.backward(&dout);
+    let dx = bn.backward(dout.clone());
     let sum0: f64 = dx.index_axis(ndarray::Axis(1), 0).sum();
     assert!(sum0.abs() < 1e-12, "{sum0}");
     // dβ = Σ dy per channel
