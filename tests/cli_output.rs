@@ -209,6 +209,22 @@ fn an_unknown_preset_lists_the_presets() {
     );
 }
 
+#[test]
+fn every_net_option_names_every_preset() {
+    for command in ["train", "inspect"] {
+        let (code, out, _) = run(&[command, "--help"]);
+        assert_eq!(code, 0);
+        let net = &out[out.find("--net").expect("--net in --help")..];
+        let net = &net[..net.find("\n  -").unwrap_or(net.len())];
+        for p in convtop::nn::PRESETS {
+            let named = [",", ")"]
+                .iter()
+                .any(|end| net.contains(&format!("{}{end}", p.name)));
+            assert!(named, "{command} --help omits {}:\n{net}", p.name);
+        }
+    }
+}
+
 /// A tiny grey PNG of `value`.
 fn png(path: &Path, value: u8) {
     let img = image::GrayImage::from_pixel(8, 8, image::Luma([value]));

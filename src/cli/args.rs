@@ -27,7 +27,8 @@ pub enum Cmd {
     Train(Box<TrainArgs>),
     /// Print every layer of a network spec: the output-size formula, shape, parameters, FLOPs.
     Inspect {
-        /// A preset (mnist, cifar, seed, vggish, vggish-bn) or a spec such as "conv8k5p2 relu pool2 fc10".
+        /// A preset (mnist, cifar, seed, vggish, vggish-bn, cudaconvnet, alexnet) or a spec such as
+        /// "conv8k5p2 relu pool2 fc10".
         #[arg(long, default_value = "mnist")]
         net: String,
         /// Input shape CxHxW; defaults to the preset's, or 1x28x28.
