@@ -25,6 +25,9 @@ PRESETS = {
                "conv128k3p1 relu conv128k3p1 relu pool2 fc10", (3, 32, 32)),
     "vggish-bn": ("conv32k3p1 bn relu conv32k3p1 bn relu pool2 conv64k3p1 bn relu conv64k3p1 bn relu "
                   "pool2 conv128k3p1 bn relu conv128k3p1 bn relu pool2 fc10", (3, 32, 32)),
+    "vggish-wide-bn": ("conv64k3p1 bn relu conv64k3p1 bn relu pool2 conv128k3p1 bn relu "
+                       "conv128k3p1 bn relu pool2 conv256k3p1 bn relu conv256k3p1 bn relu pool2 "
+                       "avgpool4 fc10", (3, 32, 32)),
     "cudaconvnet": ("conv32k5p2 pool3s2ceil relu norm3a0.1b0.75k1 conv32k5p2 relu avgpool3s2ceil "
                     "norm3a0.1b0.75k1 conv64k5p2 relu avgpool3s2ceil fc10", (3, 32, 32)),
     # the published α, which leaves norm inert on standardised input (the README's calibration)

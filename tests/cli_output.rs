@@ -203,7 +203,8 @@ fn an_unknown_preset_lists_the_presets() {
     assert_eq!(code, 2);
     assert!(
         err.contains(
-            "unknown preset (mnist, cifar, seed, vggish, vggish-bn, cudaconvnet, alexnet)"
+            "unknown preset (mnist, cifar, seed, vggish, vggish-bn, vggish-wide-bn, cudaconvnet, \
+             alexnet)"
         ) && err.contains("resnet"),
         "{err}"
     );

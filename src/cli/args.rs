@@ -27,8 +27,8 @@ pub enum Cmd {
     Train(Box<TrainArgs>),
     /// Print every layer of a network spec: the output-size formula, shape, parameters, FLOPs.
     Inspect {
-        /// A preset (mnist, cifar, seed, vggish, vggish-bn, cudaconvnet, alexnet) or a spec such as
-        /// "conv8k5p2 relu pool2 fc10".
+        /// A preset (mnist, cifar, seed, vggish, vggish-bn, vggish-wide-bn, cudaconvnet,
+        /// alexnet) or a spec such as "conv8k5p2 relu pool2 fc10".
         #[arg(long, default_value = "mnist")]
         net: String,
         /// Input shape CxHxW; defaults to the preset's, or 1x28x28.
@@ -132,7 +132,8 @@ pub struct TrainArgs {
     /// Data: embedded, idx:DIR, cifar10:DIR or folder:DIR.
     #[arg(long)]
     pub data: Option<String>,
-    /// Network: a preset (mnist, cifar, seed, vggish, vggish-bn, cudaconvnet, alexnet) or a spec
+    /// Network: a preset (mnist, cifar, seed, vggish, vggish-bn, vggish-wide-bn, cudaconvnet,
+    /// alexnet) or a spec
     /// ("conv8k5p2 relu pool2 fc10").
     #[arg(long)]
     pub net: Option<String>,

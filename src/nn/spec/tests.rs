@@ -258,6 +258,30 @@ fn vggish_bn_is_vggish_with_a_norm_before_each_relu() {
 }
 
 #[test]
+fn vggish_wide_bn_counts_its_parameters_and_flops() {
+    let p = plan(&parse("vggish-wide-bn").unwrap(), [3, 32, 32]).unwrap();
+    // (c_in, c_out, side) of each 3×3 convolution; every one keeps its input's side (p1)
+    let convs = [
+        (3, 64, 32),
+        (64, 64, 32),
+        (64, 128, 16),
+        (128, 128, 16),
+        (128, 256, 8),
+        (256, 256, 8),
+    ];
+    let conv_params: u64 = convs.iter().map(|&(i, o, _)| 9 * i * o + o).sum();
+    let bn_params: u64 = convs.iter().map(|&(_, o, _)| 2 * o).sum();
+    // the average pool leaves 256×1×1 for the classifier
+    let fc_params = 256 * 10 + 10;
+    assert_eq!(p.params() as u64, conv_params + bn_params + fc_params);
+    assert_eq!(p.params(), 1_149_770);
+    // a multiply and an add per weight per output position
+    let conv_flops: u64 = convs.iter().map(|&(i, o, s)| 2 * 9 * i * o * s * s).sum();
+    assert_eq!(p.flops() as u64, conv_flops + 2 * 256 * 10);
+    assert_eq!(p.layers.last().unwrap().info.out_shape, [10, 1, 1]);
+}
+
+#[test]
 fn a_conv_or_fc_layer_takes_a_weight_decay_multiplier() {
     let layers = parse("conv8k5p2wd0.5 relu fc10wd250").unwrap();
     assert_eq!(layers[0].wd_mult(), 0.5);
