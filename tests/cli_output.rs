@@ -226,6 +226,36 @@ fn every_net_option_names_every_preset() {
     }
 }
 
+#[test]
+fn a_preset_off_its_input_names_the_input_it_was_built_for() {
+    let (code, _, err) = run(&["inspect", "--net", "vggish-wide-bn", "--input", "1x28x28"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("layer pool4")
+            && err.contains(
+                "the preset vggish-wide-bn is built for 3×32×32 input and this input is 1×28×28"
+            )
+            && err.contains("use a preset built for it (mnist)"),
+        "{err}"
+    );
+    // training it on the embedded digits fails the same way, before anything is written
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path().join("runs");
+    let (code, _, err) = short_run(&runs, &["--net", "vggish-wide-bn"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("built for 3×32×32 input"), "{err}");
+    assert!(!runs.exists(), "a run directory was made for a network that cannot be built");
+    // same channels: a folder could be resized to it
+    let (_, _, err) = run(&["inspect", "--net", "alexnet", "--input", "3x32x32"]);
+    assert!(
+        err.contains("--resize 227x227") && err.contains("vggish-bn"),
+        "{err}"
+    );
+    // a spec of one's own gets the plain message
+    let (_, _, err) = run(&["inspect", "--net", "conv8k5 pool9 fc10", "--input", "1x8x8"]);
+    assert!(!err.contains("preset"), "{err}");
+}
+
 /// A tiny grey PNG of `value`.
 fn png(path: &Path, value: u8) {
     let img = image::GrayImage::from_pixel(8, 8, image::Luma([value]));

@@ -5,7 +5,9 @@ use std::io::Write;
 
 use anyhow::Result;
 
-use crate::nn::spec::{TILE_FIX, is_preset_on_its_input, parse, parse_input, plan, preset};
+use crate::nn::spec::{
+    TILE_FIX, is_preset_on_its_input, off_its_input, parse, parse_input, plan, preset,
+};
 
 pub(super) fn default_input(net: &str) -> [usize; 3] {
     preset(net.trim()).map_or([1, 28, 28], |p| p.input)
@@ -16,7 +18,7 @@ pub fn inspect(net: &str, input: Option<&str>, out: &mut dyn Write) -> Result<()
         Some(s) => parse_input(s)?,
         None => default_input(net),
     };
-    let p = plan(&parse(net)?, input)?;
+    let p = plan(&parse(net)?, input).map_err(|e| e.because(off_its_input(net, input)))?;
     writeln!(
         out,
         "network {}  input {}×{}×{}",

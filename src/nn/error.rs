@@ -20,3 +20,17 @@ pub enum NnError {
     #[error("tensor `{name}`: {problem}")]
     Tensor { name: String, problem: String },
 }
+
+impl NnError {
+    /// An impossible layer with `why` appended (a preset used off its input says so); any other
+    /// error as it is.
+    pub fn because(self, why: Option<String>) -> Self {
+        match (self, why) {
+            (NnError::Impossible { layer, problem }, Some(why)) => NnError::Impossible {
+                layer,
+                problem: format!("{problem}; {why}"),
+            },
+            (e, _) => e,
+        }
+    }
+}

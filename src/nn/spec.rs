@@ -26,7 +26,7 @@ mod plan;
 mod presets;
 mod real;
 pub use plan::{Plan, PlannedLayer, TILE_FIX, plan};
-pub use presets::{PRESETS, Preset, is_preset_on_its_input, preset, resolve};
+pub use presets::{PRESETS, Preset, is_preset_on_its_input, off_its_input, preset, resolve};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum LayerSpec {

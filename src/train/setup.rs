@@ -112,7 +112,8 @@ fn build_net(
         cfg.net.clone()
     };
     let (c, h, w) = augment.output_shape(data.c, data.h, data.w);
-    let net = Network::build(&spec, [c, h, w], cfg.seed)?;
+    let net = Network::build(&spec, [c, h, w], cfg.seed)
+        .map_err(|e| e.because(crate::nn::spec::off_its_input(&spec, [c, h, w])))?;
     if net.num_classes() != data.num_classes() {
         return Err(TrainError::Config {
             problem: format!(

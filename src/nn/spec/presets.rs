@@ -83,6 +83,36 @@ pub fn is_preset_on_its_input(spec_or_preset: &str, input: [usize; 3]) -> bool {
     preset(spec_or_preset.trim()).is_some_and(|p| p.input == input)
 }
 
+/// Why a preset fails on an input it was not designed for, when it is one: the input it was
+/// built for, and the presets built for this one. `None` for a spec, or a preset on its input.
+pub fn off_its_input(spec_or_preset: &str, input: [usize; 3]) -> Option<String> {
+    let p = preset(spec_or_preset.trim()).filter(|p| p.input != input)?;
+    let shape = |s: [usize; 3]| format!("{}×{}×{}", s[0], s[1], s[2]);
+    let fitting: Vec<&str> = PRESETS
+        .iter()
+        .filter(|q| q.input == input)
+        .map(|q| q.name)
+        .collect();
+    let instead = match fitting.as_slice() {
+        [] => "write a spec for it (`convtop inspect --net SPEC --input CxHxW` checks one)".into(),
+        names => format!("use a preset built for it ({})", names.join(", ")),
+    };
+    let resize = if p.input[0] == input[0] {
+        format!(
+            "; folder data can be resized to it with --resize {}x{}",
+            p.input[2], p.input[1]
+        )
+    } else {
+        String::new()
+    };
+    Some(format!(
+        "the preset {} is built for {} input and this input is {}: {instead}{resize}",
+        p.name,
+        shape(p.input),
+        shape(input)
+    ))
+}
+
 /// The spec text a name stands for: a preset's spec, or the text itself.
 pub fn resolve(spec_or_preset: &str) -> &str {
     preset(spec_or_preset.trim()).map_or(spec_or_preset, |p| p.spec)
