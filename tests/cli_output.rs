@@ -244,7 +244,10 @@ fn a_preset_off_its_input_names_the_input_it_was_built_for() {
     let (code, _, err) = short_run(&runs, &["--net", "vggish-wide-bn"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("built for 3×32×32 input"), "{err}");
-    assert!(!runs.exists(), "a run directory was made for a network that cannot be built");
+    assert!(
+        !runs.exists(),
+        "a run directory was made for a network that cannot be built"
+    );
     // same channels: a folder could be resized to it
     let (_, _, err) = run(&["inspect", "--net", "alexnet", "--input", "3x32x32"]);
     assert!(

@@ -1033,3 +1033,58 @@ fn a_diagnostics_full_text_scrolls_to_its_advice_at_80x24() {
     let again = text(&draw(&app, 80, 24));
     assert!(again.contains("more · j/k"), "{again}");
 }
+
+#[test]
+fn the_network_tab_scrolls_a_network_taller_than_the_screen_at_80x24() {
+    let mut app = App::new(options(false));
+    let mut info = run_info();
+    // 27 layers, as vggish-wide-bn has: more than the 80×24 table's rows
+    info.layers = (1..=9)
+        .flat_map(|i| {
+            [
+                layer(
+                    &format!("conv{i}"),
+                    "conv 8 3×3 s1 p1",
+                    "",
+                    [8, 28, 28],
+                    584,
+                ),
+                layer(&format!("bn{i}"), "batchnorm", "", [8, 28, 28], 16),
+                layer(&format!("relu{i}"), "relu", "", [8, 28, 28], 0),
+            ]
+        })
+        .collect();
+    info.layers
+        .push(layer("fc1", "fc 10", "", [10, 1, 1], 62_730));
+    app.on_event(Event::Started(Box::new(info)));
+    app.handle_key(key(KeyCode::Char('4')));
+    let top = text(&draw(&app, 80, 24));
+    assert!(top.contains("conv1 ") && !top.contains("fc1 "), "{top}");
+    assert!(top.contains("more · ↑↓ j/k scroll"), "{top}");
+    assert!(!top.contains("above"), "{top}");
+    for _ in 0..40 {
+        app.handle_key(key(KeyCode::Char('j')));
+    }
+    let bottom = text(&draw(&app, 80, 24));
+    assert!(
+        bottom.contains("fc1 ") && !bottom.contains("conv1 "),
+        "{bottom}"
+    );
+    assert!(
+        bottom.contains("above · ↑↓") && !bottom.contains("more"),
+        "{bottom}"
+    );
+    // one step back shows a hidden row below at once, however far j went past the end
+    app.handle_key(key(KeyCode::Up));
+    let back = text(&draw(&app, 80, 24));
+    assert!(
+        back.contains("↓ 1 more") && !back.contains("fc1 "),
+        "{back}"
+    );
+    // a screen tall enough shows every layer and no marker
+    let tall = text(&draw(&app, 80, 40));
+    assert!(
+        tall.contains("conv1 ") && tall.contains("fc1 ") && !tall.contains("j/k scroll"),
+        "{tall}"
+    );
+}

@@ -14,7 +14,7 @@ use crate::train::{
 mod events;
 mod views;
 
-pub use views::{ActivationsView, FiltersView, Tab, TrainingView};
+pub use views::{ActivationsView, FiltersView, NetworkView, Tab, TrainingView};
 
 /// How often an image tab asks the trainer for fresh filters, activations or samples.
 const SNAPSHOT_PERIOD: Duration = Duration::from_secs(1);
@@ -53,6 +53,7 @@ pub struct App {
     pub(super) training: TrainingView,
     pub(super) filters: FiltersView,
     pub(super) activations: ActivationsView,
+    pub(super) network: NetworkView,
     /// The latest test-set look: (accuracy, loss, how many looks so far, iteration).
     pub(super) test_result: Option<(f32, f32, u32, u64)>,
     /// The trainer's latest CPU, memory and threads report, and images/s once a second.
@@ -103,6 +104,7 @@ impl App {
             training: TrainingView::default(),
             filters: FiltersView::default(),
             activations: ActivationsView::default(),
+            network: NetworkView::default(),
             test_result: None,
             resources: None,
             ips_trail: Default::default(),

@@ -42,6 +42,8 @@ pub enum Action {
     ToggleZoom,
     Smoothing(isize),
     Layer(isize),
+    /// The network screen's layer table: rows down (negative: up).
+    ScrollNetwork(isize),
     Input(isize),
     ToggleGrads,
     /// In the help overlay: lines down (negative: up).
@@ -209,6 +211,10 @@ impl App {
             | Action::ClearOverlays => self.runs_action(action),
             Action::ToggleTimeAxis => self.training.is_time_axis ^= true,
             Action::Layer(delta) => self.step_layer(delta),
+            Action::ScrollNetwork(delta) => {
+                let max = self.network.max_scroll.get() as isize;
+                self.network.scroll = (self.network.scroll as isize + delta).clamp(0, max) as usize;
+            }
             Action::Input(delta) => {
                 let count = self.info.as_ref().map_or(1, |i| i.val_size.max(1));
                 let view = &mut self.activations;

@@ -88,9 +88,28 @@ pub fn render_network(app: &App, area: Rect, buf: &mut Buffer) {
         .iter()
         .filter(|l| !l.formula.is_empty())
         .collect();
-    let table_rows = info.layers.len() as u16 + 2;
-    let [table_area, notes_area] =
-        Layout::vertical([Constraint::Length(table_rows), Constraint::Fill(1)]).areas(inner);
+    // the header and a row a layer; when they do not fit (vggish-wide-bn's 27 layers at 80×24),
+    // the table scrolls and its last row says how many are hidden, and where
+    let n = info.layers.len();
+    let is_fitting = n < inner.height as usize;
+    let shown = if is_fitting {
+        n
+    } else {
+        (inner.height as usize).saturating_sub(2)
+    };
+    app.network.max_scroll.set(n - shown);
+    let top = app.network.scroll.min(n - shown);
+    let (table_rows, marker_rows) = if is_fitting {
+        (n as u16 + 2, 0)
+    } else {
+        (shown as u16 + 1, 1)
+    };
+    let [table_area, marker_area, notes_area] = Layout::vertical([
+        Constraint::Length(table_rows),
+        Constraint::Length(marker_rows),
+        Constraint::Fill(1),
+    ])
+    .areas(inner);
 
     let stats_of = |name: &str| -> Option<&LayerStats> {
         app.snapshot
@@ -105,6 +124,8 @@ pub fn render_network(app: &App, area: Rect, buf: &mut Buffer) {
     let rows: Vec<Row> = info
         .layers
         .iter()
+        .skip(top)
+        .take(shown)
         .map(|layer| {
             let stats = stats_of(&layer.name);
             let [c, h, w] = layer.out_shape;
@@ -193,6 +214,19 @@ pub fn render_network(app: &App, area: Rect, buf: &mut Buffer) {
         .header(header)
         .column_spacing(1)
         .render(table_area, buf);
+    if !is_fitting {
+        let below = n - shown - top;
+        let mut parts = Vec::new();
+        if top > 0 {
+            parts.push(format!("↑ {top} above"));
+        }
+        if below > 0 {
+            parts.push(format!("↓ {below} more"));
+        }
+        parts.push("↑↓ j/k scroll".to_string());
+        let marker = t.t(&parts.join(" · ")).into_owned();
+        Paragraph::new(t.line(vec![Span::styled(marker, t.dim())])).render(marker_area, buf);
+    }
 
     let mut lines = Vec::new();
     if !is_wide {

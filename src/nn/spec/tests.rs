@@ -277,7 +277,7 @@ fn vggish_wide_bn_counts_its_parameters_and_flops() {
     assert_eq!(p.params(), 1_149_770);
     // a multiply and an add per weight per output position
     let conv_flops: u64 = convs.iter().map(|&(i, o, s)| 2 * 9 * i * o * s * s).sum();
-    assert_eq!(p.flops() as u64, conv_flops + 2 * 256 * 10);
+    assert_eq!(p.flops(), conv_flops + 2 * 256 * 10);
     assert_eq!(p.layers.last().unwrap().info.out_shape, [10, 1, 1]);
 }
 

@@ -74,6 +74,15 @@ pub struct FiltersView {
     pub is_showing_grads: bool,
 }
 
+/// The network screen: how far its layer table is scrolled.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NetworkView {
+    /// Layers scrolled off the top.
+    pub scroll: usize,
+    /// The largest useful `scroll` at the last draw: the layers beyond the table's rows.
+    pub max_scroll: std::cell::Cell<usize>,
+}
+
 /// The activations screen: which layer, and which validation image goes through the net.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ActivationsView {

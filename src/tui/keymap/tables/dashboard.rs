@@ -6,6 +6,7 @@ const TRAINING: &[Tab] = &[Tab::Training];
 const IMAGES: &[Tab] = &[Tab::Filters, Tab::Activations];
 const ACTIVATIONS: &[Tab] = &[Tab::Activations];
 const FILTERS: &[Tab] = &[Tab::Filters];
+const NETWORK: &[Tab] = &[Tab::Network];
 
 /// The dashboard with no overlay open.
 pub const DASHBOARD: &[Binding] = &[
@@ -281,6 +282,22 @@ pub const DASHBOARD: &[Binding] = &[
             "← → , .",
             "choose the input image",
             Some("image"),
+        ),
+    ),
+    on(
+        NETWORK,
+        bind(
+            &[
+                (code(KeyCode::Up), Action::ScrollNetwork(-1)),
+                (code(KeyCode::Down), Action::ScrollNetwork(1)),
+                (ch('k'), Action::ScrollNetwork(-1)),
+                (ch('j'), Action::ScrollNetwork(1)),
+                (code(KeyCode::PageUp), Action::ScrollNetwork(-10)),
+                (code(KeyCode::PageDown), Action::ScrollNetwork(10)),
+            ],
+            "↑ ↓ j k PgUp PgDn",
+            "scroll the layers (when they do not fit)",
+            Some("scroll"),
         ),
     ),
     on(
