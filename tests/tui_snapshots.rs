@@ -1038,7 +1038,7 @@ fn a_diagnostics_full_text_scrolls_to_its_advice_at_80x24() {
 fn the_network_tab_scrolls_a_network_taller_than_the_screen_at_80x24() {
     let mut app = App::new(options(false));
     let mut info = run_info();
-    // 27 layers, as vggish-wide-bn has: more than the 80×24 table's rows
+    // 28 layers (vggish-wide-bn has 23): more than fit at 80×24
     info.layers = (1..=9)
         .flat_map(|i| {
             [

@@ -88,7 +88,7 @@ pub fn render_network(app: &App, area: Rect, buf: &mut Buffer) {
         .iter()
         .filter(|l| !l.formula.is_empty())
         .collect();
-    // the header and a row a layer; when they do not fit (vggish-wide-bn's 27 layers at 80×24),
+    // the header and a row a layer; when they do not fit (vggish-wide-bn's 23 layers at 80×24),
     // the table scrolls and its last row says how many are hidden, and where
     let n = info.layers.len();
     let is_fitting = n < inner.height as usize;
