@@ -1062,6 +1062,8 @@ fn the_network_tab_scrolls_a_network_taller_than_the_screen_at_80x24() {
     assert!(top.contains("conv1 ") && !top.contains("fc1 "), "{top}");
     assert!(top.contains("more · ↑↓ j/k scroll"), "{top}");
     assert!(!top.contains("above"), "{top}");
+    let footer = |screen: &str| screen.lines().last().unwrap_or_default().to_string();
+    assert!(footer(&top).contains("↑↓ scroll"), "{top}");
     for _ in 0..40 {
         app.handle_key(key(KeyCode::Char('j')));
     }
@@ -1087,4 +1089,6 @@ fn the_network_tab_scrolls_a_network_taller_than_the_screen_at_80x24() {
         tall.contains("conv1 ") && tall.contains("fc1 ") && !tall.contains("j/k scroll"),
         "{tall}"
     );
+    // and its footer hints no scroll keys that would do nothing
+    assert!(!footer(&tall).contains("scroll"), "{tall}");
 }

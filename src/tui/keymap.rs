@@ -138,10 +138,15 @@ pub fn lookup(table: &[Binding], tab: Tab, event: &KeyEvent) -> Option<Action> {
 }
 
 /// The footer's hints on `tab`: (keys, word), this screen's own first, the help key last.
-pub fn hints(table: &[Binding], tab: Tab) -> Vec<(String, &'static str)> {
+/// A binding `is_live` rejects (its keys would do nothing now) gets no hint.
+pub fn hints(
+    table: &[Binding],
+    tab: Tab,
+    is_live: impl Fn(&Binding) -> bool,
+) -> Vec<(String, &'static str)> {
     let mut hints: Vec<(u8, String, &'static str)> = table
         .iter()
-        .filter(|b| b.scope.includes(tab))
+        .filter(|b| b.scope.includes(tab) && is_live(b))
         .filter_map(|b| {
             let rank = match b.scope {
                 _ if b.keys.iter().any(|(_, a)| *a == Action::OpenHelp) => 2,

@@ -6,6 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget, Wrap};
 
 use super::app::{App, Tab};
+use super::keys::Action;
 use super::mode::Mode;
 use super::{activations, charts, data_tab, diagnostics, dialogs, filters, fit, header, help};
 use super::{keymap, knobs, network, resources, runs_table};
@@ -145,8 +146,17 @@ fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
         parts.push("trainer ended: showing the final state".into());
     }
     let table = app.mode.keymap(app.is_attached);
+    // the layer table's scroll keys are hinted only when it has layers out of sight
+    let can_scroll = app.network.max_scroll.get() > 0;
+    let is_live = |b: &keymap::Binding| {
+        can_scroll
+            || !b
+                .keys
+                .iter()
+                .any(|(_, a)| matches!(a, Action::ScrollNetwork(_)))
+    };
     parts.extend(
-        keymap::hints(table, app.tab)
+        keymap::hints(table, app.tab, is_live)
             .into_iter()
             .map(|(keys, word)| format!("{} {word}", theme.t(&keys))),
     );
