@@ -4,7 +4,7 @@
 
 use convtop::train::{
     Diagnostic, DiagnosticKind, EvalStats, Event, IterStats, Knob, KnobChange, KnobSource, Knobs,
-    RunInfo, RunState, Severity,
+    Restore, Rollback, RunInfo, RunState, Severity,
 };
 use convtop::tui::{App, ColorMode, UiOptions};
 use ratatui::Terminal;
@@ -408,4 +408,51 @@ fn zoom_keeps_the_evaluations_and_the_axis_labels() {
         !screen.contains("waiting for the first evaluation"),
         "{screen}"
     );
+}
+
+#[test]
+fn a_roll_back_is_marked_where_it_happened() {
+    let back = Event::RolledBack(Rollback {
+        iteration: 1_200,
+        to: Restore::Best,
+        saved_at: Some(800),
+    });
+    for is_ascii in [false, true] {
+        let mut app = App::new(UiOptions {
+            fps: 10,
+            is_ascii,
+            color: ColorMode::TrueColor,
+        });
+        for e in events(&overfitting()).into_iter().chain([back.clone()]) {
+            app.on_event(e);
+        }
+        let head = if is_ascii { "<" } else { "↶" };
+        let label = "back to best @800";
+        for (w, h) in SIZES {
+            let b = draw(&app, w, h);
+            let screen = text(&b);
+            if w >= 120 {
+                let beside = [format!("{head}{label}"), format!("{label}{head}")];
+                assert!(
+                    beside.iter().any(|l| screen.contains(l.as_str())),
+                    "{w}x{h} ascii {is_ascii}\n{screen}"
+                );
+            }
+            if is_ascii {
+                continue;
+            }
+            // the head sits in the plot's top row, at epoch 12 of 20
+            let (rows, cols) = plot_of(&b, "loss");
+            let heads: Vec<u16> = cols
+                .clone()
+                .filter(|&x| b[(x, rows.start)].symbol() == head)
+                .collect();
+            assert_eq!(heads.len(), 1, "{w}x{h}\n{screen}");
+            let at = f64::from(heads[0] - cols.start) / f64::from(cols.end - cols.start);
+            assert!(
+                (at - 0.6).abs() < 0.06,
+                "{w}x{h}: mark at {at:.2}\n{screen}"
+            );
+        }
+    }
 }

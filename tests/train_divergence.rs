@@ -6,7 +6,9 @@ use common::wait_for;
 
 use std::time::Duration;
 
-use convtop::train::{self, Command, DiagnosticKind, Event, Knob, RunState, TrainConfig};
+use convtop::train::history::RunHistory;
+use convtop::train::rundir::{METRICS_FILE, read_metrics};
+use convtop::train::{self, Command, DiagnosticKind, Event, Knob, Restore, RunState, TrainConfig};
 
 #[test]
 fn lr_5_diverges_pauses_and_roll_back_restores_a_finite_loss() {
@@ -61,6 +63,18 @@ fn lr_5_diverges_pauses_and_roll_back_restores_a_finite_loss() {
         })
         .unwrap();
     h.commands.send(Command::Step).unwrap();
+    // the roll-back is an event for the viewers, with where it happened and what came back
+    let rollback = wait_for(&h.events, 30, |e| match e {
+        Event::RolledBack(r) => Some(*r),
+        _ => None,
+    });
+    assert_eq!(rollback.to, Restore::Best);
+    assert_eq!(
+        rollback.saved_at,
+        Some(0),
+        "the best checkpoint came before any iteration"
+    );
+    assert!(rollback.iteration > 0, "{rollback:?}");
     let after = wait_for(&h.events, 30, |e| match e {
         Event::Iterations(its) => its.last().copied(),
         _ => None,
@@ -75,4 +89,14 @@ fn lr_5_diverges_pauses_and_roll_back_restores_a_finite_loss() {
         matches!(e, Event::State(RunState::Stopped)).then_some(())
     });
     h.thread.join().unwrap().unwrap();
+    // and a record in metrics.jsonl, so attach, replay and export show it too
+    let run = std::fs::read_dir(dir.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let records = read_metrics(&run.join(METRICS_FILE)).unwrap();
+    let history = RunHistory::from_records(&records);
+    assert_eq!(history.rollbacks, vec![rollback]);
 }

@@ -109,9 +109,13 @@ def test_what_a_pytorch_run_writes_and_sends_matches_the_schemas(pytorch_run):
         opt.step()
         mon.step(loss=loss.item(), acc=0.25)
     mon.evaluate(1.0, 0.5, train_loss=0.9, train_acc=0.6, confusion=[[1, 0, 0], [0, 1, 0], [0, 0, 1]])
+    # the evaluation made a best checkpoint: a roll-back to it is recorded and sent
+    assert send(mon.run_dir, {"cmd": "rollback_to_best"}) == {"v": 1, "ok": True}
+    mon.step(loss=0.8, acc=0.5)
     mon.step(loss=float("nan"))  # a non-finite loss is written, and diagnosed
     wait_for("the snapshot and the refusal", lambda: {"Snapshot", "Message", "KnobChanged",
-                                                      "CheckpointSaved", "Iterations", "Autopilot"}
+                                                      "CheckpointSaved", "Iterations", "Autopilot",
+                                                      "RolledBack"}
              <= {k for e in got for k in e.get("event", {})})
     run = mon.run_dir
     mon.close()
@@ -119,7 +123,8 @@ def test_what_a_pytorch_run_writes_and_sends_matches_the_schemas(pytorch_run):
     records = lines(Path(run) / "metrics.jsonl")
     check_all("metrics-record", records)
     kinds = {r["type"] for r in records}
-    assert {"iter", "eval", "knob", "diagnostic", "state", "checkpoint", "autopilot"} <= kinds, kinds
+    assert {"iter", "eval", "knob", "diagnostic", "state", "checkpoint", "autopilot",
+            "rollback"} <= kinds, kinds
     assert any(r["type"] == "diagnostic" and "action" in r for r in records), "advice is recorded"
     refuse_every_damaged_copy(records)
     nan = [r for r in records if r["type"] == "iter" and not isinstance(r["data_loss"], float)]
@@ -150,7 +155,7 @@ WRONG = {"iteration": -1, "epoch": [], "data_loss": "high", "reg_loss": {}, "bat
          "confusion": [["a"]], "is_best": "yes", "knob": "lr", "old": "x", "new": [],
          "source": "magic", "reason": 3, "kind": "Not A Kind", "severity": "fatal", "title": 1,
          "evidence": 2, "suggestion": 3, "action": {"rollback": "later"}, "state": "sleeping",
-         "path": 7, "on": "yes"}
+         "path": 7, "on": "yes", "to": "yesterday", "saved_at": -3}
 
 
 def refuse_every_damaged_copy(records):

@@ -4,8 +4,6 @@
 //! so a roll-back or a revert is a directive too: the loop keeps the starting weights and, when
 //! told (`should_stash`), the weights from before an autopilot change.
 
-use serde::{Deserialize, Serialize};
-
 use super::Bridge;
 use super::steering::Directive;
 use crate::train::advice::describe;
@@ -16,16 +14,8 @@ use crate::train::{
 };
 
 /// Which weights the loop must load before its next iteration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Restore {
-    /// The best checkpoint: the loop reads it through `Bridge::rollback`.
-    Best,
-    /// The weights the loop started with (it keeps a copy).
-    Start,
-    /// The weights it stashed when last told `should_stash`.
-    BeforeChange,
-}
+pub use crate::train::events::Restore;
+use crate::train::events::Rollback;
 
 impl Bridge {
     /// Switches the autopilot, as `convtop --autopilot` or the `A` key does for the native trainer.
@@ -43,6 +33,17 @@ impl Bridge {
             "autopilot off: advice is only shown"
         };
         self.send_message(Severity::Info, text);
+    }
+
+    /// Records weights put back, as the native trainer does (metrics.jsonl and the viewers).
+    pub(super) fn note_rollback(&mut self, to: Restore, saved_at: Option<u64>) {
+        let rollback = Rollback {
+            iteration: self.iteration,
+            to,
+            saved_at,
+        };
+        self.record(&Record::Rollback(rollback));
+        self.send(Event::RolledBack(rollback));
     }
 
     pub fn is_autopilot_on(&self) -> bool {
@@ -83,6 +84,7 @@ impl Bridge {
     fn restore(&mut self, which: Restore, what: &str, d: &mut Directive) {
         d.rollback = Some(which);
         self.diagnostics.reset_after_rollback();
+        self.note_rollback(which, None);
         self.send_message(Severity::Info, &format!("rolled back to {what}"));
         if self.state == RunState::Diverged {
             self.set_state(RunState::Paused);

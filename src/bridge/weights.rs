@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
 
-use super::Bridge;
+use super::{Bridge, Restore};
 use crate::train::rundir::{BEST_CHECKPOINT, Record, atomic_write};
 use crate::train::{
     Event, FilterBank, Knobs, LayerStats, Planes, RunState, Severity, Snapshot, TrainError,
@@ -163,6 +163,7 @@ impl Bridge {
             Ok(tensors) => {
                 self.diagnostics.reset_after_rollback();
                 let at = self.best.map_or(0, |b| b.1);
+                self.note_rollback(Restore::Best, self.best.map(|b| b.1));
                 let text = format!("rolled back to the best checkpoint (iteration {at})");
                 self.send_message(Severity::Info, &text);
                 if self.state == RunState::Diverged {

@@ -113,7 +113,15 @@ pub fn render_curves(
     };
     let marks: Vec<KnobChange> = h.labelled_changes().cloned().collect();
     let epoch_of = |k: &KnobChange| h.epoch_at(k.iteration);
-    let marks: Vec<(f64, String)> = marks.iter().map(|k| (epoch_of(k), mark_label(k))).collect();
+    let mut marks: Vec<(f64, String)> =
+        marks.iter().map(|k| (epoch_of(k), mark_label(k))).collect();
+    marks.extend(h.rollbacks.iter().map(|r| {
+        (
+            h.epoch_at(r.iteration),
+            crate::train::history::rollback_label(r),
+        )
+    }));
+    marks.sort_by(|a, b| a.0.total_cmp(&b.0));
     draw_chart(&title, is_loss, &series, &marks, path)
 }
 

@@ -303,6 +303,31 @@ pub enum RollbackTarget {
     Start,
 }
 
+/// Which weights a roll-back put back (the PyTorch bridge's loop also keeps those from before
+/// the autopilot's last change).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Restore {
+    /// The best checkpoint.
+    Best,
+    /// The weights the run (or its resumed session) started with.
+    Start,
+    /// The weights stashed before the autopilot's last change (the bridge's revert).
+    BeforeChange,
+}
+
+/// Weights put back mid-run, by `rollback_to_best`, applied advice or the autopilot: the curves
+/// after it go on from other weights than the ones before it, so the history keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rollback {
+    /// The iteration at which the weights were put back.
+    pub iteration: u64,
+    pub to: Restore,
+    /// The iteration those weights come from, when known (the best checkpoint's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saved_at: Option<u64>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct KnobSetting {
     pub knob: Knob,
@@ -316,6 +341,8 @@ pub enum Event {
     Iterations(Vec<IterStats>),
     Evaluation(EvalStats),
     KnobChanged(KnobChange),
+    /// Weights were put back (recorded in metrics.jsonl as a `rollback` record).
+    RolledBack(Rollback),
     State(RunState),
     Diagnostic(Diagnostic),
     Snapshot(Box<Snapshot>),

@@ -13,11 +13,11 @@ mod tests;
 use serde::{Deserialize, Serialize};
 
 use super::events::{
-    Diagnostic, DiagnosticKind, EvalStats, Event, IterStats, KnobChange, KnobSource,
+    Diagnostic, DiagnosticKind, EvalStats, Event, IterStats, KnobChange, KnobSource, Rollback,
 };
 use super::rundir::Record;
 
-pub use labels::knob_change_label;
+pub use labels::{knob_change_label, rollback_label};
 pub use series::{Ema, MinMax, smooth, thin};
 
 /// The smoothing weight a history starts with: TensorBoard's default 0.6.
@@ -70,6 +70,8 @@ pub struct RunHistory {
     pub diagnostics: Vec<Diagnostic>,
     /// Where the advice autopilot was switched: (iteration, on), in order.
     pub autopilot: Vec<(u64, bool)>,
+    /// Where weights were put back (a roll-back to the best checkpoint, and the like), in order.
+    pub rollbacks: Vec<Rollback>,
     /// The latest iteration's full statistics.
     pub last: Option<IterStats>,
     smoothing: f64,
@@ -99,6 +101,7 @@ impl RunHistory {
             knob_changes: Vec::new(),
             diagnostics: Vec::new(),
             autopilot: Vec::new(),
+            rollbacks: Vec::new(),
             last: None,
             smoothing,
             loss_ema: Ema::new(smoothing),
@@ -135,6 +138,9 @@ impl RunHistory {
             }
             Record::Resume { iteration } => self.truncate_after(*iteration),
             Record::Autopilot { iteration, on } => self.push_autopilot(*iteration, *on),
+            Record::Rollback(r) => {
+                self.push_rollback(*r);
+            }
             Record::State { .. } | Record::Checkpoint { .. } => {}
         }
     }
@@ -153,6 +159,7 @@ impl RunHistory {
             Event::Evaluation(e) => self.push_eval(e),
             Event::KnobChanged(k) => self.push_knob_change(k),
             Event::Diagnostic(d) => self.push_diagnostic(d),
+            Event::RolledBack(r) => self.push_rollback(*r),
             Event::Autopilot { on } => {
                 let at = self.last.map_or(0, |s| s.iteration);
                 self.push_autopilot(at, *on);
@@ -227,6 +234,22 @@ impl RunHistory {
         true
     }
 
+    /// Records weights put back; a repeat (an attach backlog overlapping the file) is ignored.
+    /// True when it is new: the curves gain a mark.
+    pub fn push_rollback(&mut self, r: Rollback) -> bool {
+        if self
+            .rollbacks
+            .iter()
+            .rev()
+            .take(REPEAT_WINDOW)
+            .any(|x| *x == r)
+        {
+            return false;
+        }
+        self.rollbacks.push(r);
+        true
+    }
+
     /// Records a switch of the autopilot; a repeat of the current state is no switch.
     pub fn push_autopilot(&mut self, iteration: u64, on: bool) {
         if self.is_autopilot_on() != on || self.autopilot.is_empty() {
@@ -250,6 +273,7 @@ impl RunHistory {
         self.knob_changes.retain(|k| k.iteration <= iteration);
         self.diagnostics.retain(|d| d.iteration <= iteration);
         self.autopilot.retain(|&(at, _)| at <= iteration);
+        self.rollbacks.retain(|r| r.iteration <= iteration);
     }
 
     /// Changes the smoothing weight (0 = raw, up to 0.999); the smoothed curves are recomputed.
@@ -274,6 +298,7 @@ impl RunHistory {
             std::mem::take(&mut self.diagnostics),
         );
         let autopilot = std::mem::take(&mut self.autopilot);
+        let rollbacks = std::mem::take(&mut self.rollbacks);
         *self = RunHistory::new(smoothing);
         self.iters.reserve(iters.len());
         for s in iters {
@@ -281,6 +306,7 @@ impl RunHistory {
         }
         (self.evals, self.knob_changes, self.diagnostics) = (evals, knobs, diagnostics);
         self.autopilot = autopilot;
+        self.rollbacks = rollbacks;
     }
 
     pub fn is_empty(&self) -> bool {

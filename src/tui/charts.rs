@@ -17,7 +17,7 @@ use super::ui::render_empty;
 use crate::train::KnobSource;
 use crate::train::history::runs::ValPoint;
 use crate::train::history::scale::{self, Scale, Tail};
-use crate::train::history::{EvalPoint, RunHistory, Series, knob_change_label};
+use crate::train::history::{EvalPoint, RunHistory, Series, knob_change_label, rollback_label};
 
 /// The iterations shown when zoomed to recent history.
 pub const RECENT_ITERATIONS: u64 = 500;
@@ -318,6 +318,15 @@ fn build_plot(app: &App, metric: Metric, window: &Window, y: Scale, width: u16) 
                     .into_owned(),
             ),
             head: ("┊", ":"),
+        });
+    }
+    // weights put back: the curve after the mark goes on from other weights
+    for r in h.rollbacks.iter().filter(|r| window.contains(r.iteration)) {
+        marks.push(VMark {
+            x: window.x_at(h, r.iteration),
+            style: t.warn(),
+            label: Some(t.t(&rollback_label(r)).into_owned()),
+            head: ("↶", "<"),
         });
     }
     Plot {

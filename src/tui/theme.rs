@@ -24,7 +24,7 @@ pub const ASCII_BORDER: border::Set = border::Set {
 };
 
 /// Unicode text and its ASCII stand-in, replaced before layout so widths stay honest.
-const ASCII_SUBSTITUTES: [(&str, &str); 39] = [
+const ASCII_SUBSTITUTES: [(&str, &str); 40] = [
     ("↑↓", "up/dn"),
     ("←→", "<-/->"),
     ("━", "*"),
@@ -64,6 +64,7 @@ const ASCII_SUBSTITUTES: [(&str, &str); 39] = [
     ("⌫", "Bksp"),
     ("│", "|"),
     ("±", "+-"),
+    ("↶", "<<"),
 ];
 
 /// The series a chart draws; each gets its own colour and, in ASCII, its own character.

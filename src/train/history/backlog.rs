@@ -7,6 +7,8 @@ use crate::train::events::{Event, KnobChange};
 
 /// Knob changes sent; older ones are in metrics.jsonl.
 pub const MAX_KNOBS: usize = 256;
+/// Roll-backs sent; older ones are in metrics.jsonl.
+pub const MAX_ROLLBACKS: usize = 64;
 
 impl RunHistory {
     /// The autopilot's state (when it was ever switched), the knob changes (merged within an
@@ -21,6 +23,12 @@ impl RunHistory {
             });
         }
         out.extend(merged_knob_changes(&self.knob_changes).map(Event::KnobChanged));
+        let recent = self.rollbacks.len().saturating_sub(MAX_ROLLBACKS);
+        out.extend(
+            self.rollbacks[recent..]
+                .iter()
+                .map(|r| Event::RolledBack(*r)),
+        );
         let whole = (max_iters / 2).min(self.len());
         let split = self.len() - whole;
         let older_columns = (max_iters - whole) / 2;

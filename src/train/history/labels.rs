@@ -1,6 +1,20 @@
-//! How a knob change is labelled on a chart: `lr 0.01→0.005`.
+//! How a knob change is labelled on a chart (`lr 0.01→0.005`), and a roll-back
+//! (`back to best @3375`).
 
-use crate::train::events::Knob;
+use crate::train::events::{Knob, Restore, Rollback};
+
+/// `back to best @3375`: which weights came back, and from which iteration when known.
+pub fn rollback_label(r: &Rollback) -> String {
+    let to = match r.to {
+        Restore::Best => "best",
+        Restore::Start => "start",
+        Restore::BeforeChange => "before auto",
+    };
+    match r.saved_at {
+        Some(at) => format!("back to {to} @{at}"),
+        None => format!("back to {to}"),
+    }
+}
 
 /// `lr 0.01→0.005`: the knob and its old and new values.
 pub fn knob_change_label(knob: Knob, old: f64, new: f64) -> String {

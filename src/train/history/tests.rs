@@ -112,6 +112,36 @@ fn a_resume_drops_what_came_after_the_checkpoint() {
 }
 
 #[test]
+fn roll_backs_are_kept_once_and_a_resume_before_one_drops_it() {
+    let back = |iteration, saved_at| Rollback {
+        iteration,
+        to: crate::train::Restore::Best,
+        saved_at,
+    };
+    let mut records: Vec<Record> = (1..=50).map(|i| Record::Iter(iter(i, 2.0))).collect();
+    records.insert(30, Record::Rollback(back(30, Some(20))));
+    records.push(Record::Rollback(back(50, Some(20))));
+    let h = RunHistory::from_records(&records);
+    assert_eq!(h.rollbacks, vec![back(30, Some(20)), back(50, Some(20))]);
+    assert_eq!(rollback_label(&h.rollbacks[0]), "back to best @20");
+    // a viewer's backlog repeats what the file holds; the live event adds nothing
+    let mut h = h;
+    assert!(!h.push_event(&Event::RolledBack(back(50, Some(20)))));
+    assert_eq!(h.rollbacks.len(), 2);
+    // and sends it on to a viewer that connects late
+    let sent = h.backlog(100);
+    let sent: Vec<&Event> = sent
+        .iter()
+        .filter(|e| matches!(e, Event::RolledBack(_)))
+        .collect();
+    assert_eq!(sent.len(), 2);
+    // resumed from iteration 40: the roll-back at 50 did not happen in this history
+    records.push(Record::Resume { iteration: 40 });
+    let h = RunHistory::from_records(&records);
+    assert_eq!(h.rollbacks, vec![back(30, Some(20))]);
+}
+
+#[test]
 fn nearest_points_and_epochs() {
     let mut h = RunHistory::default();
     for i in [10, 20, 30] {

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::fsafe::{self, DirHandle, DirPolicy};
 use crate::train::error::TrainError;
-use crate::train::events::{Diagnostic, EvalStats, IterStats, KnobChange, RunState};
+use crate::train::events::{Diagnostic, EvalStats, IterStats, KnobChange, Rollback, RunState};
 
 /// One line of `metrics.jsonl`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -22,6 +22,7 @@ pub enum Record {
     Eval(EvalStats),
     Knob(KnobChange),
     Diagnostic(Diagnostic),
+    Rollback(Rollback),
     State {
         iteration: u64,
         state: RunState,

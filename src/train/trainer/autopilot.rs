@@ -21,7 +21,7 @@ impl Trainer {
             Some(RollbackTarget::Best) => self.rollback(),
             Some(RollbackTarget::Start) => {
                 let weights = self.start_weights.clone();
-                self.restore_weights(&weights, "the starting weights")
+                self.restore_weights(&weights, Restore::Start, "the starting weights")
             }
             None => true,
         };
@@ -35,7 +35,7 @@ impl Trainer {
     }
 
     /// Loads `weights` into the network and starts the momentum and the diagnostics' trends anew.
-    fn restore_weights(&mut self, weights: &Weights, what: &str) -> bool {
+    fn restore_weights(&mut self, weights: &Weights, to: Restore, what: &str) -> bool {
         let loaded = self.run.net.load_tensors(|name| {
             weights
                 .iter()
@@ -46,6 +46,7 @@ impl Trainer {
             Ok(()) => {
                 self.run.sgd.velocity.clear();
                 self.diagnostics.reset_after_rollback();
+                self.note_rollback(to, None);
                 self.send_message(Severity::Info, &format!("rolled back to {what}"));
                 if self.state == RunState::Diverged {
                     self.set_state(RunState::Paused);
@@ -121,6 +122,7 @@ impl Trainer {
     fn revert(&mut self, p: Pending, why: &str) {
         self.restore_weights(
             &p.weights,
+            Restore::BeforeChange,
             "the weights from before the autopilot's last change",
         );
         if let Some((knob, old)) = p.knob {

@@ -63,6 +63,7 @@ impl Trainer {
                 // the velocity belongs to the bad trajectory: start the momentum afresh
                 self.run.sgd.velocity.clear();
                 self.diagnostics.reset_after_rollback();
+                self.note_rollback(Restore::Best, Some(at));
                 self.send_message(
                     Severity::Info,
                     &format!("rolled back to the best checkpoint (iteration {at})"),
@@ -80,6 +81,18 @@ impl Trainer {
                 false
             }
         }
+    }
+
+    /// Records weights put back (metrics.jsonl and the viewers): the curves after it go on from
+    /// other weights than the ones before it.
+    pub(super) fn note_rollback(&mut self, to: Restore, saved_at: Option<u64>) {
+        let rollback = Rollback {
+            iteration: self.run.iteration,
+            to,
+            saved_at,
+        };
+        self.record(&Record::Rollback(rollback));
+        self.send(Event::RolledBack(rollback));
     }
 
     /// Writes checkpoint `name`; on failure the run pauses, and `Event::CheckpointFailed` names

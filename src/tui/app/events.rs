@@ -61,6 +61,10 @@ impl App {
             }
             Event::DataView(view) => self.data_view = Some(*view),
             Event::Autopilot { on } => self.advice.is_autopilot_on = on,
+            // the trainer's message says so; the charts mark where
+            Event::RolledBack(rollback) => {
+                self.history.push_rollback(rollback);
+            }
             Event::Resources(report) => {
                 // the images/s trail moves with time: a pause shows as a drop to 0
                 let ips = match (self.state, self.history.last) {
