@@ -1,6 +1,6 @@
 //! The real binary in tmux with advice on screen: a rate too high for the embedded data kills
 //! ReLUs; `a` applies the selected diagnostic's action (a hand change with the diagnostic as its
-//! reason, in metrics.jsonl) and `A` switches the autopilot on and off (recorded and shown).
+//! reason, in metrics.jsonl; its roll-back recorded and marked on the charts) and `A` switches the autopilot on and off (recorded and shown).
 
 mod tmux;
 
@@ -64,6 +64,10 @@ fn a_applies_the_selected_advice_and_shift_a_switches_the_autopilot() {
     let new = change["new"].as_f64().unwrap_or(f64::NAN);
     assert!((new - rate).abs() <= 1e-6 * rate, "{change}: not {rate}");
     tmux.wait_screen("the roll-back's message", 20, |s| s.contains("rolled back"));
+    // the roll-back is in the run's history, and the charts mark where it happened
+    let back = wait_record(&run, "the roll-back", |r| r["type"] == "rollback");
+    assert_eq!(back["to"], "start", "{back}");
+    tmux.wait_screen("the roll-back's mark", 20, |s| s.contains("back to start"));
     tmux.keys(&["A"]);
     wait_record(&run, "the autopilot switched on", |r| {
         r["type"] == "autopilot" && r["on"] == true
