@@ -1,6 +1,7 @@
 //! The real binary in tmux with advice on screen: a rate too high for the embedded data kills
 //! ReLUs; `a` applies the selected diagnostic's action (a hand change with the diagnostic as its
-//! reason, in metrics.jsonl; its roll-back recorded and marked on the charts) and `A` switches the autopilot on and off (recorded and shown).
+//! reason, in metrics.jsonl; its roll-back recorded and marked on the charts) and `A` switches
+//! the autopilot on and off (recorded and shown).
 
 mod tmux;
 
