@@ -182,11 +182,18 @@ fn error_messages_say_each_cause_once() {
         format!("idx:{nope}"),
         format!("cifar10:{nope}"),
     ] {
-        let (code, _, err) = short_run(&runs, &["--data", &data]);
-        assert_eq!(code, 2, "{err}");
-        assert!(err.contains(nope), "{err}");
-        assert!(repeated_phrase(&err).is_none(), "{err}");
-        assert!(err.matches("os error").count() <= 1, "{err}");
+        // in the foreground, and from a detached training (which reports through a pipe)
+        for detach in [&[][..], &["--detach", "--no-attach"][..]] {
+            let (code, _, err) = short_run(&runs, &[&["--data", &data][..], detach].concat());
+            assert_eq!(code, 2, "{err}");
+            assert!(err.contains(nope), "{err}");
+            assert!(
+                err.contains("folder not found; give the folder that holds"),
+                "{err}"
+            );
+            assert!(repeated_phrase(&err).is_none(), "{err}");
+            assert!(err.matches("os error").count() <= 1, "{err}");
+        }
     }
     let (code, _, err) = short_run(&runs, &["--config", &format!("{nope}.toml")]);
     assert_eq!(code, 2, "{err}");

@@ -70,7 +70,8 @@ pub fn serve(a: &TrainArgs) -> Result<i32> {
     let (run, dir, listener) = match started {
         Ok(s) => s,
         Err(e) => {
-            println!("error {e:#}");
+            // each cause once, as the foreground command prints it
+            println!("error {}", super::error_text(&e));
             return Ok(2);
         }
     };

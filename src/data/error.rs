@@ -89,6 +89,22 @@ impl DataError {
                 path,
                 format!("is a file, not a folder; give the folder that holds {holds}"),
             )),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                // a relative path is read from where convtop runs: a resumed run's config.toml
+                // keeps the path it was started with, which may be relative to another directory
+                let from = if path.is_relative() {
+                    let here = std::env::current_dir()
+                        .map_or_else(|_| "?".into(), |d| d.display().to_string());
+                    format!(" (a relative path is read from the current directory, {here})")
+                } else {
+                    String::new()
+                };
+                Err(DataError::NotFound {
+                    path: path.to_path_buf(),
+                    what: "folder".into(),
+                    hint: format!("give the folder that holds {holds}{from}"),
+                })
+            }
             Err(e) => Err(DataError::io(path, e)),
         }
     }
@@ -112,7 +128,15 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            msg.contains("cannot read") && msg.contains("nowhere") && msg.contains("No such file"),
+            msg.contains("nowhere: folder not found; give the folder that holds images")
+                && !msg.contains("relative"),
+            "{msg}"
+        );
+        let msg = DataError::require_folder(Path::new("nowhere/at/all"), "images")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("a relative path is read from the current directory, /"),
             "{msg}"
         );
     }
