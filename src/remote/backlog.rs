@@ -1,7 +1,7 @@
 //! What a viewer that connects late is sent first, kept small whatever the run's length: the
 //! run's description with the current knobs, then what the run history gives a late viewer
-//! (`RunHistory::backlog`: the autopilot's state, the knob changes, recent iterations thinned
-//! with age), the latest evaluation and the latest state. The full history is in metrics.jsonl,
+//! (`RunHistory::backlog`: the autopilot's state, the knob changes, the roll-backs, recent
+//! iterations thinned with age), the latest evaluation and the latest state. The full history is in metrics.jsonl,
 //! which `attach` reads first.
 
 use super::protocol;

@@ -12,7 +12,8 @@ pub const MAX_ROLLBACKS: usize = 64;
 
 impl RunHistory {
     /// The autopilot's state (when it was ever switched), the knob changes (merged within an
-    /// iteration, the newest `MAX_KNOBS`) and at most `max_iters` iterations: the newest half
+    /// iteration, the newest `MAX_KNOBS`), the newest `MAX_ROLLBACKS` roll-backs and at most
+    /// `max_iters` iterations: the newest half
     /// whole, the older ones thinned to the lowest and highest loss of each stretch, as the
     /// charts thin them, so no spike is lost.
     pub fn backlog(&self, max_iters: usize) -> Vec<Event> {
