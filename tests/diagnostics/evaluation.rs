@@ -27,6 +27,10 @@ fn overfitting_on_rising_val_loss_names_the_numbers_once() {
     let o = &fired[5][0];
     assert_eq!(o.severity, Severity::Warn);
     assert_eq!(o.iteration, 2100);
+    assert_eq!(
+        o.title,
+        "overfitting: validation is getting worse while training improves"
+    );
     assert_mentions(
         o,
         &[
@@ -172,6 +176,8 @@ fn overfitting_on_a_wide_and_widening_accuracy_gap() {
             "up from 5.0 at iteration 1500",
         ],
     );
+    // the title claims what the evidence shows: the gap, not a validation getting worse
+    assert_eq!(o.title, "overfitting: training pulls away from validation");
 }
 
 #[test]
@@ -314,7 +320,9 @@ fn a_widening_gap_is_not_overfitting_while_the_val_loss_still_makes_new_bests() 
             assert!(fired.is_empty(), "epoch {}: {fired:#?}", k + 1);
         } else {
             // epoch 11: the val loss rose (0.5378 → 0.5387) and the gap is 14.5 points
+            // its val loss is 0.2% above its best: the title does not say "getting worse"
             assert_mentions(&fired[0], &["a gap of 14.5 points, up from 12.1"]);
+            assert!(!fired[0].title.contains("worse"), "{}", fired[0].title);
         }
     }
 }

@@ -43,6 +43,11 @@ const OVERFIT_DRIFT: f32 = 0.05;
 /// corpus's memorising run is at 70× (0.193 against 0.0028), `cudaconvnet` without
 /// augmentation at 2.0× (0.677 against 0.336, a 10-point accuracy gap).
 const OVERFIT_LOSS_GAP: f32 = 2.0;
+/// The overfitting title when the validation loss climbs or sits above its best.
+const LOSS_RISES: &str = "overfitting: validation is getting worse while training improves";
+/// The overfitting title when the accuracy gap widens and the last evaluation set no new best
+/// validation loss (it may be within noise of its best: the claim is the gap, not a worsening).
+const GAP_WIDENS: &str = "overfitting: training pulls away from validation";
 
 impl Diagnostics {
     /// Adds an evaluation to the history and updates the best validation loss.
@@ -92,7 +97,9 @@ impl Diagnostics {
     }
 
     /// Validation loss rising while training loss falls, or a wide and widening accuracy gap.
-    fn overfit_evidence(&self) -> Option<String> {
+    /// What overfitting the evaluations show, as (title, evidence): a validation loss that
+    /// climbs or sits above its best, or, whatever the losses, an accuracy gap that widens.
+    fn overfit_evidence(&self) -> Option<(&'static str, String)> {
         let span = self.last_evaluations(self.cfg.overfit_rises)?;
         let (first, last) = (span.first()?, span.last()?);
         let is_apart = last.val_loss >= OVERFIT_LOSS_GAP * last.train_loss;
@@ -103,12 +110,15 @@ impl Diagnostics {
             && rise >= self.cfg.overfit_min_rise
             && last.train_loss < first.train_loss
         {
-            return Some(format!(
-                "val loss {} at iterations {} while train loss fell {} → {}",
-                arrow_list(span.iter().map(|p| p.val_loss)),
-                iteration_list(span.iter().map(|p| p.iteration)),
-                fig(first.train_loss),
-                fig(last.train_loss)
+            return Some((
+                LOSS_RISES,
+                format!(
+                    "val loss {} at iterations {} while train loss fell {} → {}",
+                    arrow_list(span.iter().map(|p| p.val_loss)),
+                    iteration_list(span.iter().map(|p| p.iteration)),
+                    fig(first.train_loss),
+                    fig(last.train_loss)
+                ),
             ));
         }
         let recent = &span[1..];
@@ -120,16 +130,19 @@ impl Diagnostics {
             && typical >= best * (1.0 + OVERFIT_DRIFT)
             && last.train_loss <= at_best.train_loss * (1.0 - OVERFIT_DRIFT)
         {
-            return Some(format!(
-                "val loss {} at iterations {} (median {}) is {:.0}% above its best {} at \
+            return Some((
+                LOSS_RISES,
+                format!(
+                    "val loss {} at iterations {} (median {}) is {:.0}% above its best {} at \
                  iteration {at}, while train loss fell {} → {}",
-                arrow_list(recent.iter().map(|p| p.val_loss)),
-                iteration_list(recent.iter().map(|p| p.iteration)),
-                fig(typical),
-                100.0 * (typical / best - 1.0),
-                fig(best),
-                fig(at_best.train_loss),
-                fig(last.train_loss)
+                    arrow_list(recent.iter().map(|p| p.val_loss)),
+                    iteration_list(recent.iter().map(|p| p.iteration)),
+                    fig(typical),
+                    100.0 * (typical / best - 1.0),
+                    fig(best),
+                    fig(at_best.train_loss),
+                    fig(last.train_loss)
+                ),
             ));
         }
         let gap = |p: &EvalPoint| p.train_accuracy - p.val_accuracy;
@@ -140,8 +153,10 @@ impl Diagnostics {
         // 12 (gap 5.8 → 12.1 points) at its best validation loss yet, which kept falling for
         // two more epochs as validation accuracy rose 80.4% → 81.7%
         let is_val_stalled = self.evals_since_best >= 1;
+        // its validation loss may be a hair above its best (0.2% on both seeds of the 82%
+        // `vggish-wide-bn` recipe at epoch 10): the title claims the gap, not a worsening
         (is_wide && is_widening && is_val_stalled).then(|| {
-            format!(
+            let evidence = format!(
                 "train accuracy {:.1}% vs val {:.1}% at iteration {}: a gap of {:.1} points, up \
                  from {:.1} at iteration {}",
                 100.0 * last.train_accuracy,
@@ -150,15 +165,17 @@ impl Diagnostics {
                 100.0 * gap(last),
                 100.0 * gap(first),
                 first.iteration
-            )
+            );
+            (GAP_WIDENS, evidence)
         })
     }
 
     pub(super) fn check_overfitting(&mut self, iteration: u64) -> Option<Diagnostic> {
-        let evidence = self.overfit_evidence();
-        if !self.gate(DiagnosticKind::Overfitting, "", evidence.is_some()) {
+        let found = self.overfit_evidence();
+        if !self.gate(DiagnosticKind::Overfitting, "", found.is_some()) {
             return None;
         }
+        let (title, evidence) = found.unwrap_or_default();
         let mut actions = Vec::new();
         let lambda = match self.knobs {
             Some(k) if k.lambda > 0.0 => {
@@ -196,8 +213,8 @@ impl Diagnostics {
                 iteration,
                 DiagnosticKind::Overfitting,
                 Severity::Warn,
-                "overfitting: validation is getting worse while training improves".to_string(),
-                evidence.unwrap_or_default(),
+                title.to_string(),
+                evidence,
                 actions.join(", "),
             ),
             action,
