@@ -1,7 +1,7 @@
 //! The history's smoothing, thinning, de-duplication and resume handling.
 
 use super::*;
-use crate::train::{Knob, Knobs};
+use crate::train::{Knob, KnobSource, Knobs};
 
 fn iter(i: u64, loss: f32) -> IterStats {
     IterStats {
