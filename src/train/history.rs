@@ -1,6 +1,6 @@
-//! THE run history: iterations, evaluations, knob changes, roll-backs and diagnostics of one run, built alike
-//! from `metrics.jsonl` records and live events, with the one smoothing and the one thinning used
-//! to draw it (dashboard, attach, replay, export, compare).
+//! THE run history: iterations, evaluations, knob changes, roll-backs and diagnostics of one run,
+//! built alike from `metrics.jsonl` records and live events, with the one smoothing and the one
+//! thinning used to draw it (dashboard, attach, replay, export, compare).
 
 pub mod backlog;
 mod labels;
