@@ -96,7 +96,6 @@ impl Diagnostics {
         (len > n).then(|| self.history.iter().skip(len - n - 1).copied().collect())
     }
 
-    /// Validation loss rising while training loss falls, or a wide and widening accuracy gap.
     /// What overfitting the evaluations show, as (title, evidence): a validation loss that
     /// climbs or sits above its best, or, whatever the losses, an accuracy gap that widens.
     fn overfit_evidence(&self) -> Option<(&'static str, String)> {
